@@ -1,0 +1,249 @@
+//! The command line: argument parsing and dispatch. The only module that prints: data on
+//! stdout, messages and diagnostics on stderr.
+
+mod output;
+mod plan_text;
+mod recipes;
+mod render;
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::diagnostic::Diagnostic;
+use crate::error::{Error, exit};
+use crate::facts::fresh::fresh;
+use crate::pipeline;
+use crate::plan::{self, FactsSource};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (with --detailed-exitcode: success and nothing to change)
+  1  invalid input or failure
+  2  with --detailed-exitcode: success, and the plan has changes";
+
+#[derive(Debug, Parser)]
+#[command(name = "chaton", version, about = "Describe a small ethical hoster in one YAML file; plan, apply and document its servers.", after_help = EXIT_CODES)]
+pub struct Cli {
+    /// When to use colours (NO_COLOR is respected).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate a description offline: every problem at once, with file:line:col.
+    #[command(after_help = EXIT_CODES)]
+    Check {
+        /// The description file (hoster.yml).
+        file: PathBuf,
+        #[command(flatten)]
+        recipes: RecipesArg,
+        /// Machine-readable result on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what would change on each server.
+    #[command(after_help = EXIT_CODES)]
+    Plan {
+        file: PathBuf,
+        /// Plan against a freshly installed server of each server's distribution, without
+        /// connecting (for reviews and CI).
+        #[arg(long)]
+        offline: bool,
+        /// The plan as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Show the content of new files too, not only diffs of changed files.
+        #[arg(long)]
+        diff: bool,
+        /// Say in one sentence why each change is needed.
+        #[arg(long)]
+        explain: bool,
+        /// Exit 2 when there are changes, 0 when there are none.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Also write the plan as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        recipes: RecipesArg,
+    },
+    /// Write every file chaton would put on each server, for review and CI diffs.
+    Render {
+        file: PathBuf,
+        /// Output folder: one sub-folder per server.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        #[command(flatten)]
+        recipes: RecipesArg,
+    },
+    /// List or show the recipes.
+    Recipes {
+        #[command(subcommand)]
+        command: RecipesCommand,
+        #[command(flatten)]
+        recipes: RecipesArg,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct RecipesArg {
+    /// A folder of local recipes (`recipes/NAME.yml`, `templates/NAME/`) that add to or
+    /// replace the built-in ones; overrides `recipes_dir` in the description.
+    #[arg(long = "recipes", value_name = "DIR", global = true)]
+    dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum RecipesCommand {
+    /// List the recipes.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a recipe: metadata, parameters, ports, resources, handlers, checks.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stderr().is_terminal()
+        }
+    };
+    match run(cli.command, color) {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            output::print_error(&error, color);
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+fn run(command: Command, color: bool) -> Result<u8, Error> {
+    match command {
+        Command::Check {
+            file,
+            recipes,
+            json,
+        } => check(&file, recipes.dir, json, color),
+        Command::Plan {
+            file,
+            offline,
+            json,
+            diff,
+            explain,
+            detailed_exitcode,
+            out,
+            recipes,
+        } => {
+            if !offline {
+                return Err(Error::Invalid(vec![
+                    Diagnostic::error("planning against live servers over SSH is not available in this version")
+                        .help("use `chaton plan FILE --offline` to plan against freshly installed servers"),
+                ]));
+            }
+            let checked = pipeline::check(&file, recipes.dir.as_deref())?;
+            output::print_diagnostics(&checked.warnings, color);
+            let desired = pipeline::desired(&checked)?;
+            let facts = desired
+                .servers
+                .iter()
+                .map(|s| {
+                    let source = FactsSource::AssumedFresh {
+                        distribution: s.distribution.label().to_owned(),
+                    };
+                    (
+                        s.name.clone(),
+                        (source, fresh(s.distribution, &plan::fact_query(s))),
+                    )
+                })
+                .collect();
+            let plan = plan::plan(&desired, &facts);
+            if let Some(path) = &out {
+                output::write_json_file(path, &plan)?;
+            }
+            if json {
+                output::print_json(&plan)?;
+            } else {
+                let options = plan_text::Options {
+                    show_new_content: diff,
+                    explain,
+                    color: color && std::io::stdout().is_terminal(),
+                };
+                print!("{}", plan_text::render(&plan, &options));
+            }
+            Ok(if detailed_exitcode && plan.change_count() > 0 {
+                exit::CHANGES
+            } else {
+                exit::OK
+            })
+        }
+        Command::Render { file, out, recipes } => {
+            let checked = pipeline::check(&file, recipes.dir.as_deref())?;
+            output::print_diagnostics(&checked.warnings, color);
+            let desired = pipeline::desired(&checked)?;
+            let written = render::write(&desired, &out)?;
+            eprintln!("wrote {written} files under {}", out.display());
+            Ok(exit::OK)
+        }
+        Command::Recipes { command, recipes } => recipes::run(command, recipes.dir.as_deref()),
+    }
+}
+
+fn check(
+    file: &std::path::Path,
+    recipes_dir: Option<PathBuf>,
+    json: bool,
+    color: bool,
+) -> Result<u8, Error> {
+    let result = pipeline::check(file, recipes_dir.as_deref()).and_then(|checked| {
+        // Resolving renders every template: a template error is a description error too.
+        pipeline::desired(&checked).map(|desired| (checked, desired))
+    });
+    match result {
+        Ok((checked, desired)) => {
+            if json {
+                output::print_check_json(true, &checked.warnings)?;
+            } else {
+                output::print_diagnostics(&checked.warnings, color);
+                let hoster = &checked.description.hoster;
+                let resources: usize = desired.servers.iter().map(|s| s.resources.len()).sum();
+                eprintln!(
+                    "{} is valid: {} server(s), {} service(s), {} resource(s)",
+                    file.display(),
+                    hoster.servers.len(),
+                    hoster.services.len(),
+                    resources
+                );
+            }
+            Ok(exit::OK)
+        }
+        Err(diagnostics) if json => {
+            output::print_check_json(false, &diagnostics)?;
+            Ok(exit::ERROR)
+        }
+        Err(diagnostics) => Err(Error::Invalid(diagnostics)),
+    }
+}

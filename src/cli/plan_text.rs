@@ -1,0 +1,107 @@
+//! The plan as text for people: per server, one `+ ~ - !` line per change, diffs of changed
+//! files, the handlers that will run, and a summary line. Readable without colour.
+
+use std::fmt::Write as _;
+
+use crate::plan::{FactsSource, Plan};
+use crate::resource::Action;
+
+pub struct Options {
+    /// Show the whole content of new files.
+    pub show_new_content: bool,
+    /// Add the reason of each change.
+    pub explain: bool,
+    pub color: bool,
+}
+
+fn paint(text: &str, code: &str, color: bool) -> String {
+    if color {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_owned()
+    }
+}
+
+pub fn render(plan: &Plan, options: &Options) -> String {
+    let mut out = String::new();
+    let (mut create, mut update, mut delete, mut run, mut unchanged) = (0, 0, 0, 0, 0);
+    for server in &plan.servers {
+        let facts = match &server.facts {
+            FactsSource::AssumedFresh { distribution } => {
+                format!("offline: assuming a fresh {distribution}")
+            }
+        };
+        let _ = writeln!(
+            out,
+            "{} {} ({})",
+            paint("server", "1", options.color),
+            server.server,
+            facts
+        );
+        for planned in &server.changes {
+            let change = &planned.change;
+            let (code, counter) = match change.action {
+                Action::Create => ("32", &mut create),
+                Action::Update => ("33", &mut update),
+                Action::Delete => ("31", &mut delete),
+                Action::Run => ("36", &mut run),
+            };
+            *counter += 1;
+            let line = format!("  {} {}", change.action.symbol(), change.resource);
+            let _ = writeln!(
+                out,
+                "{}  [{}]",
+                paint(&line, code, options.color),
+                planned.origin
+            );
+            if options.explain {
+                for reason in &change.reasons {
+                    let _ = writeln!(out, "      why: {}", crate::diagnostic::sanitize(reason));
+                }
+            }
+            if let Some(diff) = &change.diff {
+                let show = change.action != Action::Create
+                    || options.show_new_content
+                    || !diff.starts_with("---");
+                if show {
+                    for line in diff.lines() {
+                        let code = match line.chars().next() {
+                            Some('+') => "32",
+                            Some('-') => "31",
+                            _ => "0",
+                        };
+                        let _ = writeln!(out, "      {}", paint(line, code, options.color));
+                    }
+                }
+            }
+        }
+        for handler in &server.handlers {
+            let action = match handler.handler.action {
+                crate::recipe::model::HandlerAction::Reload => "reload",
+                crate::recipe::model::HandlerAction::Restart => "restart",
+            };
+            let by: Vec<String> = handler
+                .triggered_by
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            let _ = writeln!(
+                out,
+                "  then {action} {} (after: {})",
+                handler.handler.unit,
+                by.join(", ")
+            );
+        }
+        unchanged += server.unchanged.len();
+        if server.changes.is_empty() {
+            let _ = writeln!(out, "  no changes");
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "Plan: {create} to create, {update} to change, {delete} to remove, {run} to run on {} server(s); {unchanged} already as desired.",
+        plan.servers.len()
+    );
+    out
+}

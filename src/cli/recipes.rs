@@ -1,0 +1,157 @@
+//! `chaton recipes list|show`: what recipes exist and what each one does.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::RecipesCommand;
+use super::output::print_json;
+use crate::diagnostic::{Diagnostic, quoted};
+use crate::error::{Error, exit};
+use crate::recipe::Catalogue;
+use crate::recipe::catalogue::Origin;
+use crate::recipe::check::kind_and_notify;
+use crate::recipe::model::RecipeKind;
+
+pub fn run(command: RecipesCommand, local: Option<&Path>) -> Result<u8, Error> {
+    let mut catalogue = Catalogue::builtin()?;
+    if let Some(dir) = local {
+        catalogue = catalogue.with_local(dir)?;
+    }
+    match command {
+        RecipesCommand::List { json } => {
+            if json {
+                let list: Vec<_> = catalogue.recipes().map(|r| &r.recipe).collect();
+                print_json(&list)?;
+            } else {
+                let mut out = String::new();
+                let _ = writeln!(
+                    out,
+                    "{:<12} {:<15} {:<22} {:<20} summary",
+                    "recipe", "kind", "software", "licence"
+                );
+                for loaded in catalogue.recipes() {
+                    let r = &loaded.recipe;
+                    let origin = if loaded.origin == Origin::Builtin {
+                        ""
+                    } else {
+                        " (local)"
+                    };
+                    let _ = writeln!(
+                        out,
+                        "{:<12} {:<15} {:<22} {:<20} {}{origin}",
+                        r.name,
+                        kind_name(r.kind),
+                        format!("{} {}", r.software.name, r.software.version),
+                        r.software.licence,
+                        r.summary.en
+                    );
+                }
+                print!("{out}");
+            }
+            Ok(exit::OK)
+        }
+        RecipesCommand::Show { name, json } => {
+            let Some(loaded) = catalogue.get(&name) else {
+                let names: Vec<&str> = catalogue.names().collect();
+                let mut d = Diagnostic::error(format!("unknown recipe {}", quoted(&name)));
+                if let Some(best) =
+                    crate::description::suggest::closest(&name, names.iter().copied())
+                {
+                    d = d.help(format!("did you mean {}?", quoted(best)));
+                }
+                return Err(Error::Invalid(vec![
+                    d.help(format!("recipes: {}", names.join(", "))),
+                ]));
+            };
+            let r = &loaded.recipe;
+            if json {
+                print_json(r)?;
+                return Ok(exit::OK);
+            }
+            let mut out = String::new();
+            let _ = writeln!(out, "{} ({}) — {}", r.name, kind_name(r.kind), r.summary.en);
+            let _ = writeln!(out, "  source file: {}", loaded.source.name);
+            let s = &r.software;
+            let _ = writeln!(
+                out,
+                "software: {} {} ({}), {}",
+                s.name, s.version, s.licence, s.website
+            );
+            let _ = writeln!(out, "  source code: {}", s.source);
+            let _ = writeln!(out, "personal data: {}", r.data.personal.en);
+            let _ = writeln!(out, "log retention: {} day(s)", r.data.log_retention_days);
+            if let Some(export) = &r.data.export {
+                let _ = writeln!(
+                    out,
+                    "data export: {} (formats: {})",
+                    export.how.en,
+                    export.formats.join(", ")
+                );
+            }
+            if !r.params.is_empty() {
+                let _ = writeln!(out, "parameters:");
+                for (name, p) in &r.params {
+                    let default = p
+                        .default
+                        .as_ref()
+                        .map_or("required".to_owned(), |d| format!("default {d}"));
+                    let _ = writeln!(out, "  {name} ({:?}, {default}): {}", p.kind, p.description);
+                }
+            }
+            if !r.ports.is_empty() {
+                let _ = writeln!(out, "ports:");
+                for p in &r.ports {
+                    let number = p.port.map_or_else(
+                        || format!("params.{}", p.port_param.as_deref().unwrap_or("?")),
+                        |n| n.to_string(),
+                    );
+                    let _ = writeln!(
+                        out,
+                        "  {number}/{}{}",
+                        p.proto,
+                        if p.shared { " (shared)" } else { "" }
+                    );
+                }
+            }
+            let _ = writeln!(out, "resources:");
+            for spec in &r.resources {
+                let (kind, _) = kind_and_notify(spec);
+                let _ = writeln!(out, "  {kind}: {}", describe(spec));
+            }
+            if !r.handlers.is_empty() {
+                let _ = writeln!(out, "handlers:");
+                for h in &r.handlers {
+                    let _ = writeln!(out, "  {}: {:?} {}", h.name, h.action, h.service);
+                }
+            }
+            if !r.checks.is_empty() {
+                let _ = writeln!(out, "checks: {}", r.checks.len());
+            }
+            print!("{out}");
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn kind_name(kind: RecipeKind) -> &'static str {
+    match kind {
+        RecipeKind::Base => "base",
+        RecipeKind::Service => "service",
+        RecipeKind::Infrastructure => "infrastructure",
+    }
+}
+
+fn describe(spec: &crate::recipe::model::ResourceSpec) -> String {
+    use crate::recipe::model::ResourceSpec as R;
+    match spec {
+        R::Package(p) => p.names.join(" "),
+        R::File(f) => f.path.clone(),
+        R::Directory(d) => d.path.clone(),
+        R::Link(l) => format!("{} -> {}", l.path, l.target),
+        R::User(u) => u.name.clone(),
+        R::Group(g) => g.name.clone(),
+        R::Service(s) => s.name.clone(),
+        R::Download(d) => format!("{} from {}", d.path, d.url),
+        R::Command(c) => c.run.join(" "),
+    }
+}

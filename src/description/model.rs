@@ -1,0 +1,326 @@
+//! The hoster description: the typed form of `hoster.yml`.
+//!
+//! Every struct rejects unknown keys, so a typo is an error rather than a silently ignored
+//! setting. Fields the charter pages need but a first draft may lack are `Option`s here and
+//! checked by `validate`, which reports all of them at once instead of stopping at the first.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::types::FileMode;
+
+/// The whole description file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hoster {
+    pub organisation: Organisation,
+    #[serde(default)]
+    pub admins: Vec<Admin>,
+    pub servers: Vec<Server>,
+    #[serde(default)]
+    pub services: Vec<Service>,
+    #[serde(default)]
+    pub backups: Option<Backups>,
+    /// A folder of local recipes that add to or replace the built-in ones, relative to the
+    /// description file (the same layout as the project: `recipes/` and `templates/`).
+    #[serde(default)]
+    pub recipes_dir: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Organisation {
+    pub name: String,
+    pub description: Option<String>,
+    pub website: Option<String>,
+    /// Path (relative to the description) or URL of the logo.
+    pub logo: Option<String>,
+    pub legal_form: Option<LegalForm>,
+    pub registration_id: Option<String>,
+    pub address: Option<String>,
+    pub publication_director: Option<String>,
+    pub contact: Option<Contact>,
+    /// `YYYY-MM-DD`.
+    pub start_date: Option<String>,
+    pub geography: Option<String>,
+    /// Default language of the charter site.
+    #[serde(default)]
+    pub language: Language,
+    pub economic_model: Option<EconomicModel>,
+    pub meetings: Option<String>,
+    pub chatons: Option<Chatons>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LegalForm {
+    Person,
+    Association,
+    Company,
+    Coop,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    #[default]
+    Fr,
+    En,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    pub email: Option<String>,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EconomicModel {
+    pub for_profit: bool,
+    /// Where the money comes from: "membership fees", "donations", "grants"...
+    #[serde(default)]
+    pub funding: Vec<String>,
+    pub membership_fee: Option<String>,
+    pub price_policy: Option<String>,
+    /// What the money pays for (the charter asks for it).
+    pub spending: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Chatons {
+    pub member: bool,
+    pub since: Option<String>,
+}
+
+/// A person with administrative access to the servers.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Admin {
+    pub name: String,
+    /// Unix login created on every server.
+    pub login: String,
+    pub ssh_keys: Vec<String>,
+    /// Whether this admin signed the confidentiality commitment the charter asks for.
+    pub confidentiality_commitment: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    pub name: String,
+    /// IP address, DNS name or an alias from `~/.ssh/config`.
+    pub address: String,
+    #[serde(default = "default_ssh_user")]
+    pub ssh_user: String,
+    #[serde(default = "default_ssh_port")]
+    pub port: u16,
+    /// Pinned SSH host key (`ssh-ed25519 AAAA...`).
+    pub host_key: Option<String>,
+    pub provider: Provider,
+    pub hypervisor: Option<String>,
+    pub control: Control,
+    #[serde(default)]
+    pub distribution: Distribution,
+    /// Extra files the hoster manages on this server (a message of the day, a robots.txt...).
+    #[serde(default)]
+    pub files: Vec<ExtraFile>,
+}
+
+fn default_ssh_user() -> String {
+    "root".to_owned()
+}
+
+fn default_ssh_port() -> u16 {
+    22
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provider {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: ProviderType,
+    /// ISO 3166-1 alpha-2 code of the country the server is in.
+    pub country: String,
+}
+
+/// ChatonsInfos `host.provider.type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderType {
+    Home,
+    HostedBay,
+    HostedServer,
+    Outsourced,
+}
+
+/// How much the hoster controls the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Control {
+    Owned,
+    Rented,
+    Vps,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Distribution {
+    #[default]
+    #[serde(rename = "debian-12")]
+    Debian12,
+    #[serde(rename = "debian-13")]
+    Debian13,
+}
+
+impl Distribution {
+    pub fn codename(self) -> &'static str {
+        match self {
+            Distribution::Debian12 => "bookworm",
+            Distribution::Debian13 => "trixie",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Distribution::Debian12 => "Debian 12 (bookworm)",
+            Distribution::Debian13 => "Debian 13 (trixie)",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtraFile {
+    pub path: String,
+    pub content: String,
+    #[serde(default = "default_root")]
+    pub owner: String,
+    #[serde(default = "default_root")]
+    pub group: String,
+    #[serde(default = "default_file_mode")]
+    pub mode: FileMode,
+}
+
+fn default_root() -> String {
+    "root".to_owned()
+}
+
+fn default_file_mode() -> FileMode {
+    FileMode(0o644)
+}
+
+/// One service offered to users, made from a recipe on one server.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub name: String,
+    pub recipe: String,
+    pub server: String,
+    pub domain: Option<String>,
+    #[serde(default)]
+    pub access: Access,
+    /// `YYYY-MM-DD`.
+    pub start_date: Option<String>,
+    #[serde(default)]
+    pub status: Status,
+    /// Recipe parameters, checked against the recipe's declared types.
+    #[serde(default)]
+    pub params: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Access {
+    #[serde(default)]
+    pub registration: Registration,
+    #[serde(default)]
+    pub capacity: Capacity,
+    #[serde(default)]
+    pub price: Price,
+}
+
+/// ChatonsInfos `service.registration`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Registration {
+    None,
+    #[default]
+    Free,
+    Member,
+    Client,
+}
+
+/// ChatonsInfos `service.registration.load`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Capacity {
+    #[default]
+    Open,
+    Full,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Price {
+    #[default]
+    Free,
+    PayWhatYouWant,
+    Paid,
+}
+
+/// ChatonsInfos `service.status.level`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    #[default]
+    Ok,
+    Warning,
+    Alert,
+    Error,
+    Over,
+    Void,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backups {
+    pub schedule: Schedule,
+    pub retention: Retention,
+    pub destinations: Vec<BackupDestination>,
+    /// Backups are encrypted before they leave the server.
+    pub encryption: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    Hourly,
+    Daily,
+    Weekly,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    #[serde(default)]
+    pub daily: u32,
+    #[serde(default)]
+    pub weekly: u32,
+    #[serde(default)]
+    pub monthly: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupDestination {
+    pub name: String,
+    /// Another of the hoster's servers (by name) that receives the backups over SSH;
+    /// absent for a repository on the server itself.
+    pub server: Option<String>,
+    pub provider: String,
+    pub country: String,
+}

@@ -1,0 +1,41 @@
+//! The top-level error: what went wrong in any stage, and the exit code it means.
+
+use crate::diagnostic::Diagnostic;
+
+/// Exit codes, as documented in `chaton --help`.
+pub mod exit {
+    /// Success; with `--detailed-exitcode`, success and nothing to change.
+    pub const OK: u8 = 0;
+    /// Invalid input or a failure.
+    pub const ERROR: u8 = 1;
+    /// With `--detailed-exitcode`: success, and the plan has changes.
+    pub const CHANGES: u8 = 2;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Problems in the user's files (description, recipes, templates).
+    #[error("{} problem(s) found", .0.len())]
+    Invalid(Vec<Diagnostic>),
+    /// Writing output failed.
+    #[error("{0}")]
+    Output(String),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        exit::ERROR
+    }
+}
+
+impl From<Vec<Diagnostic>> for Error {
+    fn from(d: Vec<Diagnostic>) -> Self {
+        Error::Invalid(d)
+    }
+}
+
+impl From<Box<Diagnostic>> for Error {
+    fn from(d: Box<Diagnostic>) -> Self {
+        Error::Invalid(vec![*d])
+    }
+}

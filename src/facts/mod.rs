@@ -1,0 +1,102 @@
+//! Facts: what a server looks like, as far as the plan needs to know.
+//!
+//! Resources say which facts they need (`FactQuery`); a gatherer answers with `HostFacts`.
+//! Offline planning answers from `fresh`, a model of a freshly installed Debian.
+
+pub mod fresh;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::description::types::FileMode;
+use crate::recipe::model::Proto;
+
+/// Everything the plan knows about one server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostFacts {
+    pub os: OsRelease,
+    /// Installed packages and their versions.
+    pub packages: BTreeMap<String, String>,
+    /// State of every path a resource asked about. A path not listed is missing.
+    pub paths: BTreeMap<String, PathState>,
+    pub users: BTreeMap<String, UserFacts>,
+    pub groups: BTreeMap<String, GroupFacts>,
+    /// systemd units, by name as the recipes write it.
+    pub units: BTreeMap<String, UnitFacts>,
+    /// Ports the live firewall (table `inet chaton`) accepts; `None` when that table does
+    /// not exist yet.
+    pub firewall: Option<BTreeSet<(u16, Proto)>>,
+    /// Results of `unless` guards, keyed by the guard's command line.
+    pub guards: BTreeMap<String, bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OsRelease {
+    pub id: String,
+    pub version_id: String,
+    pub codename: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PathState {
+    Missing,
+    File {
+        sha256: String,
+        size: u64,
+        owner: String,
+        group: String,
+        mode: FileMode,
+        /// Content of small text files, for diffs.
+        text: Option<String>,
+    },
+    Directory {
+        owner: String,
+        group: String,
+        mode: FileMode,
+    },
+    Symlink {
+        target: String,
+    },
+    /// A socket, device or fifo.
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserFacts {
+    pub uid: u32,
+    pub home: String,
+    pub shell: String,
+    /// Supplementary groups.
+    pub groups: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupFacts {
+    pub gid: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitFacts {
+    pub enabled: bool,
+    pub active: bool,
+}
+
+impl HostFacts {
+    pub fn path(&self, path: &str) -> &PathState {
+        self.paths.get(path).unwrap_or(&PathState::Missing)
+    }
+}
+
+/// What a plan needs to know about a server; the gatherer turns it into one batched script.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FactQuery {
+    pub paths: BTreeSet<String>,
+    pub users: BTreeSet<String>,
+    pub groups: BTreeSet<String>,
+    pub units: BTreeSet<String>,
+    pub guards: BTreeSet<String>,
+    pub packages: bool,
+    pub firewall: bool,
+}

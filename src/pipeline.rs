@@ -1,0 +1,52 @@
+//! The pure stages run in order: load the description, load the recipes it uses, check
+//! them, validate the description, resolve the desired state. No I/O beyond reading the
+//! description and local recipe files.
+
+use std::path::Path;
+
+use crate::description::{self, Description};
+use crate::diagnostic::Diagnostic;
+use crate::recipe::Catalogue;
+use crate::recipe::check::check_recipe;
+use crate::resolve::{self, DesiredState};
+
+/// A description that passed every check, with its catalogue and warnings.
+pub struct Checked {
+    pub description: Description,
+    pub catalogue: Catalogue,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Loads and validates; on failure returns every problem found (errors and warnings).
+pub fn check(path: &Path, recipes_dir: Option<&Path>) -> Result<Checked, Vec<Diagnostic>> {
+    let description = description::load(path).map_err(|d| vec![*d])?;
+    let mut catalogue = Catalogue::builtin()?;
+    let local = recipes_dir.map(Path::to_path_buf).or_else(|| {
+        description
+            .hoster
+            .recipes_dir
+            .as_ref()
+            .map(|d| description.dir.join(d))
+    });
+    if let Some(dir) = local {
+        catalogue = catalogue.with_local(&dir)?;
+    }
+    let mut found: Vec<Diagnostic> = catalogue
+        .recipes()
+        .flat_map(|r| check_recipe(r, &catalogue))
+        .collect();
+    found.extend(description::validate::validate(&description, &catalogue));
+    if found.iter().any(Diagnostic::is_error) {
+        return Err(found);
+    }
+    Ok(Checked {
+        description,
+        catalogue,
+        warnings: found,
+    })
+}
+
+/// Loads, validates and resolves.
+pub fn desired(checked: &Checked) -> Result<DesiredState, Vec<Diagnostic>> {
+    resolve::resolve(&checked.description, &checked.catalogue)
+}

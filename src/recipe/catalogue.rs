@@ -1,0 +1,185 @@
+//! The recipe catalogue: built-in recipes and templates embedded in the binary, plus a local
+//! folder that adds recipes or replaces built-in ones wholesale.
+//!
+//! A local folder has the project's layout: `recipes/NAME.yml` and `templates/NAME/...`.
+//! A local recipe's templates are looked up in the local folder first, then built in.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::description::Locations;
+use crate::diagnostic::{Diagnostic, quoted};
+use crate::source::SourceFile;
+
+use super::model::Recipe;
+
+include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+
+/// Where a recipe comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Builtin,
+    Local(PathBuf),
+}
+
+/// A parsed recipe and the text it came from (for error positions).
+#[derive(Debug)]
+pub struct LoadedRecipe {
+    pub recipe: Recipe,
+    pub source: Arc<SourceFile>,
+    pub locations: Locations,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Default)]
+pub struct Catalogue {
+    recipes: BTreeMap<String, LoadedRecipe>,
+    /// Template name (`base/sshd.conf`) to its text.
+    templates: BTreeMap<String, Arc<SourceFile>>,
+}
+
+impl Catalogue {
+    /// The recipes shipped inside the binary.
+    pub fn builtin() -> Result<Self, Vec<Diagnostic>> {
+        let mut catalogue = Catalogue::default();
+        let mut problems = Vec::new();
+        for (path, text) in EMBEDDED {
+            let source = SourceFile::new(format!("<builtin>/{path}"), *text);
+            if let Some(name) = path.strip_prefix("templates/") {
+                catalogue.templates.insert(name.to_owned(), source);
+            } else if path.starts_with("recipes/") && path.ends_with(".yml") {
+                match parse_recipe(source, path, Origin::Builtin) {
+                    Ok(r) => {
+                        catalogue.recipes.insert(r.recipe.name.clone(), r);
+                    }
+                    Err(d) => problems.push(*d),
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(catalogue)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Adds the recipes and templates of a local folder; a local recipe replaces the
+    /// built-in one of the same name.
+    pub fn with_local(mut self, dir: &Path) -> Result<Self, Vec<Diagnostic>> {
+        let mut problems = Vec::new();
+        if !dir.is_dir() {
+            return Err(vec![
+                Diagnostic::error(format!("recipes folder {} does not exist", quoted(&dir.display().to_string())))
+                    .help("`recipes_dir` and `--recipes` name a folder holding `recipes/NAME.yml` and `templates/NAME/...`"),
+            ]);
+        }
+        let mut files = Vec::new();
+        collect_files(&dir.join("templates"), &mut files);
+        for file in files {
+            let rel = file.strip_prefix(dir.join("templates")).unwrap_or(&file);
+            let name = rel.to_string_lossy().replace('\\', "/");
+            match crate::yaml::read_source(&file) {
+                Ok(source) => {
+                    self.templates.insert(name, source);
+                }
+                Err(d) => problems.push(d),
+            }
+        }
+        let mut recipe_files = Vec::new();
+        collect_files(&dir.join("recipes"), &mut recipe_files);
+        recipe_files.retain(|f| f.extension().is_some_and(|e| e == "yml" || e == "yaml"));
+        for file in recipe_files {
+            let loaded = crate::yaml::read_source(&file)
+                .map_err(Box::new)
+                .and_then(|source| {
+                    let stem = file
+                        .file_stem()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned();
+                    parse_recipe(
+                        source,
+                        &format!("recipes/{stem}.yml"),
+                        Origin::Local(dir.to_path_buf()),
+                    )
+                });
+            match loaded {
+                Ok(r) => {
+                    self.recipes.insert(r.recipe.name.clone(), r);
+                }
+                Err(d) => problems.push(*d),
+            }
+        }
+        if problems.is_empty() {
+            Ok(self)
+        } else {
+            Err(problems)
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&LoadedRecipe> {
+        self.recipes.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.recipes.keys().map(String::as_str)
+    }
+
+    pub fn recipes(&self) -> impl Iterator<Item = &LoadedRecipe> {
+        self.recipes.values()
+    }
+
+    pub fn template(&self, name: &str) -> Option<&Arc<SourceFile>> {
+        self.templates.get(name)
+    }
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            collect_files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+fn parse_recipe(
+    source: Arc<SourceFile>,
+    path: &str,
+    origin: Origin,
+) -> Result<LoadedRecipe, Box<Diagnostic>> {
+    let recipe: Recipe = crate::yaml::parse(&source)?;
+    let locations = Locations::index(&source.text);
+    let expected = path.trim_start_matches("recipes/").trim_end_matches(".yml");
+    if recipe.name != expected {
+        let span = locations
+            .value("name")
+            .unwrap_or(crate::source::Span::point(crate::source::Pos {
+                line: 1,
+                column: 1,
+            }));
+        return Err(Box::new(
+            Diagnostic::error(format!(
+                "recipe is named {} but its file is {}",
+                quoted(&recipe.name),
+                quoted(path)
+            ))
+            .at(&source, span)
+            .field("name")
+            .help("a recipe's name and its file name must match"),
+        ));
+    }
+    Ok(LoadedRecipe {
+        recipe,
+        source,
+        locations,
+        origin,
+    })
+}

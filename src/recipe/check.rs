@@ -1,0 +1,233 @@
+//! Checks a recipe is consistent in itself (its handlers, ports, templates and parameter
+//! defaults), and checks parameter values against their declared types.
+
+use serde_json::Value;
+
+use crate::description::types::{is_domain_name, is_email, is_web_url};
+use crate::diagnostic::{Diagnostic, quoted};
+
+use super::catalogue::{Catalogue, LoadedRecipe};
+use super::model::{ParamSpec, ParamType, ResourceSpec};
+
+/// Checks a parameter value against its spec; the error is a sentence for the user.
+pub fn check_param(spec: &ParamSpec, value: &Value) -> Result<(), String> {
+    let type_name = match spec.kind {
+        ParamType::String => "a string",
+        ParamType::Integer => "an integer",
+        ParamType::Boolean => "true or false",
+        ParamType::Path => "an absolute path",
+        ParamType::Domain => "a domain name",
+        ParamType::Email => "an email address",
+        ParamType::List => "a list of strings",
+    };
+    let wrong = || Err(format!("expected {type_name}, found {}", describe(value)));
+    match (spec.kind, value) {
+        (ParamType::Integer, Value::Number(n)) => {
+            let Some(n) = n.as_i64() else { return wrong() };
+            if let Some(min) = spec.min.filter(|min| n < *min) {
+                return Err(format!("{n} is below the minimum {min}"));
+            }
+            if let Some(max) = spec.max.filter(|max| n > *max) {
+                return Err(format!("{n} is above the maximum {max}"));
+            }
+            Ok(())
+        }
+        (ParamType::Boolean, Value::Bool(_)) => Ok(()),
+        (ParamType::String, Value::String(s)) => match &spec.choices {
+            Some(choices) if !choices.contains(s) => Err(format!(
+                "{} is not one of: {}",
+                quoted(s),
+                choices.join(", ")
+            )),
+            _ => Ok(()),
+        },
+        (ParamType::Path, Value::String(s)) => {
+            if s.starts_with('/') && !s.split('/').any(|c| c == "..") && !s.contains('\0') {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} is not an absolute path without `..`",
+                    quoted(s)
+                ))
+            }
+        }
+        (ParamType::Domain, Value::String(s)) if is_domain_name(s) => Ok(()),
+        (ParamType::Email, Value::String(s)) if is_email(s) => Ok(()),
+        (ParamType::List, Value::Array(items)) if items.iter().all(Value::is_string) => Ok(()),
+        _ => wrong(),
+    }
+}
+
+fn describe(value: &Value) -> String {
+    match value {
+        Value::Null => "nothing (null)".to_owned(),
+        Value::Bool(b) => format!("the boolean {b}"),
+        Value::Number(n) => format!("the number {n}"),
+        Value::String(s) => format!("the string {}", quoted(s)),
+        Value::Array(_) => "a list".to_owned(),
+        Value::Object(_) => "a mapping".to_owned(),
+    }
+}
+
+/// Problems inside one recipe, with positions in the recipe file.
+pub fn check_recipe(loaded: &LoadedRecipe, catalogue: &Catalogue) -> Vec<Diagnostic> {
+    let recipe = &loaded.recipe;
+    let mut problems = Vec::new();
+    let mut report = |path: String, message: String, help: Option<String>| {
+        let span = loaded
+            .locations
+            .value(&path)
+            .unwrap_or(crate::source::Span::point(crate::source::Pos {
+                line: 1,
+                column: 1,
+            }));
+        let mut d = Diagnostic::error(message)
+            .at(&loaded.source, span)
+            .field(path);
+        if let Some(h) = help {
+            d = d.help(h);
+        }
+        problems.push(d);
+    };
+
+    for (name, spec) in &recipe.params {
+        if let Some(default) = &spec.default
+            && let Err(e) = check_param(spec, default)
+        {
+            report(
+                format!("params.{name}.default"),
+                format!("default of parameter `{name}`: {e}"),
+                None,
+            );
+        }
+        if spec.choices.is_some() && spec.kind != ParamType::String {
+            report(
+                format!("params.{name}.choices"),
+                "only string parameters take `choices`".into(),
+                None,
+            );
+        }
+    }
+    for (i, port) in recipe.ports.iter().enumerate() {
+        match (&port.port, &port.port_param) {
+            (Some(_), None) => {}
+            (None, Some(param)) => {
+                if recipe
+                    .params
+                    .get(param)
+                    .is_none_or(|p| p.kind != ParamType::Integer)
+                {
+                    report(
+                        format!("ports[{i}].port_param"),
+                        format!(
+                            "`port_param` names {}, which is not an integer parameter of this recipe",
+                            quoted(param)
+                        ),
+                        None,
+                    );
+                }
+            }
+            _ => report(
+                format!("ports[{i}]"),
+                "a port needs exactly one of `port` and `port_param`".into(),
+                None,
+            ),
+        }
+    }
+    let handler_names: Vec<&str> = recipe.handlers.iter().map(|h| h.name.as_str()).collect();
+    for (i, h) in recipe.handlers.iter().enumerate() {
+        if handler_names.iter().filter(|n| **n == h.name).count() > 1 {
+            report(
+                format!("handlers[{i}].name"),
+                format!("handler {} is defined twice", quoted(&h.name)),
+                None,
+            );
+        }
+    }
+    for (i, resource) in recipe.resources.iter().enumerate() {
+        let (kind, notify) = kind_and_notify(resource);
+        for (j, n) in notify.iter().enumerate() {
+            if !handler_names.contains(&n.as_str()) {
+                let hint = crate::description::suggest::closest(n, handler_names.iter().copied())
+                    .map(|s| format!("did you mean {}?", quoted(s)));
+                report(
+                    format!("resources[{i}].{kind}.notify[{j}]"),
+                    format!("no handler named {}", quoted(n)),
+                    hint,
+                );
+            }
+        }
+        if let ResourceSpec::File(file) = resource {
+            match (&file.content, &file.template) {
+                (Some(_), None) => {}
+                (None, Some(template)) => {
+                    if catalogue.template(template).is_none() {
+                        report(
+                            format!("resources[{i}].file.template"),
+                            format!("template {} not found", quoted(template)),
+                            Some(format!("templates live under templates/{}/", recipe.name)),
+                        );
+                    }
+                }
+                _ => report(
+                    format!("resources[{i}].file"),
+                    "a file needs exactly one of `content` and `template`".into(),
+                    None,
+                ),
+            }
+        }
+        if let ResourceSpec::Command(cmd) = resource {
+            if cmd.creates.is_none() && cmd.unless.is_none() {
+                report(
+                    format!("resources[{i}].command"),
+                    "a command needs a guard: `creates` or `unless`".into(),
+                    Some("without a guard it would run on every apply and never converge".into()),
+                );
+            }
+            if cmd.run.is_empty() {
+                report(
+                    format!("resources[{i}].command.run"),
+                    "`run` is empty".into(),
+                    None,
+                );
+            }
+        }
+        if let ResourceSpec::Download(dl) = resource
+            && (dl.sha256.len() != 64 || !dl.sha256.chars().all(|c| c.is_ascii_hexdigit()))
+        {
+            report(
+                format!("resources[{i}].download.sha256"),
+                "`sha256` must be 64 hexadecimal characters".into(),
+                None,
+            );
+        }
+    }
+    for (path, url) in [
+        ("software.website", &recipe.software.website),
+        ("software.source", &recipe.software.source),
+    ] {
+        if !is_web_url(url) {
+            report(
+                path.to_owned(),
+                format!("{} is not a web address", quoted(url)),
+                None,
+            );
+        }
+    }
+    problems
+}
+
+/// The YAML key of a resource kind and the handlers it notifies.
+pub fn kind_and_notify(resource: &ResourceSpec) -> (&'static str, &[String]) {
+    match resource {
+        ResourceSpec::Package(r) => ("package", &r.notify),
+        ResourceSpec::File(r) => ("file", &r.notify),
+        ResourceSpec::Directory(r) => ("directory", &r.notify),
+        ResourceSpec::Link(r) => ("link", &r.notify),
+        ResourceSpec::User(r) => ("user", &r.notify),
+        ResourceSpec::Group(r) => ("group", &r.notify),
+        ResourceSpec::Service(r) => ("service", &r.notify),
+        ResourceSpec::Download(r) => ("download", &r.notify),
+        ResourceSpec::Command(r) => ("command", &r.notify),
+    }
+}

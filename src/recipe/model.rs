@@ -1,0 +1,363 @@
+//! The recipe format: what a recipe file under `recipes/` may contain.
+//!
+//! A recipe is data: charter metadata, typed parameters, the ports it opens, resources
+//! (whose strings are Tera templates rendered per service), handlers and checks. Every
+//! struct rejects unknown keys, like the description.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::description::types::FileMode;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipe {
+    pub name: String,
+    pub summary: Text,
+    pub kind: RecipeKind,
+    pub software: Software,
+    /// Whether a service of this recipe must have a `domain`.
+    #[serde(default)]
+    pub needs_domain: bool,
+    pub data: DataPolicy,
+    #[serde(default)]
+    pub params: BTreeMap<String, ParamSpec>,
+    #[serde(default)]
+    pub ports: Vec<PortSpec>,
+    #[serde(default)]
+    pub resources: Vec<ResourceSpec>,
+    #[serde(default)]
+    pub handlers: Vec<HandlerSpec>,
+    #[serde(default)]
+    pub checks: Vec<CheckSpec>,
+}
+
+/// A text in both languages of the charter site.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Text {
+    pub en: String,
+    pub fr: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecipeKind {
+    /// Applied to every server before anything else (`base`).
+    Base,
+    /// Something users use: listed on the charter services page.
+    Service,
+    /// Something services stand on (a database, the web front, backups).
+    Infrastructure,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Software {
+    pub name: String,
+    pub version: String,
+    /// SPDX licence identifier.
+    pub licence: String,
+    pub website: String,
+    pub source: String,
+    pub install: InstallType,
+}
+
+/// ChatonsInfos `service.install.type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstallType {
+    Distribution,
+    Provider,
+    Package,
+    Tooling,
+    Clonerepo,
+    Archive,
+    Sources,
+    Container,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataPolicy {
+    /// What personal data the software holds.
+    pub personal: Text,
+    /// How long logs are kept, in days (0: no logs).
+    pub log_retention_days: u32,
+    /// How a user gets their data out, if the service holds user data.
+    pub export: Option<Export>,
+    #[serde(default)]
+    pub backup: BackupSpec,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Export {
+    pub how: Text,
+    /// Open formats the data comes out in.
+    pub formats: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSpec {
+    #[serde(default)]
+    pub paths: Vec<String>,
+    #[serde(default)]
+    pub databases: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParamSpec {
+    #[serde(rename = "type")]
+    pub kind: ParamType,
+    pub description: String,
+    /// Used when the service does not set the parameter; no default means required.
+    pub default: Option<serde_json::Value>,
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+    /// Allowed values of a string parameter.
+    pub choices: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamType {
+    String,
+    Integer,
+    Boolean,
+    /// An absolute path.
+    Path,
+    Domain,
+    Email,
+    /// A list of strings.
+    List,
+}
+
+/// A port the recipe opens in the firewall.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortSpec {
+    /// A fixed port number...
+    pub port: Option<u16>,
+    /// ...or the name of an integer parameter that holds it.
+    pub port_param: Option<String>,
+    pub proto: Proto,
+    /// Several services may share it (the web front's 80 and 443 serve every domain).
+    #[serde(default)]
+    pub shared: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+impl std::fmt::Display for Proto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        })
+    }
+}
+
+/// One resource of a recipe. Strings are Tera templates; `when` is a Tera expression that
+/// must be true for the resource to exist; `for_each` names a list in the template context,
+/// each element bound to `item`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ResourceSpec {
+    Package(PackageSpec),
+    File(FileSpec),
+    Directory(DirectorySpec),
+    Link(LinkSpec),
+    User(UserSpec),
+    Group(GroupSpec),
+    Service(ServiceSpec),
+    Download(DownloadSpec),
+    Command(CommandSpec),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    #[default]
+    Present,
+    Absent,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageSpec {
+    pub names: Vec<String>,
+    #[serde(default)]
+    pub state: Presence,
+    pub when: Option<String>,
+    pub for_each: Option<String>,
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    pub path: String,
+    /// Inline content (a template)...
+    pub content: Option<String>,
+    /// ...or a template file under `templates/`.
+    pub template: Option<String>,
+    #[serde(default = "root")]
+    pub owner: String,
+    #[serde(default = "root")]
+    pub group: String,
+    pub mode: FileMode,
+    /// A command that checks the new content before it replaces the old; `{path}` is the
+    /// temporary file (`["sshd", "-t", "-f", "{path}"]`).
+    pub validate: Option<Vec<String>>,
+    /// The content is sensitive: never shown in diffs.
+    #[serde(default)]
+    pub sensitive: bool,
+    pub when: Option<String>,
+    pub for_each: Option<String>,
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectorySpec {
+    pub path: String,
+    #[serde(default = "root")]
+    pub owner: String,
+    #[serde(default = "root")]
+    pub group: String,
+    pub mode: FileMode,
+    pub when: Option<String>,
+    pub for_each: Option<String>,
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    pub path: String,
+    pub target: String,
+    pub when: Option<String>,
+    pub for_each: Option<String>,
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSpec {
+    pub name: String,
+    #[serde(default)]
+    pub system: bool,
+    pub home: Option<String>,
+    pub shell: Option<String>,
+    /// Supplementary groups.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    pub when: Option<String>,
+    pub for_each: Option<String>,
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSpec {
+    pub name: String,
+    #[serde(default)]
+    pub system: bool,
+    pub when: Option<String>,
+    pub for_each: Option<String>,
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// systemd unit name (`nginx` or `nginx.service`).
+    pub name: String,
+    pub enabled: bool,
+    pub running: bool,
+    pub when: Option<String>,
+    pub for_each: Option<String>,
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DownloadSpec {
+    pub url: String,
+    /// Expected SHA-256 of the file, hex.
+    pub sha256: String,
+    pub path: String,
+    #[serde(default = "root")]
+    pub owner: String,
+    #[serde(default = "root")]
+    pub group: String,
+    pub mode: FileMode,
+    pub when: Option<String>,
+    pub for_each: Option<String>,
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+/// A command, run only when its guard says it is needed.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandSpec {
+    /// Program and arguments (no shell).
+    pub run: Vec<String>,
+    /// Skip when this path exists.
+    pub creates: Option<String>,
+    /// Skip when this command succeeds.
+    pub unless: Option<Vec<String>>,
+    pub when: Option<String>,
+    pub for_each: Option<String>,
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+fn root() -> String {
+    "root".to_owned()
+}
+
+/// Restarts or reloads a service when a resource that notifies it changed.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandlerSpec {
+    pub name: String,
+    pub service: String,
+    pub action: HandlerAction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandlerAction {
+    Reload,
+    Restart,
+}
+
+/// What `chaton verify` checks once the plan is empty.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum CheckSpec {
+    /// A port answers on the server.
+    Port { port: String, proto: Proto },
+    /// An HTTP(S) URL answers with this status.
+    Http { url: String, status: u16 },
+    /// A command succeeds on the server.
+    Command { run: Vec<String> },
+}

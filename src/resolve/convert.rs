@@ -1,0 +1,367 @@
+//! Turns one recipe resource entry into concrete resources: expands `for_each`, evaluates
+//! `when`, renders every template string, then checks the rendered values (a parameter can
+//! carry anything, so paths, names and URLs are checked after rendering, not before).
+
+use serde_json::Value;
+
+use super::template::Templates;
+use crate::description::types::is_unix_name;
+use crate::diagnostic::{Diagnostic, quoted};
+use crate::recipe::catalogue::LoadedRecipe;
+use crate::recipe::model::ResourceSpec;
+use crate::resource::{
+    Directory, Download, Exec, File, Group, Link, Package, Resource, Service, User,
+};
+use crate::source::{Pos, Span};
+
+/// Renders `spec` (found at `field` in the recipe) into zero or more resources, each with
+/// the handlers it notifies.
+pub fn render_spec(
+    templates: &Templates,
+    loaded: &LoadedRecipe,
+    spec: &ResourceSpec,
+    context: &Value,
+    field: &str,
+) -> Result<Vec<(Resource, Vec<String>)>, Diagnostic> {
+    let fail = |message: String| {
+        let at = loaded
+            .locations
+            .value(field)
+            .unwrap_or(Span::point(Pos { line: 1, column: 1 }));
+        Diagnostic::error(message)
+            .at(&loaded.source, at)
+            .field(field.to_owned())
+    };
+    let value = serde_json::to_value(spec).map_err(|e| fail(format!("internal error: {e}")))?;
+    let Value::Object(outer) = value else {
+        return Err(fail("internal error: resource is not a mapping".into()));
+    };
+    let Some((kind, Value::Object(mut inner))) = outer.into_iter().next() else {
+        return Err(fail("internal error: resource has no kind".into()));
+    };
+    let when = inner
+        .remove("when")
+        .and_then(|v| v.as_str().map(str::to_owned));
+    let for_each = inner
+        .remove("for_each")
+        .and_then(|v| v.as_str().map(str::to_owned));
+    let items: Vec<Option<Value>> = match &for_each {
+        None => vec![None],
+        Some(path) => match lookup(context, path) {
+            Some(Value::Array(items)) => items.iter().cloned().map(Some).collect(),
+            Some(Value::Object(map)) => map
+                .iter()
+                .map(|(k, v)| Some(serde_json::json!({ "key": k, "value": v })))
+                .collect(),
+            Some(Value::Null) | None => Vec::new(),
+            Some(_) => return Err(fail(format!("`for_each: {path}` is not a list"))),
+        },
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let mut ctx = context.clone();
+        if let Some(item) = item {
+            ctx["item"] = item;
+        }
+        if let Some(expression) = &when
+            && !templates.condition(expression, &ctx, loaded, &format!("{field}.when"))?
+        {
+            continue;
+        }
+        let rendered =
+            render_strings(templates, loaded, Value::Object(inner.clone()), &ctx, field)?;
+        let mut wrapped = serde_json::Map::new();
+        wrapped.insert(kind.clone(), rendered);
+        let spec: ResourceSpec = serde_json::from_value(Value::Object(wrapped))
+            .map_err(|e| fail(format!("after rendering, the resource is not valid: {e}")))?;
+        out.push(
+            to_resource(spec, templates, &ctx).map_err(|problem| match problem {
+                Problem::Message(m) => fail(m),
+                Problem::Template(d) => d,
+            })?,
+        );
+    }
+    Ok(out)
+}
+
+/// Follows a dotted path (`params.peers`) in the template context.
+fn lookup<'a>(context: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(context, |v, key| v.get(key))
+}
+
+/// Renders every string in `value` as a template.
+fn render_strings(
+    templates: &Templates,
+    loaded: &LoadedRecipe,
+    value: Value,
+    ctx: &Value,
+    field: &str,
+) -> Result<Value, Diagnostic> {
+    Ok(match value {
+        Value::String(s) => Value::String(templates.render_str(&s, ctx, loaded, field)?),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| render_strings(templates, loaded, v, ctx, &format!("{field}[{i}]")))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let f = format!("{field}.{k}");
+                    render_strings(templates, loaded, v, ctx, &f).map(|v| (k, v))
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        other => other,
+    })
+}
+
+/// Why a rendered resource was refused: a bad value (reported at the recipe field), or an
+/// error in a template file (reported in that file).
+enum Problem {
+    Message(String),
+    Template(Diagnostic),
+}
+
+impl From<String> for Problem {
+    fn from(message: String) -> Self {
+        Problem::Message(message)
+    }
+}
+
+fn to_resource(
+    spec: ResourceSpec,
+    templates: &Templates,
+    ctx: &Value,
+) -> Result<(Resource, Vec<String>), Problem> {
+    Ok(match spec {
+        ResourceSpec::Package(p) => {
+            for name in &p.names {
+                check_package_name(name)?;
+            }
+            (
+                Resource::Package(Package {
+                    names: p.names,
+                    state: p.state,
+                }),
+                p.notify,
+            )
+        }
+        ResourceSpec::File(f) => {
+            check_path(&f.path)?;
+            check_owner(&f.owner, &f.group)?;
+            let content = match (&f.content, &f.template) {
+                (Some(content), _) => content.clone(),
+                (None, Some(template)) => templates
+                    .render_file(template, ctx)
+                    .map_err(Problem::Template)?,
+                (None, None) => {
+                    return Err(Problem::Message(
+                        "a file needs `content` or `template`".into(),
+                    ));
+                }
+            };
+            if let Some(v) = &f.validate {
+                check_argv(v)?;
+            }
+            (
+                Resource::File(File {
+                    path: f.path,
+                    content: content.into_bytes(),
+                    owner: f.owner,
+                    group: f.group,
+                    mode: f.mode,
+                    validate: f.validate,
+                    sensitive: f.sensitive,
+                }),
+                f.notify,
+            )
+        }
+        ResourceSpec::Directory(d) => {
+            check_path(&d.path)?;
+            check_owner(&d.owner, &d.group)?;
+            (
+                Resource::Directory(Directory {
+                    path: d.path,
+                    owner: d.owner,
+                    group: d.group,
+                    mode: d.mode,
+                }),
+                d.notify,
+            )
+        }
+        ResourceSpec::Link(l) => {
+            check_path(&l.path)?;
+            check_text(&l.target, "link target")?;
+            (
+                Resource::Link(Link {
+                    path: l.path,
+                    target: l.target,
+                }),
+                l.notify,
+            )
+        }
+        ResourceSpec::User(u) => {
+            check_unix_name(&u.name)?;
+            for g in &u.groups {
+                check_unix_name(g)?;
+            }
+            if let Some(home) = &u.home {
+                check_path(home)?;
+            }
+            if let Some(shell) = &u.shell {
+                check_path(shell)?;
+            }
+            (
+                Resource::User(User {
+                    name: u.name,
+                    system: u.system,
+                    home: u.home,
+                    shell: u.shell,
+                    groups: u.groups,
+                }),
+                u.notify,
+            )
+        }
+        ResourceSpec::Group(g) => {
+            check_unix_name(&g.name)?;
+            (
+                Resource::Group(Group {
+                    name: g.name,
+                    system: g.system,
+                }),
+                g.notify,
+            )
+        }
+        ResourceSpec::Service(s) => {
+            check_unit_name(&s.name)?;
+            (
+                Resource::Service(Service {
+                    unit: s.name,
+                    enabled: s.enabled,
+                    running: s.running,
+                }),
+                s.notify,
+            )
+        }
+        ResourceSpec::Download(d) => {
+            check_path(&d.path)?;
+            check_owner(&d.owner, &d.group)?;
+            if !d.url.starts_with("https://")
+                || d.url.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return Err(format!(
+                    "download URL {} must be an https:// address",
+                    quoted(&d.url)
+                )
+                .into());
+            }
+            (
+                Resource::Download(Download {
+                    url: d.url,
+                    sha256: d.sha256.to_ascii_lowercase(),
+                    path: d.path,
+                    owner: d.owner,
+                    group: d.group,
+                    mode: d.mode,
+                }),
+                d.notify,
+            )
+        }
+        ResourceSpec::Command(c) => {
+            check_argv(&c.run)?;
+            if let Some(u) = &c.unless {
+                check_argv(u)?;
+            }
+            if let Some(p) = &c.creates {
+                check_path(p)?;
+            }
+            (
+                Resource::Command(Exec {
+                    run: c.run,
+                    creates: c.creates,
+                    unless: c.unless,
+                }),
+                c.notify,
+            )
+        }
+    })
+}
+
+fn check_text(text: &str, what: &str) -> Result<(), String> {
+    if text.is_empty() || text.contains('\0') || text.contains('\n') {
+        return Err(format!(
+            "{what} {} is empty or has a NUL byte or a line break",
+            quoted(text)
+        ));
+    }
+    Ok(())
+}
+
+fn check_path(path: &str) -> Result<(), String> {
+    check_text(path, "path")?;
+    if !path.starts_with('/')
+        || path.split('/').any(|c| c == "..")
+        || (path.len() > 1 && path.ends_with('/'))
+    {
+        return Err(format!(
+            "{} is not an absolute path without `..`",
+            quoted(path)
+        ));
+    }
+    Ok(())
+}
+
+fn check_unix_name(name: &str) -> Result<(), String> {
+    if is_unix_name(name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is not a valid Unix user or group name",
+            quoted(name)
+        ))
+    }
+}
+
+fn check_owner(owner: &str, group: &str) -> Result<(), String> {
+    check_unix_name(owner)?;
+    check_unix_name(group)
+}
+
+fn check_package_name(name: &str) -> Result<(), String> {
+    let ok = name.len() >= 2
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+.-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{} is not a Debian package name", quoted(name)))
+    }
+}
+
+fn check_unit_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ":_.@-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{} is not a systemd unit name", quoted(name)))
+    }
+}
+
+fn check_argv(argv: &[String]) -> Result<(), String> {
+    if argv.is_empty() {
+        return Err("a command needs at least a program".into());
+    }
+    if let Some(bad) = argv.iter().find(|a| a.contains('\0')) {
+        return Err(format!("command argument {} has a NUL byte", quoted(bad)));
+    }
+    Ok(())
+}

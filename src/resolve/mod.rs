@@ -1,0 +1,372 @@
+//! Stage 2: resolve a valid description and its recipes into the desired state of each
+//! server: a list of concrete resources (templates rendered, parameters filled in), the
+//! handlers they notify, in the order they will be applied.
+//!
+//! Order on a server: the `base` recipe, the server's extra files, each service in the
+//! order of the description, then the firewall ports of all of them.
+
+pub mod convert;
+pub mod template;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::description::Description;
+use crate::description::model::{Distribution, Server, Service};
+use crate::diagnostic::Diagnostic;
+use crate::recipe::Catalogue;
+use crate::recipe::catalogue::LoadedRecipe;
+use crate::recipe::check::kind_and_notify;
+use crate::recipe::model::{HandlerAction, Proto, RecipeKind, ResourceSpec};
+use crate::resource::{File, FirewallPort, Resource};
+
+use template::Templates;
+
+/// What every server should look like.
+#[derive(Debug, Clone, Serialize)]
+pub struct DesiredState {
+    pub servers: Vec<ServerState>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerState {
+    pub name: String,
+    pub address: String,
+    pub distribution: Distribution,
+    pub resources: Vec<Desired>,
+    pub handlers: Vec<Handler>,
+}
+
+/// One resource, where it comes from and which handlers it notifies when it changes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Desired {
+    pub resource: Resource,
+    /// The service (or `base`, or `server`) that asked for it.
+    pub origin: String,
+    pub notify: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Handler {
+    pub name: String,
+    pub unit: String,
+    pub action: HandlerAction,
+}
+
+/// A port opened on a server, and by whom.
+#[derive(Debug, Clone, Serialize)]
+struct OpenPort {
+    port: u16,
+    proto: Proto,
+    service: String,
+}
+
+/// Resolves every server. The description must have passed validation.
+pub fn resolve(
+    description: &Description,
+    catalogue: &Catalogue,
+) -> Result<DesiredState, Vec<Diagnostic>> {
+    let template_names: Vec<String> = catalogue
+        .recipes()
+        .flat_map(|r| r.recipe.resources.iter())
+        .filter_map(|spec| match spec {
+            ResourceSpec::File(f) => f.template.clone(),
+            _ => None,
+        })
+        .collect();
+    let templates = Templates::new(catalogue, &template_names)?;
+    let mut problems = Vec::new();
+    let mut servers = Vec::new();
+    for server in &description.hoster.servers {
+        match resolve_server(description, catalogue, &templates, server) {
+            Ok(state) => servers.push(state),
+            Err(mut p) => problems.append(&mut p),
+        }
+    }
+    if problems.is_empty() {
+        Ok(DesiredState { servers })
+    } else {
+        Err(problems)
+    }
+}
+
+fn resolve_server(
+    description: &Description,
+    catalogue: &Catalogue,
+    templates: &Templates,
+    server: &Server,
+) -> Result<ServerState, Vec<Diagnostic>> {
+    let hoster = &description.hoster;
+    let services: Vec<&Service> = hoster
+        .services
+        .iter()
+        .filter(|s| s.server == server.name)
+        .collect();
+    let ports = open_ports(server, &services, catalogue);
+    let services_json: Vec<Value> = services
+        .iter()
+        .map(|s| {
+            let params = catalogue
+                .get(&s.recipe)
+                .map(|r| merged_params(r, s))
+                .unwrap_or_default();
+            json!({ "name": s.name, "recipe": s.recipe, "domain": s.domain, "params": params })
+        })
+        .collect();
+    let base_context = json!({
+        "organisation": hoster.organisation,
+        "admins": hoster.admins,
+        "server": server,
+        "servers": hoster.servers,
+        "services": services_json,
+        "firewall_ports": ports,
+    });
+
+    let mut out = Collector::default();
+    let mut problems = Vec::new();
+    // 1. base, on every server.
+    for loaded in catalogue
+        .recipes()
+        .filter(|l| l.recipe.kind == RecipeKind::Base)
+    {
+        let mut context = base_context.clone();
+        let params = merged_params(
+            loaded,
+            &Service {
+                name: loaded.recipe.name.clone(),
+                recipe: loaded.recipe.name.clone(),
+                server: server.name.clone(),
+                domain: None,
+                access: Default::default(),
+                start_date: None,
+                status: Default::default(),
+                params: BTreeMap::new(),
+            },
+        );
+        context["service"] =
+            json!({ "name": loaded.recipe.name, "domain": null, "params": params });
+        context["params"] = params;
+        if let Err(mut p) =
+            render_recipe(templates, loaded, &context, &loaded.recipe.name, &mut out)
+        {
+            problems.append(&mut p);
+        }
+    }
+    // 2. the hoster's own files for this server.
+    for file in &server.files {
+        out.push(
+            Desired {
+                resource: Resource::File(File {
+                    path: file.path.clone(),
+                    content: file.content.clone().into_bytes(),
+                    owner: file.owner.clone(),
+                    group: file.group.clone(),
+                    mode: file.mode,
+                    validate: None,
+                    sensitive: false,
+                }),
+                origin: "server".into(),
+                notify: Vec::new(),
+            },
+            None,
+        );
+    }
+    // 3. services, in description order.
+    for (service, service_json) in services.iter().zip(&services_json) {
+        let Some(loaded) = catalogue.get(&service.recipe) else {
+            continue;
+        };
+        let mut context = base_context.clone();
+        context["service"] = service_json.clone();
+        context["params"] = service_json["params"].clone();
+        if let Err(mut p) = render_recipe(templates, loaded, &context, &service.name, &mut out) {
+            problems.append(&mut p);
+        }
+    }
+    // 4. the live firewall must accept every declared port.
+    for port in &ports {
+        out.push(
+            Desired {
+                resource: Resource::FirewallPort(FirewallPort {
+                    port: port.port,
+                    proto: port.proto,
+                    service: port.service.clone(),
+                }),
+                origin: port.service.clone(),
+                notify: Vec::new(),
+            },
+            None,
+        );
+    }
+    problems.append(&mut out.conflicts);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(ServerState {
+        name: server.name.clone(),
+        address: server.address.clone(),
+        distribution: server.distribution,
+        resources: out.resources,
+        handlers: out.handlers,
+    })
+}
+
+/// The ports open on a server: SSH first (never closed by chaton), then each service's.
+fn open_ports(server: &Server, services: &[&Service], catalogue: &Catalogue) -> Vec<OpenPort> {
+    let mut ports = vec![OpenPort {
+        port: server.port,
+        proto: Proto::Tcp,
+        service: "ssh".into(),
+    }];
+    for service in services {
+        let Some(loaded) = catalogue.get(&service.recipe) else {
+            continue;
+        };
+        let params = merged_params(loaded, service);
+        for spec in &loaded.recipe.ports {
+            let number = spec.port.or_else(|| {
+                spec.port_param
+                    .as_ref()
+                    .and_then(|p| params.get(p))
+                    .and_then(Value::as_u64)
+                    .and_then(|n| u16::try_from(n).ok())
+            });
+            if let Some(port) = number
+                && !ports
+                    .iter()
+                    .any(|p| p.port == port && p.proto == spec.proto)
+            {
+                ports.push(OpenPort {
+                    port,
+                    proto: spec.proto,
+                    service: service.name.clone(),
+                });
+            }
+        }
+    }
+    ports
+}
+
+/// Recipe defaults overridden by the service's parameters.
+fn merged_params(loaded: &LoadedRecipe, service: &Service) -> Value {
+    let mut params = serde_json::Map::new();
+    for (name, spec) in &loaded.recipe.params {
+        if let Some(default) = &spec.default {
+            params.insert(name.clone(), default.clone());
+        }
+    }
+    for (name, value) in &service.params {
+        params.insert(name.clone(), value.clone());
+    }
+    Value::Object(params)
+}
+
+/// Desired resources of one server, merging identical duplicates and refusing conflicts.
+#[derive(Default)]
+struct Collector {
+    resources: Vec<Desired>,
+    handlers: Vec<Handler>,
+    conflicts: Vec<Diagnostic>,
+}
+
+impl Collector {
+    fn push(&mut self, desired: Desired, at: Option<Diagnostic>) {
+        let id = desired.resource.id();
+        if let Some(existing) = self.resources.iter_mut().find(|d| d.resource.id() == id) {
+            if existing.resource == desired.resource {
+                for n in desired.notify {
+                    if !existing.notify.contains(&n) {
+                        existing.notify.push(n);
+                    }
+                }
+            } else {
+                let message = format!(
+                    "{id} is wanted by both {} and {} with different settings",
+                    existing.origin, desired.origin
+                );
+                self.conflicts.push(match at {
+                    Some(d) => Diagnostic { message, ..d },
+                    None => Diagnostic::error(message),
+                });
+            }
+            return;
+        }
+        self.resources.push(desired);
+    }
+}
+
+/// Renders every resource and handler of one recipe for one service.
+fn render_recipe(
+    templates: &Templates,
+    loaded: &LoadedRecipe,
+    context: &Value,
+    origin: &str,
+    out: &mut Collector,
+) -> Result<(), Vec<Diagnostic>> {
+    let mut problems = Vec::new();
+    for handler in &loaded.recipe.handlers {
+        let h = Handler {
+            name: handler.name.clone(),
+            unit: handler.service.clone(),
+            action: handler.action,
+        };
+        match out.handlers.iter().find(|x| x.name == h.name) {
+            Some(existing) if *existing != h => problems.push(
+                Diagnostic::error(format!(
+                    "handler \"{}\" is defined differently by two recipes",
+                    h.name
+                ))
+                .at(
+                    &loaded.source,
+                    loaded
+                        .locations
+                        .value("handlers")
+                        .unwrap_or(crate::source::Span::point(crate::source::Pos {
+                            line: 1,
+                            column: 1,
+                        })),
+                ),
+            ),
+            Some(_) => {}
+            None => out.handlers.push(h),
+        }
+    }
+    for (i, spec) in loaded.recipe.resources.iter().enumerate() {
+        let (kind, _) = kind_and_notify(spec);
+        let field = format!("resources[{i}].{kind}");
+        match convert::render_spec(templates, loaded, spec, context, &field) {
+            Ok(resources) => {
+                for (resource, notify) in resources {
+                    let at = crate::diagnostic::Diagnostic::error("")
+                        .at(
+                            &loaded.source,
+                            loaded
+                                .locations
+                                .value(&field)
+                                .unwrap_or(crate::source::Span::point(crate::source::Pos {
+                                    line: 1,
+                                    column: 1,
+                                })),
+                        )
+                        .field(field.clone());
+                    out.push(
+                        Desired {
+                            resource,
+                            origin: origin.to_owned(),
+                            notify,
+                        },
+                        Some(at),
+                    );
+                }
+            }
+            Err(d) => problems.push(d),
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}

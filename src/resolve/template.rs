@@ -1,0 +1,130 @@
+//! Tera rendering for recipes: template files under `templates/` and the template strings
+//! inside recipe resources. Undefined variables are errors; every error points at the
+//! template file and line, or at the recipe field holding the string.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use tera::{Context, ErrorKind, Tera};
+
+use crate::diagnostic::Diagnostic;
+use crate::recipe::Catalogue;
+use crate::recipe::catalogue::LoadedRecipe;
+use crate::source::{Pos, SourceFile, Span};
+
+/// All templates of a catalogue, parsed once.
+pub struct Templates<'a> {
+    tera: Tera,
+    catalogue: &'a Catalogue,
+}
+
+impl<'a> Templates<'a> {
+    pub fn new(catalogue: &'a Catalogue, names: &[String]) -> Result<Self, Vec<Diagnostic>> {
+        let mut tera = Tera::default();
+        // Configuration files are not HTML: never escape.
+        tera.autoescape_on(Vec::<&str>::new());
+        let mut problems = Vec::new();
+        for name in names {
+            let Some(source) = catalogue.template(name) else {
+                continue;
+            };
+            if let Err(e) = tera.add_raw_template(name, &source.text) {
+                problems.push(template_error(&e, Some(source), None));
+            }
+        }
+        if problems.is_empty() {
+            Ok(Self { tera, catalogue })
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Renders the template file `name`.
+    pub fn render_file(&self, name: &str, context: &Value) -> Result<String, Diagnostic> {
+        let ctx = to_context(context)?;
+        self.tera
+            .render(name, &ctx)
+            .map_err(|e| template_error(&e, self.catalogue.template(name), None))
+    }
+
+    /// Renders a template string from a recipe; errors point at `field` in the recipe.
+    pub fn render_str(
+        &self,
+        text: &str,
+        context: &Value,
+        recipe: &LoadedRecipe,
+        field: &str,
+    ) -> Result<String, Diagnostic> {
+        if !text.contains("{{") && !text.contains("{%") && !text.contains("{#") {
+            return Ok(text.to_owned());
+        }
+        let ctx = to_context(context)?;
+        self.tera
+            .render_str(text, &ctx, false)
+            .map_err(|e| template_error(&e, None, Some((recipe, field))))
+    }
+
+    /// Evaluates a `when` expression to true or false.
+    pub fn condition(
+        &self,
+        expression: &str,
+        context: &Value,
+        recipe: &LoadedRecipe,
+        field: &str,
+    ) -> Result<bool, Diagnostic> {
+        let text = format!("{{% if {expression} %}}true{{% else %}}false{{% endif %}}");
+        Ok(self.render_str(&text, context, recipe, field)? == "true")
+    }
+}
+
+fn to_context(value: &Value) -> Result<Context, Diagnostic> {
+    Context::from_serialize(value).map_err(|e| {
+        Diagnostic::error(format!("internal error building the template context: {e}"))
+    })
+}
+
+/// Turns a Tera error into a diagnostic in the template file, or at the recipe field for
+/// inline template strings.
+fn template_error(
+    error: &tera::Error,
+    file: Option<&Arc<SourceFile>>,
+    field: Option<(&LoadedRecipe, &str)>,
+) -> Diagnostic {
+    let (message, span) = match error.kind() {
+        ErrorKind::SyntaxError(report) | ErrorKind::RenderingError(report) => {
+            let s = report.span();
+            (
+                report.message().to_owned(),
+                Some(Span {
+                    start: Pos {
+                        line: s.start_line,
+                        column: s.start_col + 1,
+                    },
+                    end: Pos {
+                        line: s.end_line,
+                        column: s.end_col + 1,
+                    },
+                }),
+            )
+        }
+        other => (other.to_string(), None),
+    };
+    let mut d = Diagnostic::error(format!("template error: {message}"));
+    match (file, field) {
+        (Some(file), _) => {
+            d = d.at(
+                file,
+                span.unwrap_or(Span::point(Pos { line: 1, column: 1 })),
+            );
+        }
+        (None, Some((recipe, field))) => {
+            let at = recipe
+                .locations
+                .value(field)
+                .unwrap_or(Span::point(Pos { line: 1, column: 1 }));
+            d = d.at(&recipe.source, at).field(field.to_owned());
+        }
+        (None, None) => {}
+    }
+    d.help("template variables: organisation, admins, server, servers, service, params, services, firewall_ports, item")
+}

@@ -1,0 +1,161 @@
+//! Files with exact content, owner, group and mode, replaced atomically.
+//!
+//! New content goes to a temporary file in the same directory (with owner and mode set as
+//! it is created), is checked by the validator if there is one, then renamed over the old
+//! file: a reader sees the old file or the new one, never half of it.
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::{Action, Change, ResourceId, change, fix_metadata, owner_args, temporary_path};
+use crate::command::{Command, sha256_hex};
+use crate::description::types::FileMode;
+use crate::facts::{HostFacts, PathState};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct File {
+    pub path: String,
+    #[serde(skip)]
+    pub content: Vec<u8>,
+    pub owner: String,
+    pub group: String,
+    pub mode: FileMode,
+    /// Validator run on the temporary file; `{path}` stands for it.
+    pub validate: Option<Vec<String>>,
+    /// Never show this file's content (it holds a secret).
+    pub sensitive: bool,
+}
+
+impl File {
+    pub fn sha256(&self) -> String {
+        sha256_hex(&self.content)
+    }
+
+    pub fn plan(&self, facts: &HostFacts) -> Option<Change> {
+        let id = ResourceId {
+            kind: "file".into(),
+            name: self.path.clone(),
+        };
+        let want = json!({ "sha256": self.sha256(), "owner": self.owner, "group": self.group, "mode": self.mode });
+        match facts.path(&self.path) {
+            PathState::File {
+                sha256,
+                owner,
+                group,
+                mode,
+                text,
+                ..
+            } => {
+                let before =
+                    json!({ "sha256": sha256, "owner": owner, "group": group, "mode": mode });
+                let mut reasons = Vec::new();
+                let mut commands = Vec::new();
+                if *sha256 != self.sha256() {
+                    reasons.push("content differs".to_owned());
+                    commands = self.write_commands();
+                } else {
+                    fix_metadata(
+                        &self.path,
+                        (owner, group, *mode),
+                        (&self.owner, &self.group, self.mode),
+                        &mut reasons,
+                        &mut commands,
+                    );
+                }
+                if commands.is_empty() {
+                    return None;
+                }
+                let mut c = change(
+                    id,
+                    Action::Update,
+                    Some(before),
+                    Some(want),
+                    reasons,
+                    commands,
+                );
+                if *sha256 != self.sha256() {
+                    c.diff = Some(self.diff(text.as_deref()));
+                }
+                Some(c)
+            }
+            PathState::Missing => {
+                let mut c = change(
+                    id,
+                    Action::Create,
+                    None,
+                    Some(want),
+                    vec![format!("{} does not exist", self.path)],
+                    self.write_commands(),
+                );
+                c.diff = Some(self.diff(Some("")));
+                Some(c)
+            }
+            other => {
+                let reason = format!("{} is a {}, not a file", self.path, kind_name(other));
+                Some(change(
+                    id,
+                    Action::Update,
+                    Some(json!({ "type": kind_name(other) })),
+                    Some(want),
+                    vec![reason],
+                    self.write_commands(),
+                ))
+            }
+        }
+    }
+
+    /// Write to a temporary file, validate it, rename it into place.
+    fn write_commands(&self) -> Vec<Command> {
+        let tmp = temporary_path(&self.path);
+        let mut install = vec!["install".to_owned()];
+        install.extend(owner_args(&self.owner, &self.group, self.mode));
+        install.extend(["/dev/stdin".to_owned(), tmp.clone()]);
+        let mut commands = vec![Command::new(install).stdin(self.content.clone())];
+        if let Some(validator) = &self.validate {
+            let argv: Vec<String> = validator
+                .iter()
+                .map(|a| a.replace("{path}", &tmp))
+                .collect();
+            commands.push(Command::read_only(argv));
+        }
+        commands.push(Command::new([
+            "mv",
+            "--force",
+            "--no-target-directory",
+            &tmp,
+            &self.path,
+        ]));
+        commands
+    }
+
+    /// Unified diff from the current text; sensitive or binary contents are not shown.
+    fn diff(&self, before: Option<&str>) -> String {
+        if self.sensitive {
+            return "(sensitive content not shown)".to_owned();
+        }
+        let Ok(after) = std::str::from_utf8(&self.content) else {
+            return format!("(binary content, {} bytes)", self.content.len());
+        };
+        let Some(before) = before else {
+            return "(previous content not available: binary or large file)".to_owned();
+        };
+        similar::TextDiff::from_lines(before, after)
+            .unified_diff()
+            .context_radius(3)
+            .header(
+                &format!("{} (on server)", self.path),
+                &format!("{} (desired)", self.path),
+            )
+            .to_string()
+    }
+}
+
+pub(crate) fn kind_name(state: &PathState) -> &'static str {
+    match state {
+        PathState::Missing => "missing path",
+        PathState::File { .. } => "file",
+        PathState::Directory { .. } => "directory",
+        PathState::Symlink { .. } => "symbolic link",
+        PathState::Other => "special file",
+    }
+}

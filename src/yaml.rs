@@ -1,0 +1,246 @@
+//! Reading YAML files (descriptions and recipes) safely, with errors as diagnostics.
+//!
+//! One place sets the parser's safety options: duplicate keys are errors, booleans are
+//! only `true`/`false`, alias expansion is bounded, files are size-limited and must be text.
+
+use std::io::Read as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde_saphyr::{DuplicateKeyPolicy, MessageFormatter as _};
+
+use crate::description::locate::Locations;
+use crate::description::types::HINT_SEPARATOR;
+use crate::diagnostic::{Diagnostic, quoted};
+use crate::source::{Pos, SourceFile, Span};
+
+/// Larger than any real description by far; a bigger file is a mistake (or an attack).
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Reads a file as text, refusing huge and binary files with a position.
+pub fn read_source(path: &Path) -> Result<Arc<SourceFile>, Diagnostic> {
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| {
+        Diagnostic::error(format!("cannot read {}: {}", quoted(&name), io_reason(&e)))
+            .help("check the path; `chaton init` writes a new description")
+    })?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| {
+            Diagnostic::error(format!("cannot read {}: {}", quoted(&name), io_reason(&e)))
+        })?;
+    text_from_bytes(name, bytes)
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        std::io::ErrorKind::IsADirectory => "it is a directory".to_owned(),
+        _ => e.to_string(),
+    }
+}
+
+/// Checks size and encoding; the position of the first problem is reported.
+pub fn text_from_bytes(name: String, bytes: Vec<u8>) -> Result<Arc<SourceFile>, Diagnostic> {
+    let too_big = bytes.len() as u64 > MAX_FILE_BYTES;
+    let valid_up_to = match std::str::from_utf8(&bytes) {
+        Ok(_) => bytes.len(),
+        Err(e) => e.valid_up_to(),
+    };
+    let nul = bytes[..valid_up_to].iter().position(|&b| b == 0);
+    let text_part = String::from_utf8_lossy(&bytes[..nul.unwrap_or(valid_up_to)]).into_owned();
+    let end = end_pos(&text_part);
+    if too_big {
+        // Point at where the limit was crossed, so the message has a real position.
+        let source = SourceFile::new(name, text_part);
+        return Err(Diagnostic::error(format!(
+            "file is larger than {} MiB",
+            MAX_FILE_BYTES / 1024 / 1024
+        ))
+        .at(&source, Span::point(end))
+        .help("a description is a few kilobytes of YAML; is this the right file?"));
+    }
+    if nul.is_some() || valid_up_to < bytes.len() {
+        let source = SourceFile::new(name, text_part);
+        let help = if nul.is_some() {
+            "descriptions are UTF-8 YAML text files; is this the right file?"
+        } else {
+            "the file is not valid UTF-8: if your editor saved it as Latin-1 or Windows-1252, save it again as UTF-8"
+        };
+        return Err(Diagnostic::error("file is not UTF-8 text")
+            .at(&source, Span::point(end))
+            .help(help));
+    }
+    Ok(SourceFile::new(name, text_part))
+}
+
+fn end_pos(text: &str) -> Pos {
+    let line = text.matches('\n').count() + 1;
+    let column = text.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Pos { line, column }
+}
+
+/// Parses one YAML document into `T`, turning any parser or type error into a diagnostic
+/// with a position, the field path and a hint.
+pub fn parse<T: DeserializeOwned>(source: &Arc<SourceFile>) -> Result<T, Box<Diagnostic>> {
+    if source.text.trim().is_empty()
+        || source
+            .text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        return Err(Box::new(
+            Diagnostic::error("file is empty")
+                .at(source, Span::point(Pos { line: 1, column: 1 }))
+                .help("start from `chaton init`, or copy examples/amipo/hoster.yml"),
+        ));
+    }
+    let options = serde_saphyr::options! {
+        duplicate_keys: DuplicateKeyPolicy::Error,
+        strict_booleans: true,
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: 10_000,
+            max_replay_stack_depth: 16,
+            max_alias_expansions_per_anchor: 100,
+        },
+    };
+    serde_saphyr::from_str_with_options(&source.text, options)
+        .map_err(|e| Box::new(diagnostic_from(source, &e)))
+}
+
+fn diagnostic_from(source: &Arc<SourceFile>, error: &serde_saphyr::Error) -> Diagnostic {
+    let raw = serde_saphyr::DefaultMessageFormatter
+        .format_message(error)
+        .into_owned();
+    let pos = error
+        .location()
+        .map(|l| Pos {
+            line: l.line() as usize,
+            column: l.column() as usize,
+        })
+        .filter(|p| p.line > 0)
+        .unwrap_or(Pos { line: 1, column: 1 });
+    let (message, helps) = explain(&raw);
+    let mut d = Diagnostic::error(message).at(source, Span::point(pos));
+    if let Some(path) = Locations::index(&source.text)
+        .path_at(pos)
+        .filter(|p| !p.is_empty())
+    {
+        d = d.field(path);
+    }
+    for h in helps {
+        d = d.help(h);
+    }
+    d
+}
+
+/// Rewrites the parser's messages into plain words with hints.
+fn explain(raw: &str) -> (String, Vec<String>) {
+    if let Some((message, hint)) = raw.split_once(HINT_SEPARATOR) {
+        return (message.to_owned(), vec![hint.to_owned()]);
+    }
+    if let Some(rest) = raw.strip_prefix("unknown field `") {
+        return match rest.split_once("`, expected one of ") {
+            Some((field, expected)) => unknown_name("key", field, expected),
+            None => match rest.split_once("`, there are no fields") {
+                Some((field, _)) => (
+                    format!("unknown key `{field}`: this mapping takes no keys"),
+                    vec![],
+                ),
+                None => (raw.to_owned(), vec![]),
+            },
+        };
+    }
+    if let Some(rest) = raw.strip_prefix("unknown variant `") {
+        if let Some((value, expected)) = rest.split_once("`, expected one of ") {
+            return unknown_name("value", value, expected);
+        }
+        if let Some((value, expected)) = rest.split_once("`, expected ") {
+            return unknown_name("value", value, expected);
+        }
+    }
+    if let Some(rest) = raw.strip_prefix("duplicate mapping key: ") {
+        let key = rest
+            .split(", set DuplicateKeyPolicy")
+            .next()
+            .unwrap_or(rest);
+        return (
+            format!("duplicate key `{key}`"),
+            vec!["a key may appear only once in a mapping: keep one of them".to_owned()],
+        );
+    }
+    if raw.starts_with("invalid boolean") {
+        return (
+            "not a boolean".to_owned(),
+            vec![
+                "write true or false (yes/no/on/off are not booleans here, to avoid surprises)"
+                    .to_owned(),
+            ],
+        );
+    }
+    if raw.starts_with("multiple YAML documents") {
+        return (
+            "more than one YAML document in the file".to_owned(),
+            vec!["a description is one document: remove the `---` separator and what follows it, or merge them".to_owned()],
+        );
+    }
+    if raw.contains("alias") && (raw.contains("limit") || raw.contains("exceeded")) {
+        return (
+            format!("YAML aliases expand too much ({raw})"),
+            vec!["aliases are limited to protect against \"billion laughs\" files; write the values out".to_owned()],
+        );
+    }
+    if raw.starts_with("cannot deserialize null") {
+        return (
+            "a value is missing here".to_owned(),
+            vec!["write a value after the colon, or remove the key".to_owned()],
+        );
+    }
+    if let Some(kind) = raw.strip_prefix("invalid ").filter(|k| {
+        k.len() <= 5
+            && (k.starts_with('u') || k.starts_with('i'))
+            && k[1..].chars().all(|c| c.is_ascii_digit())
+    }) {
+        let range = match kind {
+            "u8" => " from 0 to 255",
+            "u16" => " from 0 to 65535",
+            "u32" | "u64" => " (0 or more)",
+            _ => "",
+        };
+        return (format!("expected a whole number{range}"), vec![]);
+    }
+    if raw == "expected sequence start" {
+        return (
+            "expected a list here".to_owned(),
+            vec!["write one item per line, each starting with `- `".to_owned()],
+        );
+    }
+    if raw == "expected mapping start" {
+        return (
+            "expected a mapping here".to_owned(),
+            vec!["write `key: value` lines, indented under their parent".to_owned()],
+        );
+    }
+    if let Some(rest) = raw.strip_prefix("missing field `") {
+        let field = rest.trim_end_matches('`');
+        return (
+            format!("missing key `{field}`"),
+            vec![format!("add `{field}:` to this mapping")],
+        );
+    }
+    (raw.to_owned(), vec![])
+}
+
+/// "unknown key `nme`" with a did-you-mean and the list of allowed names.
+fn unknown_name(what: &str, given: &str, expected: &str) -> (String, Vec<String>) {
+    let allowed: Vec<&str> = expected.split(", ").map(|s| s.trim_matches('`')).collect();
+    let mut helps = Vec::new();
+    if let Some(best) = crate::description::suggest::closest(given, allowed.iter().copied()) {
+        helps.push(format!("did you mean `{best}`?"));
+    }
+    helps.push(format!("expected one of: {}", allowed.join(", ")));
+    (format!("unknown {what} {}", quoted(given)), helps)
+}
