@@ -191,7 +191,7 @@ mod tests {
         let k = loc.key("services[0].domain").unwrap();
         assert_eq!((k.start.line, k.start.column), (5, 5));
         let v = loc.value("services[1].domain").unwrap();
-        assert_eq!((v.start.line, v.start.column), (6, 24));
+        assert_eq!((v.start.line, v.start.column), (6, 23));
     }
 
     #[test]
