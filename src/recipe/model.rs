@@ -166,7 +166,9 @@ impl std::fmt::Display for Proto {
     }
 }
 
-/// One resource of a recipe. Strings are Tera templates; `when` is a Tera expression that
+/// One resource of a recipe, written `- KIND: {...}`. Each kind's struct repeats `when`,
+/// `for_each` and `notify`: serde cannot combine `flatten` with `deny_unknown_fields`, and
+/// rejecting unknown keys matters more than saving those lines. Strings are Tera templates; `when` is a Tera expression that
 /// must be true for the resource to exist; `for_each` names a list in the template context,
 /// each element bound to `item`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
