@@ -28,17 +28,12 @@ fn main() {
         collect(&root, &root.join(top), &mut files);
     }
     files.sort();
-    let mut code = String::from(
-        "/// Built-in recipe and template files: (path relative to the crate, text).\n",
-    );
+    let mut code = String::from("/// Built-in recipe and template files: (path relative to the crate, text).\n");
     code.push_str("pub static EMBEDDED: &[(&str, &str)] = &[\n");
     for rel in &files {
         let rel_str = rel.to_str().expect("paths are UTF-8").replace('\\', "/");
         let abs = root.join(rel);
-        code.push_str(&format!(
-            "    ({rel_str:?}, include_str!({:?})),\n",
-            abs.to_str().expect("utf-8")
-        ));
+        code.push_str(&format!("    ({rel_str:?}, include_str!({:?})),\n", abs.to_str().expect("utf-8")));
     }
     code.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("embedded.rs");

@@ -25,12 +25,7 @@ impl Command {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Self {
-            argv: argv.into_iter().map(Into::into).collect(),
-            env: Vec::new(),
-            stdin: None,
-            mutating: true,
-        }
+        Self { argv: argv.into_iter().map(Into::into).collect(), env: Vec::new(), stdin: None, mutating: true }
     }
 
     /// A command that only reads (a validator such as `sshd -t`).
@@ -39,10 +34,7 @@ impl Command {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Self {
-            mutating: false,
-            ..Self::new(argv)
-        }
+        Self { mutating: false, ..Self::new(argv) }
     }
 
     pub fn env(mut self, name: &str, value: &str) -> Self {

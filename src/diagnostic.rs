@@ -44,10 +44,7 @@ impl Diagnostic {
     }
 
     pub fn warning(message: impl Into<String>) -> Self {
-        Self {
-            severity: Severity::Warning,
-            ..Self::error(message)
-        }
+        Self { severity: Severity::Warning, ..Self::error(message) }
     }
 
     pub fn at(mut self, source: &Arc<SourceFile>, span: Span) -> Self {
@@ -86,20 +83,13 @@ impl Diagnostic {
 
     /// Renders the diagnostic as text, with ANSI colours when `color` is true.
     pub fn render(&self, color: bool) -> String {
-        let renderer = if color {
-            Renderer::styled()
-        } else {
-            Renderer::plain()
-        };
+        let renderer = if color { Renderer::styled() } else { Renderer::plain() };
         let level = match self.severity {
             Severity::Error => Level::ERROR,
             Severity::Warning => Level::WARNING,
         };
         let message = sanitize(&self.message);
-        let label = self
-            .field
-            .as_deref()
-            .map(|f| format!("in `{}`", sanitize(f)));
+        let label = self.field.as_deref().map(|f| format!("in `{}`", sanitize(f)));
         let window = match (&self.source, self.span) {
             (Some(source), Some(span)) => Some(SnippetWindow::around(source, span)),
             _ => None,
@@ -145,18 +135,12 @@ struct SnippetWindow {
 
 impl SnippetWindow {
     fn around(source: &SourceFile, span: Span) -> Self {
-        let line_start = source.offset_of(Pos {
-            line: span.start.line,
-            column: 1,
-        });
+        let line_start = source.offset_of(Pos { line: span.start.line, column: 1 });
         let rest = &source.text[line_start..];
         let line = &rest[..rest.find('\n').unwrap_or(rest.len())];
         let col = span.start.column.saturating_sub(1);
-        let end_col = if span.end.line == span.start.line {
-            span.end.column.saturating_sub(1).max(col)
-        } else {
-            usize::MAX
-        };
+        let end_col =
+            if span.end.line == span.start.line { span.end.column.saturating_sub(1).max(col) } else { usize::MAX };
         // Control characters would garble the terminal: shown as U+FFFD, one char for one.
         let mut text = String::with_capacity(line.len());
         let (mut start, mut end) = (None, None);
@@ -167,34 +151,18 @@ impl SnippetWindow {
             if i == end_col {
                 end = Some(text.len());
             }
-            text.push(if c.is_control() && c != '\t' {
-                '\u{FFFD}'
-            } else {
-                c
-            });
+            text.push(if c.is_control() && c != '\t' { '\u{FFFD}' } else { c });
         }
         let start = start.unwrap_or(text.len());
         let end = end.unwrap_or(text.len()).max(start);
-        Self {
-            text,
-            first_line: span.start.line,
-            range: start..end,
-        }
+        Self { text, first_line: span.start.line, range: start..end }
     }
 }
 
 /// Makes user-controlled text safe to print: control characters (newlines, escape
 /// sequences) are shown escaped so a hostile value cannot forge output lines or colours.
 pub fn sanitize(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+    text.chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect()
 }
 
 /// Quotes a user value for a message: escaped, and truncated when long.

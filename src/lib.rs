@@ -16,10 +16,12 @@
 // the cold error path of a one-shot command: boxing them everywhere buys nothing.
 #![allow(clippy::result_large_err)]
 
+pub mod apply;
 pub mod cli;
 pub mod command;
 pub mod description;
 pub mod diagnostic;
+pub mod engine;
 pub mod error;
 pub mod facts;
 pub mod pipeline;
@@ -29,4 +31,5 @@ pub mod resolve;
 pub mod resource;
 pub mod shell;
 pub mod source;
+pub mod transport;
 pub mod yaml;

@@ -21,29 +21,18 @@ pub struct Checked {
 pub fn check(path: &Path, recipes_dir: Option<&Path>) -> Result<Checked, Vec<Diagnostic>> {
     let description = description::load(path).map_err(|d| vec![*d])?;
     let mut catalogue = Catalogue::builtin()?;
-    let local = recipes_dir.map(Path::to_path_buf).or_else(|| {
-        description
-            .hoster
-            .recipes_dir
-            .as_ref()
-            .map(|d| description.dir.join(d))
-    });
+    let local = recipes_dir
+        .map(Path::to_path_buf)
+        .or_else(|| description.hoster.recipes_dir.as_ref().map(|d| description.dir.join(d)));
     if let Some(dir) = local {
         catalogue = catalogue.with_local(&dir)?;
     }
-    let mut found: Vec<Diagnostic> = catalogue
-        .recipes()
-        .flat_map(|r| check_recipe(r, &catalogue))
-        .collect();
+    let mut found: Vec<Diagnostic> = catalogue.recipes().flat_map(|r| check_recipe(r, &catalogue)).collect();
     found.extend(description::validate::validate(&description, &catalogue));
     if found.iter().any(Diagnostic::is_error) {
         return Err(found);
     }
-    Ok(Checked {
-        description,
-        catalogue,
-        warnings: found,
-    })
+    Ok(Checked { description, catalogue, warnings: found })
 }
 
 /// Loads, validates and resolves.

@@ -14,15 +14,9 @@ use crate::command::Command;
 /// wrapped in single quotes, with embedded single quotes written as `'\''`.
 pub fn quote(arg: &str) -> Cow<'_, str> {
     let plain = !arg.is_empty()
-        && arg
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c))
+        && arg.chars().all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c))
         && !arg.starts_with('=');
-    if plain {
-        Cow::Borrowed(arg)
-    } else {
-        Cow::Owned(format!("'{}'", arg.replace('\'', r"'\''")))
-    }
+    if plain { Cow::Borrowed(arg) } else { Cow::Owned(format!("'{}'", arg.replace('\'', r"'\''"))) }
 }
 
 /// Delimiter of the here-document that carries standard input; base64 never contains it.
@@ -30,13 +24,19 @@ const HEREDOC_END: &str = "CHATON_STDIN_END";
 
 /// Renders one command as shell text (one line, plus here-document lines for stdin).
 pub fn render(cmd: &Command) -> String {
+    render_with_suffix(cmd, "")
+}
+
+/// Like [`render`], with `suffix` (such as `|| handle_failure`) appended to the command
+/// line itself, before any here-document body.
+pub fn render_with_suffix(cmd: &Command, suffix: &str) -> String {
     let mut words: Vec<String> = Vec::new();
     for (name, value) in &cmd.env {
         // Environment names are chosen by the code, never by users; still quote the value.
         words.push(format!("{name}={}", quote(value)));
     }
     words.extend(cmd.argv.iter().map(|a| quote(a).into_owned()));
-    let line = words.join(" ");
+    let line = format!("{}{suffix}", words.join(" "));
     match &cmd.stdin {
         None => line,
         Some(input) => {
@@ -77,31 +77,11 @@ mod tests {
 
     #[test]
     fn quoted_words_survive_a_real_shell() {
-        for hostile in [
-            "a'; rm -rf / #",
-            "$(id)",
-            "`id`",
-            "a\nb",
-            "café 🐱",
-            "\\",
-            "'",
-            "\"",
-            "-n",
-            "*",
-            "~",
-            "!x",
-        ] {
+        for hostile in ["a'; rm -rf / #", "$(id)", "`id`", "a\nb", "café 🐱", "\\", "'", "\"", "-n", "*", "~", "!x"]
+        {
             let script = format!("printf '%s' {}", quote(hostile));
-            let out = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(&script)
-                .output()
-                .unwrap();
-            assert_eq!(
-                String::from_utf8(out.stdout).unwrap(),
-                hostile,
-                "script: {script}"
-            );
+            let out = std::process::Command::new("sh").arg("-c").arg(&script).output().unwrap();
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), hostile, "script: {script}");
         }
     }
 
@@ -109,11 +89,7 @@ mod tests {
     fn stdin_survives_a_real_shell() {
         let content = b"line 1\n$(id) 'quoted' `x`\nCHATON_STDIN_END\n\xff\x00binary".to_vec();
         let cmd = Command::new(["cat"]).stdin(content.clone());
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(render(&cmd))
-            .output()
-            .unwrap();
+        let out = std::process::Command::new("sh").arg("-c").arg(render(&cmd)).output().unwrap();
         assert_eq!(out.stdout, content);
     }
 }

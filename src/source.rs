@@ -13,10 +13,7 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Arc<Self> {
-        Arc::new(Self {
-            name: name.into(),
-            text: text.into(),
-        })
+        Arc::new(Self { name: name.into(), text: text.into() })
     }
 
     /// Byte offset of a 1-based line and 1-based column (in characters), clamped to the text.
@@ -30,10 +27,7 @@ impl SourceFile {
         }
         let line = &self.text[line_start..];
         let line = &line[..line.find('\n').unwrap_or(line.len())];
-        let in_line = line
-            .char_indices()
-            .nth(pos.column.saturating_sub(1))
-            .map_or(line.len(), |(i, _)| i);
+        let in_line = line.char_indices().nth(pos.column.saturating_sub(1)).map_or(line.len(), |(i, _)| i);
         line_start + in_line
     }
 }
@@ -54,9 +48,6 @@ pub struct Span {
 
 impl Span {
     pub fn point(pos: Pos) -> Self {
-        Self {
-            start: pos,
-            end: pos,
-        }
+        Self { start: pos, end: pos }
     }
 }

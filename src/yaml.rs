@@ -28,9 +28,7 @@ pub fn read_source(path: &Path) -> Result<Arc<SourceFile>, Diagnostic> {
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| {
-            Diagnostic::error(format!("cannot read {}: {}", quoted(&name), io_reason(&e)))
-        })?;
+        .map_err(|e| Diagnostic::error(format!("cannot read {}: {}", quoted(&name), io_reason(&e))))?;
     text_from_bytes(name, bytes)
 }
 
@@ -56,12 +54,9 @@ pub fn text_from_bytes(name: String, bytes: Vec<u8>) -> Result<Arc<SourceFile>, 
     if too_big {
         // Point at where the limit was crossed, so the message has a real position.
         let source = SourceFile::new(name, text_part);
-        return Err(Diagnostic::error(format!(
-            "file is larger than {} MiB",
-            MAX_FILE_BYTES / 1024 / 1024
-        ))
-        .at(&source, Span::point(end))
-        .help("a description is a few kilobytes of YAML; is this the right file?"));
+        return Err(Diagnostic::error(format!("file is larger than {} MiB", MAX_FILE_BYTES / 1024 / 1024))
+            .at(&source, Span::point(end))
+            .help("a description is a few kilobytes of YAML; is this the right file?"));
     }
     if nul.is_some() || valid_up_to < bytes.len() {
         let source = SourceFile::new(name, text_part);
@@ -70,9 +65,7 @@ pub fn text_from_bytes(name: String, bytes: Vec<u8>) -> Result<Arc<SourceFile>, 
         } else {
             "the file is not valid UTF-8: if your editor saved it as Latin-1 or Windows-1252, save it again as UTF-8"
         };
-        return Err(Diagnostic::error("file is not UTF-8 text")
-            .at(&source, Span::point(end))
-            .help(help));
+        return Err(Diagnostic::error("file is not UTF-8 text").at(&source, Span::point(end)).help(help));
     }
     Ok(SourceFile::new(name, text_part))
 }
@@ -87,10 +80,7 @@ fn end_pos(text: &str) -> Pos {
 /// with a position, the field path and a hint.
 pub fn parse<T: DeserializeOwned>(source: &Arc<SourceFile>) -> Result<T, Box<Diagnostic>> {
     if source.text.trim().is_empty()
-        || source
-            .text
-            .lines()
-            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+        || source.text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
     {
         return Err(Box::new(
             Diagnostic::error("file is empty")
@@ -107,28 +97,19 @@ pub fn parse<T: DeserializeOwned>(source: &Arc<SourceFile>) -> Result<T, Box<Dia
             max_alias_expansions_per_anchor: 100,
         },
     };
-    serde_saphyr::from_str_with_options(&source.text, options)
-        .map_err(|e| Box::new(diagnostic_from(source, &e)))
+    serde_saphyr::from_str_with_options(&source.text, options).map_err(|e| Box::new(diagnostic_from(source, &e)))
 }
 
 fn diagnostic_from(source: &Arc<SourceFile>, error: &serde_saphyr::Error) -> Diagnostic {
-    let raw = serde_saphyr::DefaultMessageFormatter
-        .format_message(error)
-        .into_owned();
+    let raw = serde_saphyr::DefaultMessageFormatter.format_message(error).into_owned();
     let pos = error
         .location()
-        .map(|l| Pos {
-            line: l.line() as usize,
-            column: l.column() as usize,
-        })
+        .map(|l| Pos { line: l.line() as usize, column: l.column() as usize })
         .filter(|p| p.line > 0)
         .unwrap_or(Pos { line: 1, column: 1 });
     let (message, helps) = explain(&raw);
     let mut d = Diagnostic::error(message).at(source, Span::point(pos));
-    if let Some(path) = Locations::index(&source.text)
-        .path_at(pos)
-        .filter(|p| !p.is_empty())
-    {
+    if let Some(path) = Locations::index(&source.text).path_at(pos).filter(|p| !p.is_empty()) {
         d = d.field(path);
     }
     for h in helps {
@@ -146,10 +127,7 @@ fn explain(raw: &str) -> (String, Vec<String>) {
         return match rest.split_once("`, expected one of ") {
             Some((field, expected)) => unknown_name("key", field, expected),
             None => match rest.split_once("`, there are no fields") {
-                Some((field, _)) => (
-                    format!("unknown key `{field}`: this mapping takes no keys"),
-                    vec![],
-                ),
+                Some((field, _)) => (format!("unknown key `{field}`: this mapping takes no keys"), vec![]),
                 None => (raw.to_owned(), vec![]),
             },
         };
@@ -163,10 +141,7 @@ fn explain(raw: &str) -> (String, Vec<String>) {
         }
     }
     if let Some(rest) = raw.strip_prefix("duplicate mapping key: ") {
-        let key = rest
-            .split(", set DuplicateKeyPolicy")
-            .next()
-            .unwrap_or(rest);
+        let key = rest.split(", set DuplicateKeyPolicy").next().unwrap_or(rest);
         return (
             format!("duplicate key `{key}`"),
             vec!["a key may appear only once in a mapping: keep one of them".to_owned()],
@@ -175,16 +150,16 @@ fn explain(raw: &str) -> (String, Vec<String>) {
     if raw.starts_with("invalid boolean") {
         return (
             "not a boolean".to_owned(),
-            vec![
-                "write true or false (yes/no/on/off are not booleans here, to avoid surprises)"
-                    .to_owned(),
-            ],
+            vec!["write true or false (yes/no/on/off are not booleans here, to avoid surprises)".to_owned()],
         );
     }
     if raw.starts_with("multiple YAML documents") {
         return (
             "more than one YAML document in the file".to_owned(),
-            vec!["a description is one document: remove the `---` separator and what follows it, or merge them".to_owned()],
+            vec![
+                "a description is one document: remove the `---` separator and what follows it, or merge them"
+                    .to_owned(),
+            ],
         );
     }
     if raw.contains("alias") && (raw.contains("limit") || raw.contains("exceeded")) {
@@ -200,9 +175,7 @@ fn explain(raw: &str) -> (String, Vec<String>) {
         );
     }
     if let Some(kind) = raw.strip_prefix("invalid ").filter(|k| {
-        k.len() <= 5
-            && (k.starts_with('u') || k.starts_with('i'))
-            && k[1..].chars().all(|c| c.is_ascii_digit())
+        k.len() <= 5 && (k.starts_with('u') || k.starts_with('i')) && k[1..].chars().all(|c| c.is_ascii_digit())
     }) {
         let range = match kind {
             "u8" => " from 0 to 255",
@@ -226,10 +199,7 @@ fn explain(raw: &str) -> (String, Vec<String>) {
     }
     if let Some(rest) = raw.strip_prefix("missing field `") {
         let field = rest.trim_end_matches('`');
-        return (
-            format!("missing key `{field}`"),
-            vec![format!("add `{field}:` to this mapping")],
-        );
+        return (format!("missing key `{field}`"), vec![format!("add `{field}:` to this mapping")]);
     }
     (raw.to_owned(), vec![])
 }

@@ -32,41 +32,19 @@ fn check(path: &Path) -> Outcome {
 /// The assertions every bad input must pass.
 fn assert_rejected(path: &Path, outcome: &Outcome) {
     let name = path.display();
-    assert_eq!(
-        outcome.code,
-        Some(1),
-        "{name}: exit code\n{}",
-        outcome.stderr
-    );
-    assert!(
-        !outcome.stderr.contains("panicked"),
-        "{name}: panic\n{}",
-        outcome.stderr
-    );
+    assert_eq!(outcome.code, Some(1), "{name}: exit code\n{}", outcome.stderr);
+    assert!(!outcome.stderr.contains("panicked"), "{name}: panic\n{}", outcome.stderr);
     let has_position = outcome.stderr.lines().any(|l| {
         l.trim_start().starts_with("--> ")
-            && l.rsplit(':')
-                .take(2)
-                .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit()))
+            && l.rsplit(':').take(2).all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit()))
     });
-    assert!(
-        has_position,
-        "{name}: no file:line:col in\n{}",
-        outcome.stderr
-    );
-    assert!(
-        outcome.elapsed < Duration::from_secs(1),
-        "{name}: took {:?}",
-        outcome.elapsed
-    );
+    assert!(has_position, "{name}: no file:line:col in\n{}", outcome.stderr);
+    assert!(outcome.elapsed < Duration::from_secs(1), "{name}: took {:?}", outcome.elapsed);
 }
 
 fn corpus() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/bad");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
     files
 }
@@ -101,17 +79,10 @@ fn the_valid_corpus_file_passes() {
 #[test]
 fn generated_bad_files_are_rejected_with_a_position() {
     let dir = tempfile::tempdir().unwrap();
-    let valid = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/valid.yml"),
-    )
-    .unwrap();
+    let valid = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/valid.yml")).unwrap();
 
     let binary = dir.path().join("binary.yml");
-    std::fs::write(
-        &binary,
-        b"organisation:\n  name: \x00\x01\x02\xff\xfe\x7fELF",
-    )
-    .unwrap();
+    std::fs::write(&binary, b"organisation:\n  name: \x00\x01\x02\xff\xfe\x7fELF").unwrap();
 
     let latin1 = dir.path().join("latin1.yml");
     std::fs::write(&latin1, b"organisation:\n  name: caf\xe9\n").unwrap();
@@ -131,23 +102,14 @@ fn generated_bad_files_are_rejected_with_a_position() {
         assert_rejected(path, &outcome);
     }
     let huge_outcome = check(&huge);
-    assert!(
-        huge_outcome.stderr.contains("larger than 4 MiB"),
-        "{}",
-        huge_outcome.stderr
-    );
+    assert!(huge_outcome.stderr.contains("larger than 4 MiB"), "{}", huge_outcome.stderr);
     assert!(check(&latin1).stderr.contains("save it again as UTF-8"));
 }
 
 #[test]
 fn json_diagnostics_carry_line_and_column() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/bad/unknown-recipe.yml");
-    let output = Command::cargo_bin("chaton")
-        .unwrap()
-        .args(["check", "--json"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let output = Command::cargo_bin("chaton").unwrap().args(["check", "--json"]).arg(&path).output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["valid"], false);
@@ -160,15 +122,8 @@ fn json_diagnostics_carry_line_and_column() {
 
 #[test]
 fn a_missing_file_is_a_clear_error() {
-    let output = Command::cargo_bin("chaton")
-        .unwrap()
-        .args(["check", "/nonexistent/hoster.yml"])
-        .output()
-        .unwrap();
+    let output = Command::cargo_bin("chaton").unwrap().args(["check", "/nonexistent/hoster.yml"]).output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("cannot read \"/nonexistent/hoster.yml\": no such file"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("cannot read \"/nonexistent/hoster.yml\": no such file"), "{stderr}");
 }

@@ -7,16 +7,13 @@ use chaton::description::types::FileMode;
 use chaton::facts::{GroupFacts, HostFacts, PathState, UnitFacts, UserFacts};
 use chaton::recipe::model::{Presence, Proto};
 use chaton::resource::{
-    Action, Directory, Download, Exec, File, FirewallPort, Group, Link, Package, Resource, Service,
-    User,
+    Action, Directory, Download, Exec, File, FirewallPort, Group, Link, Package, Resource, Service, User,
 };
 use chaton::shell::render;
 
 /// The commands of the planned change as shell text, or `None` when converged.
 fn commands(resource: Resource, facts: &HostFacts) -> Option<Vec<String>> {
-    resource
-        .plan(facts)
-        .map(|c| c.commands.iter().map(render).collect())
+    resource.plan(facts).map(|c| c.commands.iter().map(render).collect())
 }
 
 fn action(resource: Resource, facts: &HostFacts) -> Option<Action> {
@@ -41,10 +38,7 @@ fn file_state(content: &[u8], owner: &str, group: &str, mode: u32) -> PathState 
 // ── package ─────────────────────────────────────────────────────────────────
 
 fn package(names: &[&str], state: Presence) -> Resource {
-    Resource::Package(Package {
-        names: names.iter().map(|s| s.to_string()).collect(),
-        state,
-    })
+    Resource::Package(Package { names: names.iter().map(|s| s.to_string()).collect(), state })
 }
 
 #[test]
@@ -54,13 +48,10 @@ fn package_missing_is_installed_without_prompts() {
     assert_eq!(
         commands(package(&["nginx", "ssl-cert"], Presence::Present), &f).unwrap(),
         [
-            "DEBIAN_FRONTEND=noninteractive apt-get install --yes --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold nginx"
+            "DEBIAN_FRONTEND=noninteractive apt-get install --yes --no-install-recommends -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold nginx"
         ]
     );
-    assert_eq!(
-        action(package(&["nginx", "ssl-cert"], Presence::Present), &f),
-        Some(Action::Update)
-    );
+    assert_eq!(action(package(&["nginx", "ssl-cert"], Presence::Present), &f), Some(Action::Update));
 }
 
 #[test]
@@ -77,7 +68,7 @@ fn package_absent_is_removed() {
     f.packages.insert("telnet".into(), "0.17".into());
     assert_eq!(
         commands(package(&["telnet"], Presence::Absent), &f).unwrap(),
-        ["DEBIAN_FRONTEND=noninteractive apt-get remove --yes telnet"]
+        ["DEBIAN_FRONTEND=noninteractive apt-get remove --yes -o DPkg::Lock::Timeout=600 telnet"]
     );
 }
 
@@ -120,42 +111,25 @@ fn file_missing_is_written_to_a_temporary_then_validated_then_renamed() {
 #[test]
 fn file_with_same_content_and_metadata_needs_nothing() {
     let mut f = facts();
-    f.paths.insert(
-        "/etc/motd".into(),
-        file_state(b"hello\n", "root", "root", 0o644),
-    );
-    assert_eq!(
-        commands(file("/etc/motd", "hello\n", 0o644, None), &f),
-        None
-    );
+    f.paths.insert("/etc/motd".into(), file_state(b"hello\n", "root", "root", 0o644));
+    assert_eq!(commands(file("/etc/motd", "hello\n", 0o644, None), &f), None);
 }
 
 #[test]
 fn file_with_only_a_wrong_mode_gets_chmod_only() {
     let mut f = facts();
-    f.paths.insert(
-        "/etc/motd".into(),
-        file_state(b"hello\n", "root", "adm", 0o666),
-    );
+    f.paths.insert("/etc/motd".into(), file_state(b"hello\n", "root", "adm", 0o666));
     assert_eq!(
         commands(file("/etc/motd", "hello\n", 0o644, None), &f).unwrap(),
-        [
-            "chown --no-dereference root:root -- /etc/motd",
-            "chmod 0644 -- /etc/motd"
-        ]
+        ["chown --no-dereference root:root -- /etc/motd", "chmod 0644 -- /etc/motd"]
     );
 }
 
 #[test]
 fn file_with_other_content_shows_a_diff() {
     let mut f = facts();
-    f.paths.insert(
-        "/etc/motd".into(),
-        file_state(b"old\nsame\n", "root", "root", 0o644),
-    );
-    let change = file("/etc/motd", "new\nsame\n", 0o644, None)
-        .plan(&f)
-        .unwrap();
+    f.paths.insert("/etc/motd".into(), file_state(b"old\nsame\n", "root", "root", 0o644));
+    let change = file("/etc/motd", "new\nsame\n", 0o644, None).plan(&f).unwrap();
     assert_eq!(change.action, Action::Update);
     let diff = change.diff.unwrap();
     assert!(diff.contains("-old\n+new\n same\n"), "{diff}");
@@ -164,40 +138,21 @@ fn file_with_other_content_shows_a_diff() {
 #[test]
 fn sensitive_file_diff_is_hidden_and_stdin_is_not_serialized() {
     let mut f = facts();
-    f.paths.insert(
-        "/etc/app.secret".into(),
-        file_state(b"old-secret\n", "root", "root", 0o600),
-    );
-    let Resource::File(mut secret) = file("/etc/app.secret", "CANARY-new-secret\n", 0o600, None)
-    else {
+    f.paths.insert("/etc/app.secret".into(), file_state(b"old-secret\n", "root", "root", 0o600));
+    let Resource::File(mut secret) = file("/etc/app.secret", "CANARY-new-secret\n", 0o600, None) else {
         unreachable!()
     };
     secret.sensitive = true;
     let change = Resource::File(secret).plan(&f).unwrap();
-    assert_eq!(
-        change.diff.as_deref(),
-        Some("(sensitive content not shown)")
-    );
+    assert_eq!(change.diff.as_deref(), Some("(sensitive content not shown)"));
     let json = serde_json::to_string(&change).unwrap();
-    assert!(
-        !json.contains("CANARY") && !json.contains("old-secret"),
-        "{json}"
-    );
+    assert!(!json.contains("CANARY") && !json.contains("old-secret"), "{json}");
 }
 
 #[test]
 fn hostile_path_and_content_are_quoted_and_encoded() {
     // The last `/` in the hostile name starts the file name: the temporary sits beside it.
-    let cmds = commands(
-        file(
-            "/srv/a'; rm -rf / #\n$(id) café",
-            "$(reboot)\n`id`\n",
-            0o600,
-            None,
-        ),
-        &facts(),
-    )
-    .unwrap();
+    let cmds = commands(file("/srv/a'; rm -rf / #\n$(id) café", "$(reboot)\n`id`\n", 0o600, None), &facts()).unwrap();
     assert_eq!(
         cmds,
         [
@@ -212,11 +167,7 @@ fn a_directory_in_the_way_of_a_file_is_reported() {
     let mut f = facts();
     f.paths.insert(
         "/etc/motd".into(),
-        PathState::Directory {
-            owner: "root".into(),
-            group: "root".into(),
-            mode: FileMode(0o755),
-        },
+        PathState::Directory { owner: "root".into(), group: "root".into(), mode: FileMode(0o755) },
     );
     let change = file("/etc/motd", "x", 0o644, None).plan(&f).unwrap();
     assert_eq!(change.reasons, ["/etc/motd is a directory, not a file"]);
@@ -246,11 +197,7 @@ fn directory_with_wrong_owner_is_chowned_and_converged_needs_nothing() {
     let mut f = facts();
     f.paths.insert(
         "/var/www/site".into(),
-        PathState::Directory {
-            owner: "nobody".into(),
-            group: "www-data".into(),
-            mode: FileMode(0o755),
-        },
+        PathState::Directory { owner: "nobody".into(), group: "www-data".into(), mode: FileMode(0o755) },
     );
     assert_eq!(
         commands(directory("/var/www/site", "root", 0o755), &f).unwrap(),
@@ -258,16 +205,9 @@ fn directory_with_wrong_owner_is_chowned_and_converged_needs_nothing() {
     );
     f.paths.insert(
         "/var/www/site".into(),
-        PathState::Directory {
-            owner: "root".into(),
-            group: "www-data".into(),
-            mode: FileMode(0o755),
-        },
+        PathState::Directory { owner: "root".into(), group: "www-data".into(), mode: FileMode(0o755) },
     );
-    assert_eq!(
-        commands(directory("/var/www/site", "root", 0o755), &f),
-        None
-    );
+    assert_eq!(commands(directory("/var/www/site", "root", 0o755), &f), None);
 }
 
 // ── link ────────────────────────────────────────────────────────────────────
@@ -286,18 +226,11 @@ fn link_missing_or_wrong_is_replaced_and_right_needs_nothing() {
     ];
     assert_eq!(commands(link(), &facts()).unwrap(), expected);
     let mut f = facts();
-    f.paths.insert(
-        "/etc/nginx/sites-enabled/site.conf".into(),
-        PathState::Symlink {
-            target: "/tmp/elsewhere".into(),
-        },
-    );
+    f.paths.insert("/etc/nginx/sites-enabled/site.conf".into(), PathState::Symlink { target: "/tmp/elsewhere".into() });
     assert_eq!(commands(link(), &f).unwrap(), expected);
     f.paths.insert(
         "/etc/nginx/sites-enabled/site.conf".into(),
-        PathState::Symlink {
-            target: "/etc/nginx/sites-available/site.conf".into(),
-        },
+        PathState::Symlink { target: "/etc/nginx/sites-available/site.conf".into() },
     );
     assert_eq!(commands(link(), &f), None);
 }
@@ -305,22 +238,14 @@ fn link_missing_or_wrong_is_replaced_and_right_needs_nothing() {
 // ── user and group ──────────────────────────────────────────────────────────
 
 fn admin() -> Resource {
-    Resource::User(User {
-        name: "camille".into(),
-        system: false,
-        home: None,
-        shell: None,
-        groups: vec!["sudo".into()],
-    })
+    Resource::User(User { name: "camille".into(), system: false, home: None, shell: None, groups: vec!["sudo".into()] })
 }
 
 #[test]
 fn user_missing_is_created() {
     assert_eq!(
         commands(admin(), &facts()).unwrap(),
-        [
-            "useradd --create-home --user-group --home-dir /home/camille --shell /bin/bash --groups sudo -- camille"
-        ]
+        ["useradd --create-home --user-group --home-dir /home/camille --shell /bin/bash --groups sudo -- camille"]
     );
     let system = Resource::User(User {
         name: "etherpad".into(),
@@ -340,17 +265,10 @@ fn user_missing_is_created() {
 #[test]
 fn user_missing_a_group_is_appended_and_converged_needs_nothing() {
     let mut f = facts();
-    let mut have = UserFacts {
-        uid: 1000,
-        home: "/home/camille".into(),
-        shell: "/bin/bash".into(),
-        groups: BTreeSet::new(),
-    };
+    let mut have =
+        UserFacts { uid: 1000, home: "/home/camille".into(), shell: "/bin/bash".into(), groups: BTreeSet::new() };
     f.users.insert("camille".into(), have.clone());
-    assert_eq!(
-        commands(admin(), &f).unwrap(),
-        ["usermod --append --groups sudo -- camille"]
-    );
+    assert_eq!(commands(admin(), &f).unwrap(), ["usermod --append --groups sudo -- camille"]);
     have.groups.insert("sudo".into());
     f.users.insert("camille".into(), have);
     assert_eq!(commands(admin(), &f), None);
@@ -358,82 +276,41 @@ fn user_missing_a_group_is_appended_and_converged_needs_nothing() {
 
 #[test]
 fn group_missing_is_created_and_present_needs_nothing() {
-    let g = || {
-        Resource::Group(Group {
-            name: "chaton-backup".into(),
-            system: true,
-        })
-    };
-    assert_eq!(
-        commands(g(), &facts()).unwrap(),
-        ["groupadd --system -- chaton-backup"]
-    );
+    let g = || Resource::Group(Group { name: "chaton-backup".into(), system: true });
+    assert_eq!(commands(g(), &facts()).unwrap(), ["groupadd --system -- chaton-backup"]);
     let mut f = facts();
-    f.groups
-        .insert("chaton-backup".into(), GroupFacts { gid: 998 });
+    f.groups.insert("chaton-backup".into(), GroupFacts { gid: 998 });
     assert_eq!(commands(g(), &f), None);
 }
 
 // ── service ─────────────────────────────────────────────────────────────────
 
 fn nginx() -> Resource {
-    Resource::Service(Service {
-        unit: "nginx".into(),
-        enabled: true,
-        running: true,
-    })
+    Resource::Service(Service { unit: "nginx".into(), enabled: true, running: true })
 }
 
 #[test]
 fn service_stopped_is_enabled_and_started_and_running_needs_nothing() {
-    assert_eq!(
-        commands(nginx(), &facts()).unwrap(),
-        [
-            "systemctl enable --quiet -- nginx",
-            "systemctl start -- nginx"
-        ]
-    );
+    assert_eq!(commands(nginx(), &facts()).unwrap(), ["systemctl enable --quiet -- nginx", "systemctl start -- nginx"]);
     let mut f = facts();
-    f.units.insert(
-        "nginx".into(),
-        UnitFacts {
-            enabled: true,
-            active: false,
-        },
-    );
+    f.units.insert("nginx".into(), UnitFacts { enabled: true, active: false });
     assert_eq!(commands(nginx(), &f).unwrap(), ["systemctl start -- nginx"]);
-    f.units.insert(
-        "nginx".into(),
-        UnitFacts {
-            enabled: true,
-            active: true,
-        },
-    );
+    f.units.insert("nginx".into(), UnitFacts { enabled: true, active: true });
     assert_eq!(commands(nginx(), &f), None);
 }
 
 // ── firewall port ───────────────────────────────────────────────────────────
 
 fn https() -> Resource {
-    Resource::FirewallPort(FirewallPort {
-        port: 443,
-        proto: Proto::Tcp,
-        service: "site".into(),
-    })
+    Resource::FirewallPort(FirewallPort { port: 443, proto: Proto::Tcp, service: "site".into() })
 }
 
 #[test]
 fn firewall_port_closed_reloads_the_persistent_rule_set() {
-    assert_eq!(
-        commands(https(), &facts()).unwrap(),
-        ["nft -f /etc/nftables.conf"]
-    );
+    assert_eq!(commands(https(), &facts()).unwrap(), ["nft -f /etc/nftables.conf"]);
     let mut f = facts();
     f.firewall = Some(BTreeSet::from([(22, Proto::Tcp)]));
-    assert_eq!(
-        commands(https(), &f).unwrap(),
-        ["nft -f /etc/nftables.conf"]
-    );
+    assert_eq!(commands(https(), &f).unwrap(), ["nft -f /etc/nftables.conf"]);
     f.firewall = Some(BTreeSet::from([(22, Proto::Tcp), (443, Proto::Tcp)]));
     assert_eq!(commands(https(), &f), None);
 }
@@ -442,11 +319,7 @@ fn firewall_port_closed_reloads_the_persistent_rule_set() {
 fn stray_open_ports_are_closed() {
     let mut f = facts();
     f.firewall = Some(BTreeSet::from([(22, Proto::Tcp), (8080, Proto::Tcp)]));
-    let ssh = FirewallPort {
-        port: 22,
-        proto: Proto::Tcp,
-        service: "ssh".into(),
-    };
+    let ssh = FirewallPort { port: 22, proto: Proto::Tcp, service: "ssh".into() };
     let changes = chaton::resource::firewall::stray_ports(&[&ssh], &f);
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].resource.name, "8080/tcp");
@@ -485,12 +358,7 @@ fn download_is_checked_against_its_checksum_before_it_is_moved_in_place() {
 fn base64_of(text: &str) -> String {
     use base64::Engine as _;
     let encoded = base64::engine::general_purpose::STANDARD.encode(text);
-    encoded
-        .as_bytes()
-        .chunks(76)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect::<Vec<_>>()
-        .join("\n")
+    encoded.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join("\n")
 }
 
 #[test]
@@ -509,11 +377,7 @@ fn download_with_the_pinned_checksum_needs_nothing_and_a_hostile_url_is_quoted()
     );
     assert_eq!(commands(download("https://example.org/x"), &f), None);
     let cmds = commands(download("https://example.org/$(id)'x"), &facts()).unwrap();
-    assert!(
-        cmds[0].ends_with("-- 'https://example.org/$(id)'\\''x'"),
-        "{}",
-        cmds[0]
-    );
+    assert!(cmds[0].ends_with("-- 'https://example.org/$(id)'\\''x'"), "{}", cmds[0]);
 }
 
 // ── guarded command ─────────────────────────────────────────────────────────
@@ -535,44 +399,23 @@ fn exec(creates: Option<&str>, unless: Option<&[&str]>) -> Resource {
 #[test]
 fn command_runs_only_when_its_guard_says_so() {
     let expected = ["install -m 0644 /usr/share/nginx/html/index.html '/var/www/a b/index.html'"];
-    assert_eq!(
-        commands(exec(Some("/var/www/a b/index.html"), None), &facts()).unwrap(),
-        expected
-    );
+    assert_eq!(commands(exec(Some("/var/www/a b/index.html"), None), &facts()).unwrap(), expected);
     let mut f = facts();
-    f.paths.insert(
-        "/var/www/a b/index.html".into(),
-        file_state(b"<html>", "root", "root", 0o644),
-    );
-    assert_eq!(
-        commands(exec(Some("/var/www/a b/index.html"), None), &f),
-        None
-    );
+    f.paths.insert("/var/www/a b/index.html".into(), file_state(b"<html>", "root", "root", 0o644));
+    assert_eq!(commands(exec(Some("/var/www/a b/index.html"), None), &f), None);
 
     let guard = ["test", "-e", "/etc/$(id)"];
-    assert_eq!(
-        commands(exec(None, Some(&guard)), &facts()).unwrap(),
-        expected
-    );
+    assert_eq!(commands(exec(None, Some(&guard)), &facts()).unwrap(), expected);
     let mut f = facts();
     f.guards = BTreeMap::from([(Exec::guard_key(&guard.map(String::from)), true)]);
-    assert_eq!(
-        Exec::guard_key(&guard.map(String::from)),
-        "test -e '/etc/$(id)'"
-    );
+    assert_eq!(Exec::guard_key(&guard.map(String::from)), "test -e '/etc/$(id)'");
     assert_eq!(commands(exec(None, Some(&guard)), &f), None);
 }
 
 #[test]
 fn validators_and_guards_are_not_mutating_commands() {
-    let change = file(
-        "/etc/sudoers.d/x",
-        "x\n",
-        0o440,
-        Some(&["visudo", "-c", "-q", "-f", "{path}"]),
-    )
-    .plan(&facts())
-    .unwrap();
+    let change =
+        file("/etc/sudoers.d/x", "x\n", 0o440, Some(&["visudo", "-c", "-q", "-f", "{path}"])).plan(&facts()).unwrap();
     let mutating: Vec<bool> = change.commands.iter().map(|c| c.mutating).collect();
     assert_eq!(mutating, [true, false, true]);
 }
@@ -587,11 +430,7 @@ fn whoami(flag: &str) -> String {
 /// Runs a change's commands in a real shell, as the apply script will.
 fn run_in_shell(change: &chaton::resource::Change) {
     let script: Vec<String> = change.commands.iter().map(render).collect();
-    let status = std::process::Command::new("sh")
-        .arg("-ec")
-        .arg(script.join("\n"))
-        .status()
-        .unwrap();
+    let status = std::process::Command::new("sh").arg("-ec").arg(script.join("\n")).status().unwrap();
     assert!(status.success(), "script failed:\n{}", script.join("\n"));
 }
 
@@ -613,18 +452,12 @@ fn file_commands_write_a_hostile_path_for_real_and_then_converge() {
     run_in_shell(&change);
     assert_eq!(std::fs::read_to_string(&path).unwrap(), content);
     use std::os::unix::fs::PermissionsExt as _;
-    assert_eq!(
-        std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777,
-        0o640
-    );
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777, 0o640);
     // No temporary left behind, nothing else created.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     // With the facts of what is now there, the plan is empty.
     let mut f = facts();
-    f.paths.insert(
-        path,
-        file_state(content.as_bytes(), &whoami("-un"), &whoami("-gn"), 0o640),
-    );
+    f.paths.insert(path, file_state(content.as_bytes(), &whoami("-un"), &whoami("-gn"), 0o640));
     assert!(desired.plan(&f).is_none());
 }
 
@@ -644,11 +477,7 @@ fn a_failing_validator_leaves_the_old_file_in_place() {
     });
     let change = desired.plan(&facts()).unwrap();
     let script: Vec<String> = change.commands.iter().map(render).collect();
-    let status = std::process::Command::new("sh")
-        .arg("-ec")
-        .arg(script.join("\n"))
-        .status()
-        .unwrap();
+    let status = std::process::Command::new("sh").arg("-ec").arg(script.join("\n")).status().unwrap();
     assert!(!status.success());
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "old\n");
 }

@@ -18,10 +18,7 @@ fn desired() -> DesiredState {
 
 /// Facts of a server on which every desired resource is already as desired.
 fn converged(server: &ServerState) -> HostFacts {
-    let mut f = HostFacts {
-        firewall: Some(BTreeSet::new()),
-        ..HostFacts::default()
-    };
+    let mut f = HostFacts { firewall: Some(BTreeSet::new()), ..HostFacts::default() };
     for d in &server.resources {
         match &d.resource {
             Resource::Package(p) => {
@@ -45,45 +42,25 @@ fn converged(server: &ServerState) -> HostFacts {
             Resource::Directory(dir) => {
                 f.paths.insert(
                     dir.path.clone(),
-                    PathState::Directory {
-                        owner: dir.owner.clone(),
-                        group: dir.group.clone(),
-                        mode: dir.mode,
-                    },
+                    PathState::Directory { owner: dir.owner.clone(), group: dir.group.clone(), mode: dir.mode },
                 );
             }
             Resource::Link(l) => {
-                f.paths.insert(
-                    l.path.clone(),
-                    PathState::Symlink {
-                        target: l.target.clone(),
-                    },
-                );
+                f.paths.insert(l.path.clone(), PathState::Symlink { target: l.target.clone() });
             }
             Resource::User(u) => {
                 let home = u.home.clone().unwrap_or(format!("/home/{}", u.name));
                 let shell = u.shell.clone().unwrap_or("/bin/bash".into());
                 f.users.insert(
                     u.name.clone(),
-                    UserFacts {
-                        uid: 1000,
-                        home,
-                        shell,
-                        groups: u.groups.iter().cloned().collect(),
-                    },
+                    UserFacts { uid: 1000, home, shell, groups: u.groups.iter().cloned().collect() },
                 );
             }
             Resource::Group(g) => {
                 f.groups.insert(g.name.clone(), GroupFacts { gid: 1000 });
             }
             Resource::Service(s) => {
-                f.units.insert(
-                    s.unit.clone(),
-                    UnitFacts {
-                        enabled: s.enabled,
-                        active: s.running,
-                    },
-                );
+                f.units.insert(s.unit.clone(), UnitFacts { enabled: s.enabled, active: s.running });
             }
             Resource::FirewallPort(p) => {
                 f.firewall.as_mut().unwrap().insert((p.port, p.proto));
@@ -122,27 +99,21 @@ fn converged(server: &ServerState) -> HostFacts {
 }
 
 fn source() -> FactsSource {
-    FactsSource::AssumedFresh {
-        distribution: "test".into(),
-    }
+    FactsSource::AssumedFresh { distribution: "test".into() }
+}
+
+/// Converged facts for every server of the desired state.
+fn all_converged(desired: &DesiredState) -> BTreeMap<String, (FactsSource, HostFacts)> {
+    desired.servers.iter().map(|s| (s.name.clone(), (source(), converged(s)))).collect()
 }
 
 #[test]
 fn a_converged_server_has_an_empty_plan() {
     let desired = desired();
-    let facts: BTreeMap<_, _> = desired
-        .servers
-        .iter()
-        .map(|s| (s.name.clone(), (source(), converged(s))))
-        .collect();
+    let facts = all_converged(&desired);
     let plan = plan::plan(&desired, &facts);
     for server in &plan.servers {
-        assert!(
-            server.changes.is_empty(),
-            "{}: {:#?}",
-            server.server,
-            server.changes
-        );
+        assert!(server.changes.is_empty(), "{}: {:#?}", server.server, server.changes);
         assert!(server.handlers.is_empty());
     }
     assert_eq!(plan.change_count(), 0);
@@ -151,56 +122,56 @@ fn a_converged_server_has_an_empty_plan() {
 #[test]
 fn one_drifted_file_gives_one_change_and_its_handler() {
     let desired = desired();
-    let mut facts: BTreeMap<_, _> = desired
-        .servers
-        .iter()
-        .map(|s| (s.name.clone(), (source(), converged(s))))
-        .collect();
+    let mut facts = all_converged(&desired);
     let pangolin = &mut facts.get_mut("pangolin").unwrap().1;
-    let Some(PathState::File { sha256, text, .. }) =
-        pangolin.paths.get_mut("/etc/ssh/sshd_config.d/chaton.conf")
+    let Some(PathState::File { sha256, text, .. }) = pangolin.paths.get_mut("/etc/ssh/sshd_config.d/chaton.conf")
     else {
         panic!()
     };
     *sha256 = "0".repeat(64);
     *text = Some("PasswordAuthentication yes\n".into());
     let plan = plan::plan(&desired, &facts);
-    let server = plan
-        .servers
-        .iter()
-        .find(|s| s.server == "pangolin")
-        .unwrap();
+    let server = plan.servers.iter().find(|s| s.server == "pangolin").unwrap();
     assert_eq!(server.changes.len(), 1);
     let change = &server.changes[0].change;
     assert_eq!(change.resource.name, "/etc/ssh/sshd_config.d/chaton.conf");
-    assert!(
-        change
-            .diff
-            .as_ref()
-            .unwrap()
-            .contains("-PasswordAuthentication yes")
-    );
+    assert!(change.diff.as_ref().unwrap().contains("-PasswordAuthentication yes"));
     assert_eq!(server.handlers.len(), 1);
-    assert_eq!(server.handlers[0].handler.unit, "ssh");
+    assert_eq!(server.handlers[0].handler.name, "reload ssh");
+    assert_eq!(server.handlers[0].handler.command.argv, ["systemctl", "reload-or-restart", "--", "ssh"]);
     assert_eq!(plan.change_count(), 1);
+}
+
+#[test]
+fn handlers_left_pending_by_an_earlier_run_are_planned_without_changes() {
+    let desired = desired();
+    let mut facts = all_converged(&desired);
+    facts.get_mut("loutre").unwrap().1.pending_handlers = vec!["reload nginx".into(), "removed handler".into()];
+    let plan = plan::plan(&desired, &facts);
+    let server = plan.servers.iter().find(|s| s.server == "loutre").unwrap();
+    assert!(server.changes.is_empty());
+    assert_eq!(server.handlers.len(), 1);
+    assert_eq!(server.handlers[0].handler.name, "reload nginx");
+    assert!(server.handlers[0].triggered_by.is_empty());
+}
+
+#[test]
+fn package_installs_refresh_the_package_lists_first() {
+    let desired = desired();
+    let mut facts = all_converged(&desired);
+    facts.get_mut("loutre").unwrap().1.packages.remove("nginx");
+    let plan = plan::plan(&desired, &facts);
+    let server = plan.servers.iter().find(|s| s.server == "loutre").unwrap();
+    assert_eq!(server.changes.len(), 1);
+    let argv: Vec<&str> = server.changes[0].change.commands[0].argv.iter().map(String::as_str).collect();
+    assert_eq!(&argv[..2], ["apt-get", "update"]);
 }
 
 #[test]
 fn a_port_opened_by_hand_is_closed() {
     let desired = desired();
-    let mut facts: BTreeMap<_, _> = desired
-        .servers
-        .iter()
-        .map(|s| (s.name.clone(), (source(), converged(s))))
-        .collect();
-    facts
-        .get_mut("loutre")
-        .unwrap()
-        .1
-        .firewall
-        .as_mut()
-        .unwrap()
-        .insert((8080, chaton::recipe::model::Proto::Tcp));
+    let mut facts = all_converged(&desired);
+    facts.get_mut("loutre").unwrap().1.firewall.as_mut().unwrap().insert((8080, chaton::recipe::model::Proto::Tcp));
     let plan = plan::plan(&desired, &facts);
     let server = plan.servers.iter().find(|s| s.server == "loutre").unwrap();
     assert_eq!(server.changes.len(), 1);

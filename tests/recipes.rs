@@ -7,10 +7,7 @@ use chaton::recipe::check::check_recipe;
 fn builtin_recipes_load_and_pass_their_own_checks() {
     let catalogue = Catalogue::builtin().unwrap_or_else(|d| panic!("{d:?}"));
     let names: Vec<&str> = catalogue.names().collect();
-    assert!(
-        names.contains(&"base") && names.contains(&"website"),
-        "{names:?}"
-    );
+    assert!(names.contains(&"base") && names.contains(&"website"), "{names:?}");
     for loaded in catalogue.recipes() {
         let problems = check_recipe(loaded, &catalogue);
         assert!(problems.is_empty(), "{}: {problems:?}", loaded.recipe.name);
@@ -24,10 +21,6 @@ fn builtin_recipes_state_their_charter_metadata() {
         let r = &loaded.recipe;
         assert!(!r.software.licence.is_empty(), "{}", r.name);
         assert!(r.software.source.starts_with("https://"), "{}", r.name);
-        assert!(
-            !r.data.personal.en.is_empty() && !r.data.personal.fr.is_empty(),
-            "{}",
-            r.name
-        );
+        assert!(!r.data.personal.en.is_empty() && !r.data.personal.fr.is_empty(), "{}", r.name);
     }
 }

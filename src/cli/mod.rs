@@ -4,6 +4,7 @@
 mod output;
 mod plan_text;
 mod recipes;
+mod remote;
 mod render;
 
 use std::io::IsTerminal as _;
@@ -12,7 +13,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::diagnostic::Diagnostic;
 use crate::error::{Error, exit};
 use crate::facts::fresh::fresh;
 use crate::pipeline;
@@ -74,11 +74,50 @@ enum Command {
         /// Exit 2 when there are changes, 0 when there are none.
         #[arg(long)]
         detailed_exitcode: bool,
-        /// Also write the plan as JSON to this file.
+        /// Also write the plan as JSON to this file (for `apply --plan`).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
         #[command(flatten)]
         recipes: RecipesArg,
+        #[command(flatten)]
+        connection: remote::ConnectionArgs,
+    },
+    /// Apply the changes on each server (hosts in parallel), then run the handlers.
+    #[command(after_help = EXIT_CODES)]
+    Apply {
+        file: PathBuf,
+        /// Apply exactly this saved plan (`plan --out`); refused when a server changed since.
+        #[arg(long, value_name = "FILE")]
+        plan: Option<PathBuf>,
+        /// Progress as JSON lines on stdout.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        recipes: RecipesArg,
+        #[command(flatten)]
+        connection: remote::ConnectionArgs,
+    },
+    /// Check that each server is converged (the plan is empty) and run the recipes' checks.
+    #[command(after_help = EXIT_CODES)]
+    Verify {
+        file: PathBuf,
+        /// Results as JSON lines on stdout.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        recipes: RecipesArg,
+        #[command(flatten)]
+        connection: remote::ConnectionArgs,
+    },
+    /// Print what chaton knows about a server (JSON): packages, files, users, services...
+    Facts {
+        file: PathBuf,
+        /// The server's name in the description.
+        server: String,
+        #[command(flatten)]
+        recipes: RecipesArg,
+        #[command(flatten)]
+        connection: remote::ConnectionArgs,
     },
     /// Write every file chaton would put on each server, for review and CI diffs.
     Render {
@@ -128,8 +167,7 @@ pub fn main() -> ExitCode {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::io::stderr().is_terminal()
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
         }
     };
     match run(cli.command, color) {
@@ -143,44 +181,24 @@ pub fn main() -> ExitCode {
 
 fn run(command: Command, color: bool) -> Result<u8, Error> {
     match command {
-        Command::Check {
-            file,
-            recipes,
-            json,
-        } => check(&file, recipes.dir, json, color),
-        Command::Plan {
-            file,
-            offline,
-            json,
-            diff,
-            explain,
-            detailed_exitcode,
-            out,
-            recipes,
-        } => {
-            if !offline {
-                return Err(Error::Invalid(vec![
-                    Diagnostic::error("planning against live servers over SSH is not available in this version")
-                        .help("use `chaton plan FILE --offline` to plan against freshly installed servers"),
-                ]));
-            }
+        Command::Check { file, recipes, json } => check(&file, recipes.dir, json, color),
+        Command::Plan { file, offline, json, diff, explain, detailed_exitcode, out, recipes, connection } => {
             let checked = pipeline::check(&file, recipes.dir.as_deref())?;
             output::print_diagnostics(&checked.warnings, color);
             let desired = pipeline::desired(&checked)?;
-            let facts = desired
-                .servers
-                .iter()
-                .map(|s| {
-                    let source = FactsSource::AssumedFresh {
-                        distribution: s.distribution.label().to_owned(),
-                    };
-                    (
-                        s.name.clone(),
-                        (source, fresh(s.distribution, &plan::fact_query(s))),
-                    )
-                })
-                .collect();
-            let plan = plan::plan(&desired, &facts);
+            let (plan, failed) = if offline {
+                let facts = desired
+                    .servers
+                    .iter()
+                    .map(|s| {
+                        let source = FactsSource::AssumedFresh { distribution: s.distribution.label().to_owned() };
+                        (s.name.clone(), (source, fresh(s.distribution, &plan::fact_query(s))))
+                    })
+                    .collect();
+                (plan::plan(&desired, &facts), false)
+            } else {
+                remote::plan(&checked, &desired, &connection, json, color)?
+            };
             if let Some(path) = &out {
                 output::write_json_file(path, &plan)?;
             }
@@ -194,11 +212,30 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
                 };
                 print!("{}", plan_text::render(&plan, &options));
             }
-            Ok(if detailed_exitcode && plan.change_count() > 0 {
+            Ok(if failed {
+                exit::ERROR
+            } else if detailed_exitcode && plan.change_count() > 0 {
                 exit::CHANGES
             } else {
                 exit::OK
             })
+        }
+        Command::Apply { file, plan, json, recipes, connection } => {
+            let checked = pipeline::check(&file, recipes.dir.as_deref())?;
+            output::print_diagnostics(&checked.warnings, color);
+            let desired = pipeline::desired(&checked)?;
+            remote::apply(&checked, &desired, plan.as_deref(), &connection, json, color)
+        }
+        Command::Verify { file, json, recipes, connection } => {
+            let checked = pipeline::check(&file, recipes.dir.as_deref())?;
+            output::print_diagnostics(&checked.warnings, color);
+            let desired = pipeline::desired(&checked)?;
+            remote::verify(&checked, &desired, &connection, json, color)
+        }
+        Command::Facts { file, server, recipes, connection } => {
+            let checked = pipeline::check(&file, recipes.dir.as_deref())?;
+            let desired = pipeline::desired(&checked)?;
+            remote::facts(&checked, &desired, &server, &connection, color)
         }
         Command::Render { file, out, recipes } => {
             let checked = pipeline::check(&file, recipes.dir.as_deref())?;
@@ -212,12 +249,7 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
     }
 }
 
-fn check(
-    file: &std::path::Path,
-    recipes_dir: Option<PathBuf>,
-    json: bool,
-    color: bool,
-) -> Result<u8, Error> {
+fn check(file: &std::path::Path, recipes_dir: Option<PathBuf>, json: bool, color: bool) -> Result<u8, Error> {
     let result = pipeline::check(file, recipes_dir.as_deref()).and_then(|checked| {
         // Resolving renders every template: a template error is a description error too.
         pipeline::desired(&checked).map(|desired| (checked, desired))

@@ -44,10 +44,7 @@ struct CheckJson<'a> {
 }
 
 pub fn print_check_json(valid: bool, diagnostics: &[Diagnostic]) -> Result<(), Error> {
-    print_json(&CheckJson {
-        valid,
-        diagnostics: diagnostics.iter().map(DiagnosticJson::from).collect(),
-    })
+    print_json(&CheckJson { valid, diagnostics: diagnostics.iter().map(DiagnosticJson::from).collect() })
 }
 
 /// Writes JSON to `path` atomically (a temporary file in the same folder, then a rename),
@@ -59,10 +56,7 @@ pub fn write_json_file<T: Serialize>(path: &Path, value: &T) -> Result<(), Error
 
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let fail = |e: std::io::Error| Error::Output(format!("cannot write {}: {e}", path.display()));
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
     tmp.write_all(bytes).map_err(fail)?;
     tmp.as_file().sync_all().map_err(fail)?;

@@ -15,11 +15,7 @@ pub struct Options {
 }
 
 fn paint(text: &str, code: &str, color: bool) -> String {
-    if color {
-        format!("\x1b[{code}m{text}\x1b[0m")
-    } else {
-        text.to_owned()
-    }
+    if color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
 }
 
 pub fn render(plan: &Plan, options: &Options) -> String {
@@ -27,17 +23,10 @@ pub fn render(plan: &Plan, options: &Options) -> String {
     let (mut create, mut update, mut delete, mut run, mut unchanged) = (0, 0, 0, 0, 0);
     for server in &plan.servers {
         let facts = match &server.facts {
-            FactsSource::AssumedFresh { distribution } => {
-                format!("offline: assuming a fresh {distribution}")
-            }
+            FactsSource::AssumedFresh { distribution } => format!("offline: assuming a fresh {distribution}"),
+            FactsSource::Live { os, .. } => os.clone(),
         };
-        let _ = writeln!(
-            out,
-            "{} {} ({})",
-            paint("server", "1", options.color),
-            server.server,
-            facts
-        );
+        let _ = writeln!(out, "{} {} ({})", paint("server", "1", options.color), server.server, facts);
         for planned in &server.changes {
             let change = &planned.change;
             let (code, counter) = match change.action {
@@ -48,21 +37,14 @@ pub fn render(plan: &Plan, options: &Options) -> String {
             };
             *counter += 1;
             let line = format!("  {} {}", change.action.symbol(), change.resource);
-            let _ = writeln!(
-                out,
-                "{}  [{}]",
-                paint(&line, code, options.color),
-                planned.origin
-            );
+            let _ = writeln!(out, "{}  [{}]", paint(&line, code, options.color), planned.origin);
             if options.explain {
                 for reason in &change.reasons {
                     let _ = writeln!(out, "      why: {}", crate::diagnostic::sanitize(reason));
                 }
             }
             if let Some(diff) = &change.diff {
-                let show = change.action != Action::Create
-                    || options.show_new_content
-                    || !diff.starts_with("---");
+                let show = change.action != Action::Create || options.show_new_content || !diff.starts_with("---");
                 if show {
                     for line in diff.lines() {
                         let code = match line.chars().next() {
@@ -76,21 +58,13 @@ pub fn render(plan: &Plan, options: &Options) -> String {
             }
         }
         for handler in &server.handlers {
-            let action = match handler.handler.action {
-                crate::recipe::model::HandlerAction::Reload => "reload",
-                crate::recipe::model::HandlerAction::Restart => "restart",
+            let by: Vec<String> = handler.triggered_by.iter().map(ToString::to_string).collect();
+            let by = if by.is_empty() {
+                "left pending by an earlier run that did not finish".to_owned()
+            } else {
+                format!("after: {}", by.join(", "))
             };
-            let by: Vec<String> = handler
-                .triggered_by
-                .iter()
-                .map(ToString::to_string)
-                .collect();
-            let _ = writeln!(
-                out,
-                "  then {action} {} (after: {})",
-                handler.handler.unit,
-                by.join(", ")
-            );
+            let _ = writeln!(out, "  then {} ({by})", handler.handler.name);
         }
         unchanged += server.unchanged.len();
         if server.changes.is_empty() {

@@ -24,18 +24,10 @@ pub fn run(command: RecipesCommand, local: Option<&Path>) -> Result<u8, Error> {
                 print_json(&list)?;
             } else {
                 let mut out = String::new();
-                let _ = writeln!(
-                    out,
-                    "{:<12} {:<15} {:<22} {:<20} summary",
-                    "recipe", "kind", "software", "licence"
-                );
+                let _ = writeln!(out, "{:<12} {:<15} {:<22} {:<20} summary", "recipe", "kind", "software", "licence");
                 for loaded in catalogue.recipes() {
                     let r = &loaded.recipe;
-                    let origin = if loaded.origin == Origin::Builtin {
-                        ""
-                    } else {
-                        " (local)"
-                    };
+                    let origin = if loaded.origin == Origin::Builtin { "" } else { " (local)" };
                     let _ = writeln!(
                         out,
                         "{:<12} {:<15} {:<22} {:<20} {}{origin}",
@@ -54,14 +46,10 @@ pub fn run(command: RecipesCommand, local: Option<&Path>) -> Result<u8, Error> {
             let Some(loaded) = catalogue.get(&name) else {
                 let names: Vec<&str> = catalogue.names().collect();
                 let mut d = Diagnostic::error(format!("unknown recipe {}", quoted(&name)));
-                if let Some(best) =
-                    crate::description::suggest::closest(&name, names.iter().copied())
-                {
+                if let Some(best) = crate::description::suggest::closest(&name, names.iter().copied()) {
                     d = d.help(format!("did you mean {}?", quoted(best)));
                 }
-                return Err(Error::Invalid(vec![
-                    d.help(format!("recipes: {}", names.join(", "))),
-                ]));
+                return Err(Error::Invalid(vec![d.help(format!("recipes: {}", names.join(", ")))]));
             };
             let r = &loaded.recipe;
             if json {
@@ -72,29 +60,17 @@ pub fn run(command: RecipesCommand, local: Option<&Path>) -> Result<u8, Error> {
             let _ = writeln!(out, "{} ({}) — {}", r.name, kind_name(r.kind), r.summary.en);
             let _ = writeln!(out, "  source file: {}", loaded.source.name);
             let s = &r.software;
-            let _ = writeln!(
-                out,
-                "software: {} {} ({}), {}",
-                s.name, s.version, s.licence, s.website
-            );
+            let _ = writeln!(out, "software: {} {} ({}), {}", s.name, s.version, s.licence, s.website);
             let _ = writeln!(out, "  source code: {}", s.source);
             let _ = writeln!(out, "personal data: {}", r.data.personal.en);
             let _ = writeln!(out, "log retention: {} day(s)", r.data.log_retention_days);
             if let Some(export) = &r.data.export {
-                let _ = writeln!(
-                    out,
-                    "data export: {} (formats: {})",
-                    export.how.en,
-                    export.formats.join(", ")
-                );
+                let _ = writeln!(out, "data export: {} (formats: {})", export.how.en, export.formats.join(", "));
             }
             if !r.params.is_empty() {
                 let _ = writeln!(out, "parameters:");
                 for (name, p) in &r.params {
-                    let default = p
-                        .default
-                        .as_ref()
-                        .map_or("required".to_owned(), |d| format!("default {d}"));
+                    let default = p.default.as_ref().map_or("required".to_owned(), |d| format!("default {d}"));
                     let _ = writeln!(out, "  {name} ({:?}, {default}): {}", p.kind, p.description);
                 }
             }
@@ -105,12 +81,7 @@ pub fn run(command: RecipesCommand, local: Option<&Path>) -> Result<u8, Error> {
                         || format!("params.{}", p.port_param.as_deref().unwrap_or("?")),
                         |n| n.to_string(),
                     );
-                    let _ = writeln!(
-                        out,
-                        "  {number}/{}{}",
-                        p.proto,
-                        if p.shared { " (shared)" } else { "" }
-                    );
+                    let _ = writeln!(out, "  {number}/{}{}", p.proto, if p.shared { " (shared)" } else { "" });
                 }
             }
             let _ = writeln!(out, "resources:");
@@ -121,7 +92,12 @@ pub fn run(command: RecipesCommand, local: Option<&Path>) -> Result<u8, Error> {
             if !r.handlers.is_empty() {
                 let _ = writeln!(out, "handlers:");
                 for h in &r.handlers {
-                    let _ = writeln!(out, "  {}: {:?} {}", h.name, h.action, h.service);
+                    let what = match (&h.service, &h.action, &h.run) {
+                        (Some(unit), Some(action), _) => format!("{action:?} {unit}").to_lowercase(),
+                        (_, _, Some(run)) => format!("run {}", run.join(" ")),
+                        _ => String::new(),
+                    };
+                    let _ = writeln!(out, "  {}: {what}", h.name);
                 }
             }
             if !r.checks.is_empty() {

@@ -13,9 +13,7 @@ const MARKER: &str = ".chaton-render";
 
 /// Writes the files; returns how many.
 pub fn write(desired: &DesiredState, out: &Path) -> Result<usize, Error> {
-    let fail = |what: &Path, e: std::io::Error| {
-        Error::Output(format!("cannot write {}: {e}", what.display()))
-    };
+    let fail = |what: &Path, e: std::io::Error| Error::Output(format!("cannot write {}: {e}", what.display()));
     let mut count = 0;
     for server in &desired.servers {
         let dir = out.join(&server.name);
@@ -39,11 +37,7 @@ pub fn write(desired: &DesiredState, out: &Path) -> Result<usize, Error> {
             if let Some(parent) = target.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| fail(parent, e))?;
             }
-            let content: &[u8] = if file.sensitive {
-                b"(sensitive content not rendered)\n"
-            } else {
-                &file.content
-            };
+            let content: &[u8] = if file.sensitive { b"(sensitive content not rendered)\n" } else { &file.content };
             std::fs::write(&target, content).map_err(|e| fail(&target, e))?;
             count += 1;
         }

@@ -39,23 +39,13 @@ enum Frame {
 
 fn convert(span: &YamlSpan) -> Span {
     Span {
-        start: Pos {
-            line: span.start.line(),
-            column: span.start.col() + 1,
-        },
-        end: Pos {
-            line: span.end.line(),
-            column: span.end.col() + 1,
-        },
+        start: Pos { line: span.start.line(), column: span.start.col() + 1 },
+        end: Pos { line: span.end.line(), column: span.end.col() + 1 },
     }
 }
 
 fn join(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{parent}.{key}")
-    }
+    if parent.is_empty() { key.to_owned() } else { format!("{parent}.{key}") }
 }
 
 impl Locations {
@@ -70,10 +60,7 @@ impl Locations {
             let span = convert(&span);
             let is_node = matches!(
                 event,
-                Event::Scalar(..)
-                    | Event::SequenceStart(..)
-                    | Event::MappingStart(..)
-                    | Event::Alias(..)
+                Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..) | Event::Alias(..)
             );
             if is_node {
                 // Where does this node sit? Decide from the parent frame.
@@ -104,10 +91,7 @@ impl Locations {
                     },
                 };
                 if let Some((path, key)) = &path {
-                    let entry = Entry {
-                        key: *key,
-                        value: span,
-                    };
+                    let entry = Entry { key: *key, value: span };
                     if entries.contains_key(path) {
                         repeated.push((path.clone(), entry));
                     } else {

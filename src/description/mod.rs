@@ -32,10 +32,5 @@ pub fn load(path: &Path) -> Result<Description, Box<Diagnostic>> {
     let hoster: Hoster = crate::yaml::parse(&source)?;
     let locations = Locations::index(&source.text);
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    Ok(Description {
-        hoster,
-        source,
-        locations,
-        dir,
-    })
+    Ok(Description { hoster, source, locations, dir })
 }

@@ -21,10 +21,7 @@ pub struct FileMode(pub u32);
 impl FileMode {
     pub fn parse(text: &str) -> Result<Self, String> {
         let digits = text.strip_prefix("0o").unwrap_or(text);
-        if digits.is_empty()
-            || digits.len() > 4
-            || !digits.chars().all(|c| ('0'..='7').contains(&c))
-        {
+        if digits.is_empty() || digits.len() > 4 || !digits.chars().all(|c| ('0'..='7').contains(&c)) {
             return Err(format!(
                 "invalid file mode \"{}\": expected 3 or 4 octal digits{HINT_SEPARATOR}for example \"0644\" or \"0750\"",
                 text.escape_debug()
@@ -99,13 +96,8 @@ pub fn is_domain_name(name: &str) -> bool {
             && label.len() <= 63
             && !label.starts_with('-')
             && !label.ends_with('-')
-            && label
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    }) && !name
-        .rsplit('.')
-        .next()
-        .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit()))
+            && label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    }) && !name.rsplit('.').next().is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// Names of servers and services: they become file names, unit names and DNS-like labels.
@@ -113,9 +105,7 @@ pub fn is_identifier(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 40
         && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !name.ends_with('-')
 }
 
@@ -124,9 +114,7 @@ pub fn is_unix_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 32
         && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 /// `YYYY-MM-DD` with a real calendar date.
@@ -172,9 +160,7 @@ pub fn is_ssh_public_key(line: &str) -> bool {
     };
     TYPES.contains(&kind)
         && blob.len() >= 16
-        && blob
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/' || c == '=')
+        && blob.chars().all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/' || c == '=')
 }
 
 /// An email address, loosely: one `@`, something on each side, a dot in the domain.
@@ -234,9 +220,7 @@ mod tests {
         assert!(!is_identifier("a'; rm -rf / #"));
         assert!(is_unix_name("camille"));
         assert!(!is_unix_name("$(id)"));
-        assert!(is_ssh_public_key(
-            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk camille@laptop"
-        ));
+        assert!(is_ssh_public_key("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk camille@laptop"));
         assert!(!is_ssh_public_key("ssh-ed25519"));
         assert!(!is_ssh_public_key("ssh-dss AAAAB3NzaC1kc3MAAACBAP"));
     }

@@ -12,8 +12,7 @@ use crate::source::{Pos, Span};
 use super::Description;
 use super::suggest::closest;
 use super::types::{
-    is_country_code, is_date, is_domain_name, is_email, is_identifier, is_ssh_public_key,
-    is_unix_name, is_web_url,
+    is_country_code, is_date, is_domain_name, is_email, is_identifier, is_ssh_public_key, is_unix_name, is_web_url,
 };
 
 /// Collects diagnostics, each placed with the description's location index.
@@ -37,11 +36,7 @@ impl Report<'_> {
 
     fn push(&mut self, path: &str, span: Option<Span>, message: String) -> &mut Diagnostic {
         let span = span.unwrap_or(Span::point(Pos { line: 1, column: 1 }));
-        self.found.push(
-            Diagnostic::error(message)
-                .at(&self.description.source, span)
-                .field(path),
-        );
+        self.found.push(Diagnostic::error(message).at(&self.description.source, span).field(path));
         self.found.last_mut().expect("just pushed")
     }
 
@@ -66,10 +61,7 @@ impl Hint for Diagnostic {
 /// Checks a parsed description against itself and the recipe catalogue. Returns every
 /// problem found (errors and warnings), in file order.
 pub fn validate(description: &Description, catalogue: &Catalogue) -> Vec<Diagnostic> {
-    let mut r = Report {
-        description,
-        found: Vec::new(),
-    };
+    let mut r = Report { description, found: Vec::new() };
     organisation(&mut r);
     admins(&mut r);
     servers(&mut r);
@@ -84,69 +76,41 @@ fn organisation(r: &mut Report) {
     let org = &r.description.hoster.organisation;
     let charter = "the charter pages publish it";
     let missing = |r: &mut Report, field: &str, why: &str| {
-        r.key(
-            &format!("organisation.{field}"),
-            format!("missing `organisation.{field}`"),
-        )
-        .hint(format!("add it: {why}"));
+        r.key(&format!("organisation.{field}"), format!("missing `organisation.{field}`"))
+            .hint(format!("add it: {why}"));
     };
     if org.name.trim().is_empty() {
         r.value("organisation.name", "the organisation name is empty".into());
     }
-    if org
-        .description
-        .as_deref()
-        .is_none_or(|d| d.trim().is_empty())
-    {
+    if org.description.as_deref().is_none_or(|d| d.trim().is_empty()) {
         missing(r, "description", charter);
     }
     match &org.website {
         None => missing(r, "website", charter),
         Some(url) if !is_web_url(url) => {
-            r.value(
-                "organisation.website",
-                format!("{} is not a web address", quoted(url)),
-            )
-            .hint("write the full address, such as https://amipo.example");
+            r.value("organisation.website", format!("{} is not a web address", quoted(url)))
+                .hint("write the full address, such as https://amipo.example");
         }
         _ => {}
     }
     if org.legal_form.is_none() {
-        missing(
-            r,
-            "legal_form",
-            "the legal notice states it (person, association, company or coop)",
-        );
+        missing(r, "legal_form", "the legal notice states it (person, association, company or coop)");
     }
     if org.publication_director.is_none() {
-        missing(
-            r,
-            "publication_director",
-            "the legal notice must name who is responsible for publication",
-        );
+        missing(r, "publication_director", "the legal notice must name who is responsible for publication");
     }
     match &org.contact {
-        None => missing(
-            r,
-            "contact",
-            "users need a way to reach you (an email address at least)",
-        ),
+        None => missing(r, "contact", "users need a way to reach you (an email address at least)"),
         Some(contact) => {
             match &contact.email {
                 None => missing(r, "contact.email", "users need a way to reach you"),
                 Some(email) if !is_email(email) => {
-                    r.value(
-                        "organisation.contact.email",
-                        format!("{} is not an email address", quoted(email)),
-                    );
+                    r.value("organisation.contact.email", format!("{} is not an email address", quoted(email)));
                 }
                 _ => {}
             }
             if let Some(url) = contact.url.as_ref().filter(|u| !is_web_url(u)) {
-                r.value(
-                    "organisation.contact.url",
-                    format!("{} is not a web address", quoted(url)),
-                );
+                r.value("organisation.contact.url", format!("{} is not a web address", quoted(url)));
             }
         }
     }
@@ -155,11 +119,7 @@ fn organisation(r: &mut Report) {
         Some(date) => check_date(r, "organisation.start_date", date),
     }
     if org.economic_model.is_none() {
-        missing(
-            r,
-            "economic_model",
-            "the charter requires a page about how you are funded",
-        );
+        missing(r, "economic_model", "the charter requires a page about how you are funded");
     }
     if let Some(since) = org.chatons.as_ref().and_then(|c| c.since.as_ref()) {
         check_date(r, "organisation.chatons.since", since);
@@ -168,8 +128,7 @@ fn organisation(r: &mut Report) {
 
 fn check_date(r: &mut Report, path: &str, date: &str) {
     if !is_date(date) {
-        r.value(path, format!("{} is not a date", quoted(date)))
-            .hint("write it as YYYY-MM-DD, such as 2024-09-01");
+        r.value(path, format!("{} is not a date", quoted(date))).hint("write it as YYYY-MM-DD, such as 2024-09-01");
     }
 }
 
@@ -179,43 +138,26 @@ fn admins(r: &mut Report) {
     for (i, admin) in admins.iter().enumerate() {
         let path = format!("admins[{i}]");
         if !is_unix_name(&admin.login) {
-            r.value(
-                &format!("{path}.login"),
-                format!("{} is not a valid Unix login", quoted(&admin.login)),
-            )
-            .hint("use lowercase letters, digits, `-` and `_`, starting with a letter");
+            r.value(&format!("{path}.login"), format!("{} is not a valid Unix login", quoted(&admin.login)))
+                .hint("use lowercase letters, digits, `-` and `_`, starting with a letter");
         } else if admin.login == "root" {
-            r.value(
-                &format!("{path}.login"),
-                "an admin login cannot be `root`".into(),
-            )
-            .hint("each admin gets a personal account with sudo; root login is disabled");
+            r.value(&format!("{path}.login"), "an admin login cannot be `root`".into())
+                .hint("each admin gets a personal account with sudo; root login is disabled");
         }
         if let Some(first) = seen.insert(admin.login.as_str(), i) {
             r.value(
                 &format!("{path}.login"),
-                format!(
-                    "login {} is already used by admins[{first}]",
-                    quoted(&admin.login)
-                ),
+                format!("login {} is already used by admins[{first}]", quoted(&admin.login)),
             );
         }
         if admin.ssh_keys.is_empty() {
-            r.key(
-                &format!("{path}.ssh_keys"),
-                format!("admin {} has no SSH key", quoted(&admin.name)),
-            )
-            .hint("password logins are disabled, so an admin without a key could not log in");
+            r.key(&format!("{path}.ssh_keys"), format!("admin {} has no SSH key", quoted(&admin.name)))
+                .hint("password logins are disabled, so an admin without a key could not log in");
         }
         for (j, key) in admin.ssh_keys.iter().enumerate() {
             if !is_ssh_public_key(key) {
-                r.value(
-                    &format!("{path}.ssh_keys[{j}]"),
-                    "not an OpenSSH public key".into(),
-                )
-                .hint(
-                    "paste one line of ~/.ssh/id_ed25519.pub: `ssh-ed25519 AAAA... name@machine`",
-                );
+                r.value(&format!("{path}.ssh_keys[{j}]"), "not an OpenSSH public key".into())
+                    .hint("paste one line of ~/.ssh/id_ed25519.pub: `ssh-ed25519 AAAA... name@machine`");
             }
         }
         if !admin.confidentiality_commitment {
@@ -231,8 +173,7 @@ fn admins(r: &mut Report) {
 fn servers(r: &mut Report) {
     let servers = &r.description.hoster.servers;
     if servers.is_empty() {
-        r.key("servers", "no servers are described".into())
-            .hint("add at least one server under `servers:`");
+        r.key("servers", "no servers are described".into()).hint("add at least one server under `servers:`");
     }
     let mut names: HashMap<&str, usize> = HashMap::new();
     for (i, server) in servers.iter().enumerate() {
@@ -242,30 +183,14 @@ fn servers(r: &mut Report) {
                 .hint("use lowercase letters, digits and `-`, starting with a letter (at most 40 characters)");
         }
         if let Some(first) = names.insert(server.name.as_str(), i) {
-            r.value(
-                &format!("{path}.name"),
-                format!("server {} is described twice", quoted(&server.name)),
-            )
-            .hint(format!(
-                "servers[{first}] has the same name; names must be unique"
-            ));
+            r.value(&format!("{path}.name"), format!("server {} is described twice", quoted(&server.name)))
+                .hint(format!("servers[{first}] has the same name; names must be unique"));
         }
-        if server.address.is_empty()
-            || server
-                .address
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control())
-        {
-            r.value(
-                &format!("{path}.address"),
-                format!("{} is not a host address", quoted(&server.address)),
-            );
+        if server.address.is_empty() || server.address.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            r.value(&format!("{path}.address"), format!("{} is not a host address", quoted(&server.address)));
         }
         if !is_unix_name(&server.ssh_user) {
-            r.value(
-                &format!("{path}.ssh_user"),
-                format!("{} is not a valid Unix login", quoted(&server.ssh_user)),
-            );
+            r.value(&format!("{path}.ssh_user"), format!("{} is not a valid Unix login", quoted(&server.ssh_user)));
         }
         if let Some(key) = server.host_key.as_ref().filter(|k| !is_ssh_public_key(k)) {
             let _ = key;
@@ -276,39 +201,23 @@ fn servers(r: &mut Report) {
             r.warn(&format!("{path}.ssh_user"), format!("chaton connects to {} as root", quoted(&server.name)))
                 .hint("root keeps a key-only login while ssh_user is root; once the admins' accounts exist, set ssh_user to an admin login and root login is switched off");
         }
-        check_country(
-            r,
-            &format!("{path}.provider.country"),
-            &server.provider.country,
-        );
+        check_country(r, &format!("{path}.provider.country"), &server.provider.country);
         let mut paths: HashMap<&str, usize> = HashMap::new();
         for (j, file) in server.files.iter().enumerate() {
             let fpath = format!("{path}.files[{j}]");
-            if !file.path.starts_with('/')
-                || file.path.split('/').any(|c| c == "..")
-                || file.path.ends_with('/')
-            {
-                r.value(
-                    &format!("{fpath}.path"),
-                    format!("{} is not an absolute file path", quoted(&file.path)),
-                )
-                .hint("write the full path, such as /etc/motd");
+            if !file.path.starts_with('/') || file.path.split('/').any(|c| c == "..") || file.path.ends_with('/') {
+                r.value(&format!("{fpath}.path"), format!("{} is not an absolute file path", quoted(&file.path)))
+                    .hint("write the full path, such as /etc/motd");
             }
             for (field, name) in [("owner", &file.owner), ("group", &file.group)] {
                 if !is_unix_name(name) {
-                    r.value(
-                        &format!("{fpath}.{field}"),
-                        format!("{} is not a valid Unix name", quoted(name)),
-                    );
+                    r.value(&format!("{fpath}.{field}"), format!("{} is not a valid Unix name", quoted(name)));
                 }
             }
             if let Some(first) = paths.insert(file.path.as_str(), j) {
                 r.value(
                     &format!("{fpath}.path"),
-                    format!(
-                        "{} is already managed by {path}.files[{first}]",
-                        quoted(&file.path)
-                    ),
+                    format!("{} is already managed by {path}.files[{first}]", quoted(&file.path)),
                 );
             }
         }
@@ -333,11 +242,8 @@ fn check_country(r: &mut Report, path: &str, code: &str) {
 fn services(r: &mut Report, catalogue: &Catalogue) {
     let hoster = &r.description.hoster;
     let server_names: Vec<&str> = hoster.servers.iter().map(|s| s.name.as_str()).collect();
-    let recipe_names: Vec<&str> = catalogue
-        .recipes()
-        .filter(|l| l.recipe.kind != RecipeKind::Base)
-        .map(|l| l.recipe.name.as_str())
-        .collect();
+    let recipe_names: Vec<&str> =
+        catalogue.recipes().filter(|l| l.recipe.kind != RecipeKind::Base).map(|l| l.recipe.name.as_str()).collect();
     let mut names: HashMap<&str, usize> = HashMap::new();
     let mut domains: HashMap<&str, usize> = HashMap::new();
     // (server, port, proto) -> first service index that opened it exclusively or shared.
@@ -350,19 +256,11 @@ fn services(r: &mut Report, catalogue: &Catalogue) {
                 .hint("use lowercase letters, digits and `-`, starting with a letter (at most 40 characters)");
         }
         if let Some(first) = names.insert(service.name.as_str(), i) {
-            r.value(
-                &format!("{path}.name"),
-                format!("service {} is described twice", quoted(&service.name)),
-            )
-            .hint(format!(
-                "services[{first}] has the same name; names must be unique"
-            ));
+            r.value(&format!("{path}.name"), format!("service {} is described twice", quoted(&service.name)))
+                .hint(format!("services[{first}] has the same name; names must be unique"));
         }
         if !server_names.contains(&service.server.as_str()) {
-            let d = r.value(
-                &format!("{path}.server"),
-                format!("unknown server {}", quoted(&service.server)),
-            );
+            let d = r.value(&format!("{path}.server"), format!("unknown server {}", quoted(&service.server)));
             match closest(&service.server, server_names.iter().copied()) {
                 Some(best) => d.hint(format!("did you mean {}?", quoted(best))),
                 None => d.hint(format!("servers described: {}", server_names.join(", "))),
@@ -370,17 +268,13 @@ fn services(r: &mut Report, catalogue: &Catalogue) {
         }
         if let Some(domain) = &service.domain {
             if !is_domain_name(domain) {
-                let d = r.value(
-                    &format!("{path}.domain"),
-                    format!("{} is not a valid domain name", quoted(domain)),
-                );
+                let d = r.value(&format!("{path}.domain"), format!("{} is not a valid domain name", quoted(domain)));
                 if is_domain_name(&domain.to_ascii_lowercase()) {
-                    d.hint(format!(
-                        "domain names are written in lower case: {}",
-                        domain.to_ascii_lowercase()
-                    ));
+                    d.hint(format!("domain names are written in lower case: {}", domain.to_ascii_lowercase()));
                 } else {
-                    d.hint("a domain is labels of letters, digits and `-` separated by dots, such as cloud.amipo.example");
+                    d.hint(
+                        "a domain is labels of letters, digits and `-` separated by dots, such as cloud.amipo.example",
+                    );
                 }
             }
             if let Some(first) = domains.insert(domain.as_str(), i) {
@@ -400,10 +294,7 @@ fn services(r: &mut Report, catalogue: &Catalogue) {
         }
 
         let Some(loaded) = catalogue.get(&service.recipe) else {
-            let d = r.value(
-                &format!("{path}.recipe"),
-                format!("unknown recipe {}", quoted(&service.recipe)),
-            );
+            let d = r.value(&format!("{path}.recipe"), format!("unknown recipe {}", quoted(&service.recipe)));
             match closest(&service.recipe, recipe_names.iter().copied()) {
                 Some(best) => d.hint(format!("did you mean {}?", quoted(best))),
                 None => d.hint(format!("available recipes: {}", recipe_names.join(", "))),
@@ -412,19 +303,13 @@ fn services(r: &mut Report, catalogue: &Catalogue) {
         };
         let recipe = &loaded.recipe;
         if recipe.kind == RecipeKind::Base {
-            r.value(
-                &format!("{path}.recipe"),
-                format!("recipe {} is applied to every server", quoted(&recipe.name)),
-            )
-            .hint("remove this service: the base recipe needs no entry");
+            r.value(&format!("{path}.recipe"), format!("recipe {} is applied to every server", quoted(&recipe.name)))
+                .hint("remove this service: the base recipe needs no entry");
             continue;
         }
         if recipe.needs_domain && service.domain.is_none() {
-            r.key(
-                &format!("{path}.domain"),
-                format!("recipe {} needs a `domain`", quoted(&recipe.name)),
-            )
-            .hint("add `domain: NAME` with the name users will type");
+            r.key(&format!("{path}.domain"), format!("recipe {} needs a `domain`", quoted(&recipe.name)))
+                .hint("add `domain: NAME` with the name users will type");
         }
         // Parameters: unknown names, types, required ones.
         let param_names: Vec<&str> = recipe.params.keys().map(String::as_str).collect();
@@ -432,14 +317,7 @@ fn services(r: &mut Report, catalogue: &Catalogue) {
             let ppath = format!("{path}.params.{name}");
             match recipe.params.get(name) {
                 None => {
-                    let d = r.key(
-                        &ppath,
-                        format!(
-                            "recipe {} has no parameter {}",
-                            quoted(&recipe.name),
-                            quoted(name)
-                        ),
-                    );
+                    let d = r.key(&ppath, format!("recipe {} has no parameter {}", quoted(&recipe.name), quoted(name)));
                     match closest(name, param_names.iter().copied()) {
                         Some(best) => d.hint(format!("did you mean {}?", quoted(best))),
                         None if param_names.is_empty() => d.hint("this recipe takes no parameters"),
@@ -448,8 +326,7 @@ fn services(r: &mut Report, catalogue: &Catalogue) {
                 }
                 Some(spec) => {
                     if let Err(e) = check_param(spec, value) {
-                        r.value(&ppath, format!("parameter `{name}`: {e}"))
-                            .hint(spec.description.clone());
+                        r.value(&ppath, format!("parameter `{name}`: {e}")).hint(spec.description.clone());
                     }
                 }
             }
@@ -458,10 +335,7 @@ fn services(r: &mut Report, catalogue: &Catalogue) {
             if spec.default.is_none() && !service.params.contains_key(name) {
                 r.key(
                     &format!("{path}.params.{name}"),
-                    format!(
-                        "missing parameter `{name}` of recipe {}",
-                        quoted(&recipe.name)
-                    ),
+                    format!("missing parameter `{name}` of recipe {}", quoted(&recipe.name)),
                 )
                 .hint(format!("{}: {}", name, spec.description));
             }
@@ -492,10 +366,7 @@ fn services(r: &mut Report, catalogue: &Catalogue) {
                         ),
                     );
                     if port.port_param.is_some() {
-                        d.hint(format!(
-                            "set `params.{}` to another port",
-                            port.port_param.as_deref().unwrap_or("")
-                        ));
+                        d.hint(format!("set `params.{}` to another port", port.port_param.as_deref().unwrap_or("")));
                     } else {
                         d.hint("put one of the two services on another server");
                     }
@@ -520,18 +391,14 @@ fn backups(r: &mut Report) {
     };
     let server_names: Vec<&str> = hoster.servers.iter().map(|s| s.name.as_str()).collect();
     if backups.destinations.is_empty() {
-        r.key("backups.destinations", "no backup destination".into())
-            .hint("add at least one destination");
+        r.key("backups.destinations", "no backup destination".into()).hint("add at least one destination");
     }
     for (i, dest) in backups.destinations.iter().enumerate() {
         let path = format!("backups.destinations[{i}]");
         if let Some(server) = &dest.server
             && !server_names.contains(&server.as_str())
         {
-            let d = r.value(
-                &format!("{path}.server"),
-                format!("unknown server {}", quoted(server)),
-            );
+            let d = r.value(&format!("{path}.server"), format!("unknown server {}", quoted(server)));
             if let Some(best) = closest(server, server_names.iter().copied()) {
                 d.hint(format!("did you mean {}?", quoted(best)));
             }
@@ -540,11 +407,8 @@ fn backups(r: &mut Report) {
     }
     let retention = &backups.retention;
     if retention.daily + retention.weekly + retention.monthly == 0 {
-        r.value(
-            "backups.retention",
-            "the retention keeps no backup at all".into(),
-        )
-        .hint("set daily, weekly or monthly to the number of backups to keep");
+        r.value("backups.retention", "the retention keeps no backup at all".into())
+            .hint("set daily, weekly or monthly to the number of backups to keep");
     }
     if !backups.encryption {
         r.warn("backups.encryption", "backups are not encrypted".into())

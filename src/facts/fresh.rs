@@ -77,15 +77,8 @@ const USERS: &[(&str, u32, &str, &str)] = &[
     ("nobody", 65534, "/nonexistent", "/usr/sbin/nologin"),
 ];
 
-const GROUPS: &[(&str, u32)] = &[
-    ("root", 0),
-    ("adm", 4),
-    ("sudo", 27),
-    ("www-data", 33),
-    ("staff", 50),
-    ("users", 100),
-    ("nogroup", 65534),
-];
+const GROUPS: &[(&str, u32)] =
+    &[("root", 0), ("adm", 4), ("sudo", 27), ("www-data", 33), ("staff", 50), ("users", 100), ("nogroup", 65534)];
 
 /// Facts of a fresh server of this distribution, answering `query`.
 pub fn fresh(distribution: Distribution, query: &FactQuery) -> HostFacts {
@@ -94,15 +87,8 @@ pub fn fresh(distribution: Distribution, query: &FactQuery) -> HostFacts {
         Distribution::Debian13 => "13",
     };
     let mut facts = HostFacts {
-        os: OsRelease {
-            id: "debian".into(),
-            version_id: version.into(),
-            codename: distribution.codename().into(),
-        },
-        packages: PACKAGES
-            .iter()
-            .map(|p| ((*p).to_owned(), "installed".to_owned()))
-            .collect(),
+        os: OsRelease { id: "debian".into(), version_id: version.into(), codename: distribution.codename().into() },
+        packages: PACKAGES.iter().map(|p| ((*p).to_owned(), "installed".to_owned())).collect(),
         ..HostFacts::default()
     };
     for path in &query.paths {
@@ -110,11 +96,7 @@ pub fn fresh(distribution: Distribution, query: &FactQuery) -> HostFacts {
             let mode = if path == "/root" { 0o700 } else { 0o755 };
             facts.paths.insert(
                 path.clone(),
-                PathState::Directory {
-                    owner: "root".into(),
-                    group: "root".into(),
-                    mode: FileMode(mode),
-                },
+                PathState::Directory { owner: "root".into(), group: "root".into(), mode: FileMode(mode) },
             );
         }
     }
@@ -123,31 +105,16 @@ pub fn fresh(distribution: Distribution, query: &FactQuery) -> HostFacts {
         if wanted_users.contains(name) {
             facts.users.insert(
                 (*name).to_owned(),
-                UserFacts {
-                    uid: *uid,
-                    home: (*home).into(),
-                    shell: (*shell).into(),
-                    groups: BTreeSet::new(),
-                },
+                UserFacts { uid: *uid, home: (*home).into(), shell: (*shell).into(), groups: BTreeSet::new() },
             );
         }
     }
     for (name, gid) in GROUPS {
         if query.groups.contains(*name) {
-            facts
-                .groups
-                .insert((*name).to_owned(), GroupFacts { gid: *gid });
+            facts.groups.insert((*name).to_owned(), GroupFacts { gid: *gid });
         }
     }
-    let units: BTreeMap<&str, UnitFacts> = [(
-        "ssh",
-        UnitFacts {
-            enabled: true,
-            active: true,
-        },
-    )]
-    .into_iter()
-    .collect();
+    let units: BTreeMap<&str, UnitFacts> = [("ssh", UnitFacts { enabled: true, active: true })].into_iter().collect();
     for unit in &query.units {
         if let Some(state) = units.get(unit.trim_end_matches(".service")) {
             facts.units.insert(unit.clone(), state.clone());

@@ -4,6 +4,7 @@
 //! Offline planning answers from `fresh`, a model of a freshly installed Debian.
 
 pub mod fresh;
+pub mod gather;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,6 +30,10 @@ pub struct HostFacts {
     pub firewall: Option<BTreeSet<(u16, Proto)>>,
     /// Results of `unless` guards, keyed by the guard's command line.
     pub guards: BTreeMap<String, bool>,
+    /// Handlers an earlier run recorded in the journal on the server but did not run
+    /// (it failed or was killed after the change that notified them).
+    #[serde(default)]
+    pub pending_handlers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,12 +92,20 @@ impl HostFacts {
     pub fn path(&self, path: &str) -> &PathState {
         self.paths.get(path).unwrap_or(&PathState::Missing)
     }
+
+    /// A digest of everything known, to tell whether a server changed since a plan.
+    pub fn digest(&self) -> String {
+        let json = serde_json::to_vec(self).expect("facts serialize");
+        crate::command::sha256_hex(&json)
+    }
 }
 
 /// What a plan needs to know about a server; the gatherer turns it into one batched script.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct FactQuery {
     pub paths: BTreeSet<String>,
+    /// Paths whose content is wanted too, for diffs (never sensitive files).
+    pub texts: BTreeSet<String>,
     pub users: BTreeSet<String>,
     pub groups: BTreeSet<String>,
     pub units: BTreeSet<String>,

@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::command::Command;
 use crate::facts::{FactQuery, HostFacts};
 use crate::resolve::{DesiredState, Handler, ServerState};
 use crate::resource::firewall::stray_ports;
-use crate::resource::{Change, Resource, ResourceId};
+use crate::resource::{Action, Change, Resource, ResourceId};
 
 /// Version of the saved plan format.
 pub const FORMAT: u32 = 1;
@@ -27,6 +28,9 @@ pub struct Plan {
 pub enum FactsSource {
     /// `--offline`: a freshly installed server of this distribution was assumed.
     AssumedFresh { distribution: String },
+    /// Gathered from the server; `digest` identifies exactly what was seen, so a saved
+    /// plan can be refused when the server changed since.
+    Live { digest: String, os: String },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -70,36 +74,27 @@ pub fn plan(desired: &DesiredState, facts: &BTreeMap<String, (FactsSource, HostF
     let servers = desired
         .servers
         .iter()
-        .filter_map(|server| {
-            facts
-                .get(&server.name)
-                .map(|(source, f)| plan_server(server, source.clone(), f))
-        })
+        .filter_map(|server| facts.get(&server.name).map(|(source, f)| plan_server(server, source.clone(), f)))
         .collect();
-    Plan {
-        format: FORMAT,
-        generator: format!("chaton {}", env!("CARGO_PKG_VERSION")),
-        servers,
-    }
+    Plan { format: FORMAT, generator: format!("chaton {}", env!("CARGO_PKG_VERSION")), servers }
 }
 
-fn plan_server(server: &ServerState, source: FactsSource, facts: &HostFacts) -> ServerPlan {
+/// The plan of one server.
+pub fn plan_server(server: &ServerState, source: FactsSource, facts: &HostFacts) -> ServerPlan {
     let mut changes = Vec::new();
     let mut unchanged = Vec::new();
     let mut triggered: BTreeMap<&str, Vec<ResourceId>> = BTreeMap::new();
+    // Handlers an interrupted run recorded but never ran (ansible#4766 must not happen).
+    for name in &facts.pending_handlers {
+        triggered.entry(name.as_str()).or_default();
+    }
     for desired in &server.resources {
         match desired.resource.plan(facts) {
             Some(change) => {
                 for name in &desired.notify {
-                    triggered
-                        .entry(name.as_str())
-                        .or_default()
-                        .push(change.resource.clone());
+                    triggered.entry(name.as_str()).or_default().push(change.resource.clone());
                 }
-                changes.push(PlannedChange {
-                    origin: desired.origin.clone(),
-                    change,
-                });
+                changes.push(PlannedChange { origin: desired.origin.clone(), change });
             }
             None => unchanged.push(desired.resource.id()),
         }
@@ -113,20 +108,18 @@ fn plan_server(server: &ServerState, source: FactsSource, facts: &HostFacts) -> 
         })
         .collect();
     for change in stray_ports(&ports, facts) {
-        changes.push(PlannedChange {
-            origin: "firewall".into(),
-            change,
-        });
+        changes.push(PlannedChange { origin: "firewall".into(), change });
+    }
+    // Fresh package lists before the first install, once per run.
+    if let Some(first) =
+        changes.iter_mut().find(|c| c.change.resource.kind == "package" && c.change.action != Action::Delete)
+    {
+        first.change.commands.insert(0, Command::new(["apt-get", "update", "-qq", "-o", "DPkg::Lock::Timeout=600"]));
     }
     let handlers = server
         .handlers
         .iter()
-        .filter_map(|h| {
-            triggered.remove(h.name.as_str()).map(|by| HandlerRun {
-                handler: h.clone(),
-                triggered_by: by,
-            })
-        })
+        .filter_map(|h| triggered.remove(h.name.as_str()).map(|by| HandlerRun { handler: h.clone(), triggered_by: by }))
         .collect();
     ServerPlan {
         server: server.name.clone(),

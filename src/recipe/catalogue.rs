@@ -57,11 +57,7 @@ impl Catalogue {
                 }
             }
         }
-        if problems.is_empty() {
-            Ok(catalogue)
-        } else {
-            Err(problems)
-        }
+        if problems.is_empty() { Ok(catalogue) } else { Err(problems) }
     }
 
     /// Adds the recipes and templates of a local folder; a local recipe replaces the
@@ -90,20 +86,10 @@ impl Catalogue {
         collect_files(&dir.join("recipes"), &mut recipe_files);
         recipe_files.retain(|f| f.extension().is_some_and(|e| e == "yml" || e == "yaml"));
         for file in recipe_files {
-            let loaded = crate::yaml::read_source(&file)
-                .map_err(Box::new)
-                .and_then(|source| {
-                    let stem = file
-                        .file_stem()
-                        .unwrap_or_default()
-                        .to_string_lossy()
-                        .into_owned();
-                    parse_recipe(
-                        source,
-                        &format!("recipes/{stem}.yml"),
-                        Origin::Local(dir.to_path_buf()),
-                    )
-                });
+            let loaded = crate::yaml::read_source(&file).map_err(Box::new).and_then(|source| {
+                let stem = file.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+                parse_recipe(source, &format!("recipes/{stem}.yml"), Origin::Local(dir.to_path_buf()))
+            });
             match loaded {
                 Ok(r) => {
                     self.recipes.insert(r.recipe.name.clone(), r);
@@ -111,11 +97,7 @@ impl Catalogue {
                 Err(d) => problems.push(*d),
             }
         }
-        if problems.is_empty() {
-            Ok(self)
-        } else {
-            Err(problems)
-        }
+        if problems.is_empty() { Ok(self) } else { Err(problems) }
     }
 
     pub fn get(&self, name: &str) -> Option<&LoadedRecipe> {
@@ -150,36 +132,19 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-fn parse_recipe(
-    source: Arc<SourceFile>,
-    path: &str,
-    origin: Origin,
-) -> Result<LoadedRecipe, Box<Diagnostic>> {
+fn parse_recipe(source: Arc<SourceFile>, path: &str, origin: Origin) -> Result<LoadedRecipe, Box<Diagnostic>> {
     let recipe: Recipe = crate::yaml::parse(&source)?;
     let locations = Locations::index(&source.text);
     let expected = path.trim_start_matches("recipes/").trim_end_matches(".yml");
     if recipe.name != expected {
-        let span = locations
-            .value("name")
-            .unwrap_or(crate::source::Span::point(crate::source::Pos {
-                line: 1,
-                column: 1,
-            }));
+        let span =
+            locations.value("name").unwrap_or(crate::source::Span::point(crate::source::Pos { line: 1, column: 1 }));
         return Err(Box::new(
-            Diagnostic::error(format!(
-                "recipe is named {} but its file is {}",
-                quoted(&recipe.name),
-                quoted(path)
-            ))
-            .at(&source, span)
-            .field("name")
-            .help("a recipe's name and its file name must match"),
+            Diagnostic::error(format!("recipe is named {} but its file is {}", quoted(&recipe.name), quoted(path)))
+                .at(&source, span)
+                .field("name")
+                .help("a recipe's name and its file name must match"),
         ));
     }
-    Ok(LoadedRecipe {
-        recipe,
-        source,
-        locations,
-        origin,
-    })
+    Ok(LoadedRecipe { recipe, source, locations, origin })
 }

@@ -34,21 +34,16 @@ pub fn check_param(spec: &ParamSpec, value: &Value) -> Result<(), String> {
         }
         (ParamType::Boolean, Value::Bool(_)) => Ok(()),
         (ParamType::String, Value::String(s)) => match &spec.choices {
-            Some(choices) if !choices.contains(s) => Err(format!(
-                "{} is not one of: {}",
-                quoted(s),
-                choices.join(", ")
-            )),
+            Some(choices) if !choices.contains(s) => {
+                Err(format!("{} is not one of: {}", quoted(s), choices.join(", ")))
+            }
             _ => Ok(()),
         },
         (ParamType::Path, Value::String(s)) => {
             if s.starts_with('/') && !s.split('/').any(|c| c == "..") && !s.contains('\0') {
                 Ok(())
             } else {
-                Err(format!(
-                    "{} is not an absolute path without `..`",
-                    quoted(s)
-                ))
+                Err(format!("{} is not an absolute path without `..`", quoted(s)))
             }
         }
         (ParamType::Domain, Value::String(s)) if is_domain_name(s) => Ok(()),
@@ -77,13 +72,8 @@ pub fn check_recipe(loaded: &LoadedRecipe, catalogue: &Catalogue) -> Vec<Diagnos
         let span = loaded
             .locations
             .value(&path)
-            .unwrap_or(crate::source::Span::point(crate::source::Pos {
-                line: 1,
-                column: 1,
-            }));
-        let mut d = Diagnostic::error(message)
-            .at(&loaded.source, span)
-            .field(path);
+            .unwrap_or(crate::source::Span::point(crate::source::Pos { line: 1, column: 1 }));
+        let mut d = Diagnostic::error(message).at(&loaded.source, span).field(path);
         if let Some(h) = help {
             d = d.help(h);
         }
@@ -94,29 +84,17 @@ pub fn check_recipe(loaded: &LoadedRecipe, catalogue: &Catalogue) -> Vec<Diagnos
         if let Some(default) = &spec.default
             && let Err(e) = check_param(spec, default)
         {
-            report(
-                format!("params.{name}.default"),
-                format!("default of parameter `{name}`: {e}"),
-                None,
-            );
+            report(format!("params.{name}.default"), format!("default of parameter `{name}`: {e}"), None);
         }
         if spec.choices.is_some() && spec.kind != ParamType::String {
-            report(
-                format!("params.{name}.choices"),
-                "only string parameters take `choices`".into(),
-                None,
-            );
+            report(format!("params.{name}.choices"), "only string parameters take `choices`".into(), None);
         }
     }
     for (i, port) in recipe.ports.iter().enumerate() {
         match (&port.port, &port.port_param) {
             (Some(_), None) => {}
             (None, Some(param)) => {
-                if recipe
-                    .params
-                    .get(param)
-                    .is_none_or(|p| p.kind != ParamType::Integer)
-                {
+                if recipe.params.get(param).is_none_or(|p| p.kind != ParamType::Integer) {
                     report(
                         format!("ports[{i}].port_param"),
                         format!(
@@ -127,21 +105,13 @@ pub fn check_recipe(loaded: &LoadedRecipe, catalogue: &Catalogue) -> Vec<Diagnos
                     );
                 }
             }
-            _ => report(
-                format!("ports[{i}]"),
-                "a port needs exactly one of `port` and `port_param`".into(),
-                None,
-            ),
+            _ => report(format!("ports[{i}]"), "a port needs exactly one of `port` and `port_param`".into(), None),
         }
     }
     let handler_names: Vec<&str> = recipe.handlers.iter().map(|h| h.name.as_str()).collect();
     for (i, h) in recipe.handlers.iter().enumerate() {
         if handler_names.iter().filter(|n| **n == h.name).count() > 1 {
-            report(
-                format!("handlers[{i}].name"),
-                format!("handler {} is defined twice", quoted(&h.name)),
-                None,
-            );
+            report(format!("handlers[{i}].name"), format!("handler {} is defined twice", quoted(&h.name)), None);
         }
     }
     for (i, resource) in recipe.resources.iter().enumerate() {
@@ -150,11 +120,7 @@ pub fn check_recipe(loaded: &LoadedRecipe, catalogue: &Catalogue) -> Vec<Diagnos
             if !handler_names.contains(&n.as_str()) {
                 let hint = crate::description::suggest::closest(n, handler_names.iter().copied())
                     .map(|s| format!("did you mean {}?", quoted(s)));
-                report(
-                    format!("resources[{i}].{kind}.notify[{j}]"),
-                    format!("no handler named {}", quoted(n)),
-                    hint,
-                );
+                report(format!("resources[{i}].{kind}.notify[{j}]"), format!("no handler named {}", quoted(n)), hint);
             }
         }
         if let ResourceSpec::File(file) = resource {
@@ -185,11 +151,7 @@ pub fn check_recipe(loaded: &LoadedRecipe, catalogue: &Catalogue) -> Vec<Diagnos
                 );
             }
             if cmd.run.is_empty() {
-                report(
-                    format!("resources[{i}].command.run"),
-                    "`run` is empty".into(),
-                    None,
-                );
+                report(format!("resources[{i}].command.run"), "`run` is empty".into(), None);
             }
         }
         if let ResourceSpec::Download(dl) = resource
@@ -202,16 +164,9 @@ pub fn check_recipe(loaded: &LoadedRecipe, catalogue: &Catalogue) -> Vec<Diagnos
             );
         }
     }
-    for (path, url) in [
-        ("software.website", &recipe.software.website),
-        ("software.source", &recipe.software.source),
-    ] {
+    for (path, url) in [("software.website", &recipe.software.website), ("software.source", &recipe.software.source)] {
         if !is_web_url(url) {
-            report(
-                path.to_owned(),
-                format!("{} is not a web address", quoted(url)),
-                None,
-            );
+            report(path.to_owned(), format!("{} is not a web address", quoted(url)), None);
         }
     }
     problems

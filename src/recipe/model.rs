@@ -20,6 +20,10 @@ pub struct Recipe {
     /// Whether a service of this recipe must have a `domain`.
     #[serde(default)]
     pub needs_domain: bool,
+    /// A base recipe that writes the firewall (`/etc/nftables.conf` from `firewall_ports`):
+    /// the live firewall is then checked for every declared port.
+    #[serde(default)]
+    pub manages_firewall: bool,
     pub data: DataPolicy,
     #[serde(default)]
     pub params: BTreeMap<String, ParamSpec>,
@@ -336,13 +340,17 @@ fn root() -> String {
     "root".to_owned()
 }
 
-/// Restarts or reloads a service when a resource that notifies it changed.
+/// Runs once after the changes when a resource that notifies it changed: reloads or
+/// restarts a systemd service, or runs a command.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HandlerSpec {
     pub name: String,
-    pub service: String,
-    pub action: HandlerAction,
+    /// The systemd unit to reload or restart...
+    pub service: Option<String>,
+    pub action: Option<HandlerAction>,
+    /// ...or a command to run (program and arguments, no shell).
+    pub run: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

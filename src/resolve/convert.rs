@@ -8,10 +8,9 @@ use super::template::Templates;
 use crate::description::types::is_unix_name;
 use crate::diagnostic::{Diagnostic, quoted};
 use crate::recipe::catalogue::LoadedRecipe;
-use crate::recipe::model::ResourceSpec;
-use crate::resource::{
-    Directory, Download, Exec, File, Group, Link, Package, Resource, Service, User,
-};
+use crate::recipe::model::{CheckSpec, ResourceSpec};
+use crate::resolve::CheckKind;
+use crate::resource::{Directory, Download, Exec, File, Group, Link, Package, Resource, Service, User};
 use crate::source::{Pos, Span};
 
 /// Renders `spec` (found at `field` in the recipe) into zero or more resources, each with
@@ -24,13 +23,8 @@ pub fn render_spec(
     field: &str,
 ) -> Result<Vec<(Resource, Vec<String>)>, Diagnostic> {
     let fail = |message: String| {
-        let at = loaded
-            .locations
-            .value(field)
-            .unwrap_or(Span::point(Pos { line: 1, column: 1 }));
-        Diagnostic::error(message)
-            .at(&loaded.source, at)
-            .field(field.to_owned())
+        let at = loaded.locations.value(field).unwrap_or(Span::point(Pos { line: 1, column: 1 }));
+        Diagnostic::error(message).at(&loaded.source, at).field(field.to_owned())
     };
     let value = serde_json::to_value(spec).map_err(|e| fail(format!("internal error: {e}")))?;
     let Value::Object(outer) = value else {
@@ -39,20 +33,15 @@ pub fn render_spec(
     let Some((kind, Value::Object(mut inner))) = outer.into_iter().next() else {
         return Err(fail("internal error: resource has no kind".into()));
     };
-    let when = inner
-        .remove("when")
-        .and_then(|v| v.as_str().map(str::to_owned));
-    let for_each = inner
-        .remove("for_each")
-        .and_then(|v| v.as_str().map(str::to_owned));
+    let when = inner.remove("when").and_then(|v| v.as_str().map(str::to_owned));
+    let for_each = inner.remove("for_each").and_then(|v| v.as_str().map(str::to_owned));
     let items: Vec<Option<Value>> = match &for_each {
         None => vec![None],
         Some(path) => match lookup(context, path) {
             Some(Value::Array(items)) => items.iter().cloned().map(Some).collect(),
-            Some(Value::Object(map)) => map
-                .iter()
-                .map(|(k, v)| Some(serde_json::json!({ "key": k, "value": v })))
-                .collect(),
+            Some(Value::Object(map)) => {
+                map.iter().map(|(k, v)| Some(serde_json::json!({ "key": k, "value": v }))).collect()
+            }
             Some(Value::Null) | None => Vec::new(),
             Some(_) => return Err(fail(format!("`for_each: {path}` is not a list"))),
         },
@@ -68,20 +57,55 @@ pub fn render_spec(
         {
             continue;
         }
-        let rendered =
-            render_strings(templates, loaded, Value::Object(inner.clone()), &ctx, field)?;
+        let rendered = render_strings(templates, loaded, Value::Object(inner.clone()), &ctx, field)?;
         let mut wrapped = serde_json::Map::new();
         wrapped.insert(kind.clone(), rendered);
         let spec: ResourceSpec = serde_json::from_value(Value::Object(wrapped))
             .map_err(|e| fail(format!("after rendering, the resource is not valid: {e}")))?;
-        out.push(
-            to_resource(spec, templates, &ctx).map_err(|problem| match problem {
-                Problem::Message(m) => fail(m),
-                Problem::Template(d) => d,
-            })?,
-        );
+        out.push(to_resource(spec, templates, &ctx).map_err(|problem| match problem {
+            Problem::Message(m) => fail(m),
+            Problem::Template(d) => d,
+        })?);
     }
     Ok(out)
+}
+
+/// Renders a verify check of the recipe (found at `field`).
+pub fn render_check(
+    templates: &Templates,
+    loaded: &LoadedRecipe,
+    spec: &CheckSpec,
+    context: &Value,
+    field: &str,
+) -> Result<CheckKind, Diagnostic> {
+    let fail = |message: String| {
+        let at = loaded.locations.value(field).unwrap_or(Span::point(Pos { line: 1, column: 1 }));
+        Diagnostic::error(message).at(&loaded.source, at).field(field.to_owned())
+    };
+    Ok(match spec {
+        CheckSpec::Port { port, proto } => {
+            let text = templates.render_str(port, context, loaded, &format!("{field}.port.port"))?;
+            let port =
+                text.trim().parse::<u16>().map_err(|_| fail(format!("port {} is not a port number", quoted(&text))))?;
+            CheckKind::Port { port, proto: *proto }
+        }
+        CheckSpec::Http { url, status } => {
+            let url = templates.render_str(url, context, loaded, &format!("{field}.http.url"))?;
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(fail(format!("{} is not an http:// or https:// address", quoted(&url))));
+            }
+            CheckKind::Http { url, status: *status }
+        }
+        CheckSpec::Command { run } => {
+            let run = run
+                .iter()
+                .enumerate()
+                .map(|(i, a)| templates.render_str(a, context, loaded, &format!("{field}.command.run[{i}]")))
+                .collect::<Result<Vec<_>, _>>()?;
+            check_argv(&run).map_err(fail)?;
+            CheckKind::Command { run }
+        }
+    })
 }
 
 /// Follows a dotted path (`params.peers`) in the template context.
@@ -131,36 +155,22 @@ impl From<String> for Problem {
     }
 }
 
-fn to_resource(
-    spec: ResourceSpec,
-    templates: &Templates,
-    ctx: &Value,
-) -> Result<(Resource, Vec<String>), Problem> {
+fn to_resource(spec: ResourceSpec, templates: &Templates, ctx: &Value) -> Result<(Resource, Vec<String>), Problem> {
     Ok(match spec {
         ResourceSpec::Package(p) => {
             for name in &p.names {
                 check_package_name(name)?;
             }
-            (
-                Resource::Package(Package {
-                    names: p.names,
-                    state: p.state,
-                }),
-                p.notify,
-            )
+            (Resource::Package(Package { names: p.names, state: p.state }), p.notify)
         }
         ResourceSpec::File(f) => {
             check_path(&f.path)?;
             check_owner(&f.owner, &f.group)?;
             let content = match (&f.content, &f.template) {
                 (Some(content), _) => content.clone(),
-                (None, Some(template)) => templates
-                    .render_file(template, ctx)
-                    .map_err(Problem::Template)?,
+                (None, Some(template)) => templates.render_file(template, ctx).map_err(Problem::Template)?,
                 (None, None) => {
-                    return Err(Problem::Message(
-                        "a file needs `content` or `template`".into(),
-                    ));
+                    return Err(Problem::Message("a file needs `content` or `template`".into()));
                 }
             };
             if let Some(v) = &f.validate {
@@ -182,26 +192,12 @@ fn to_resource(
         ResourceSpec::Directory(d) => {
             check_path(&d.path)?;
             check_owner(&d.owner, &d.group)?;
-            (
-                Resource::Directory(Directory {
-                    path: d.path,
-                    owner: d.owner,
-                    group: d.group,
-                    mode: d.mode,
-                }),
-                d.notify,
-            )
+            (Resource::Directory(Directory { path: d.path, owner: d.owner, group: d.group, mode: d.mode }), d.notify)
         }
         ResourceSpec::Link(l) => {
             check_path(&l.path)?;
             check_text(&l.target, "link target")?;
-            (
-                Resource::Link(Link {
-                    path: l.path,
-                    target: l.target,
-                }),
-                l.notify,
-            )
+            (Resource::Link(Link { path: l.path, target: l.target }), l.notify)
         }
         ResourceSpec::User(u) => {
             check_unix_name(&u.name)?;
@@ -215,48 +211,23 @@ fn to_resource(
                 check_path(shell)?;
             }
             (
-                Resource::User(User {
-                    name: u.name,
-                    system: u.system,
-                    home: u.home,
-                    shell: u.shell,
-                    groups: u.groups,
-                }),
+                Resource::User(User { name: u.name, system: u.system, home: u.home, shell: u.shell, groups: u.groups }),
                 u.notify,
             )
         }
         ResourceSpec::Group(g) => {
             check_unix_name(&g.name)?;
-            (
-                Resource::Group(Group {
-                    name: g.name,
-                    system: g.system,
-                }),
-                g.notify,
-            )
+            (Resource::Group(Group { name: g.name, system: g.system }), g.notify)
         }
         ResourceSpec::Service(s) => {
             check_unit_name(&s.name)?;
-            (
-                Resource::Service(Service {
-                    unit: s.name,
-                    enabled: s.enabled,
-                    running: s.running,
-                }),
-                s.notify,
-            )
+            (Resource::Service(Service { unit: s.name, enabled: s.enabled, running: s.running }), s.notify)
         }
         ResourceSpec::Download(d) => {
             check_path(&d.path)?;
             check_owner(&d.owner, &d.group)?;
-            if !d.url.starts_with("https://")
-                || d.url.chars().any(|c| c.is_whitespace() || c.is_control())
-            {
-                return Err(format!(
-                    "download URL {} must be an https:// address",
-                    quoted(&d.url)
-                )
-                .into());
+            if !d.url.starts_with("https://") || d.url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(format!("download URL {} must be an https:// address", quoted(&d.url)).into());
             }
             (
                 Resource::Download(Download {
@@ -278,51 +249,28 @@ fn to_resource(
             if let Some(p) = &c.creates {
                 check_path(p)?;
             }
-            (
-                Resource::Command(Exec {
-                    run: c.run,
-                    creates: c.creates,
-                    unless: c.unless,
-                }),
-                c.notify,
-            )
+            (Resource::Command(Exec { run: c.run, creates: c.creates, unless: c.unless }), c.notify)
         }
     })
 }
 
 fn check_text(text: &str, what: &str) -> Result<(), String> {
     if text.is_empty() || text.contains('\0') || text.contains('\n') {
-        return Err(format!(
-            "{what} {} is empty or has a NUL byte or a line break",
-            quoted(text)
-        ));
+        return Err(format!("{what} {} is empty or has a NUL byte or a line break", quoted(text)));
     }
     Ok(())
 }
 
 fn check_path(path: &str) -> Result<(), String> {
     check_text(path, "path")?;
-    if !path.starts_with('/')
-        || path.split('/').any(|c| c == "..")
-        || (path.len() > 1 && path.ends_with('/'))
-    {
-        return Err(format!(
-            "{} is not an absolute path without `..`",
-            quoted(path)
-        ));
+    if !path.starts_with('/') || path.split('/').any(|c| c == "..") || (path.len() > 1 && path.ends_with('/')) {
+        return Err(format!("{} is not an absolute path without `..`", quoted(path)));
     }
     Ok(())
 }
 
 fn check_unix_name(name: &str) -> Result<(), String> {
-    if is_unix_name(name) {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} is not a valid Unix user or group name",
-            quoted(name)
-        ))
-    }
+    if is_unix_name(name) { Ok(()) } else { Err(format!("{} is not a valid Unix user or group name", quoted(name))) }
 }
 
 fn check_owner(owner: &str, group: &str) -> Result<(), String> {
@@ -333,27 +281,15 @@ fn check_owner(owner: &str, group: &str) -> Result<(), String> {
 fn check_package_name(name: &str) -> Result<(), String> {
     let ok = name.len() >= 2
         && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+.-".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("{} is not a Debian package name", quoted(name)))
-    }
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+.-".contains(c));
+    if ok { Ok(()) } else { Err(format!("{} is not a Debian package name", quoted(name))) }
 }
 
 fn check_unit_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && !name.starts_with('-')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ":_.@-".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("{} is not a systemd unit name", quoted(name)))
-    }
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || ":_.@-".contains(c));
+    if ok { Ok(()) } else { Err(format!("{} is not a systemd unit name", quoted(name))) }
 }
 
 fn check_argv(argv: &[String]) -> Result<(), String> {

@@ -13,13 +13,14 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::command::Command;
 use crate::description::Description;
 use crate::description::model::{Distribution, Server, Service};
 use crate::diagnostic::Diagnostic;
 use crate::recipe::Catalogue;
 use crate::recipe::catalogue::LoadedRecipe;
 use crate::recipe::check::kind_and_notify;
-use crate::recipe::model::{HandlerAction, Proto, RecipeKind, ResourceSpec};
+use crate::recipe::model::{HandlerAction, HandlerSpec, Proto, RecipeKind, ResourceSpec};
 use crate::resource::{File, FirewallPort, Resource};
 
 use template::Templates;
@@ -37,6 +38,27 @@ pub struct ServerState {
     pub distribution: Distribution,
     pub resources: Vec<Desired>,
     pub handlers: Vec<Handler>,
+    /// What `verify` checks once the plan is empty.
+    pub checks: Vec<Check>,
+}
+
+/// A check of `chaton verify`, rendered for one service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub origin: String,
+    #[serde(flatten)]
+    pub kind: CheckKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CheckKind {
+    /// The port answers (TCP: from the control machine, through the firewall).
+    Port { port: u16, proto: Proto },
+    /// The URL answers with this status (the host name resolves to the server).
+    Http { url: String, status: u16 },
+    /// The command succeeds on the server.
+    Command { run: Vec<String> },
 }
 
 /// One resource, where it comes from and which handlers it notifies when it changes.
@@ -48,11 +70,26 @@ pub struct Desired {
     pub notify: Vec<String>,
 }
 
+/// A handler on a server: its name (what resources notify) and the command it runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Handler {
     pub name: String,
-    pub unit: String,
-    pub action: HandlerAction,
+    pub command: Command,
+}
+
+impl Handler {
+    fn from_spec(spec: &HandlerSpec) -> Self {
+        let command = match (&spec.service, &spec.action, &spec.run) {
+            (Some(unit), Some(HandlerAction::Reload), _) => {
+                Command::new(["systemctl", "reload-or-restart", "--", unit])
+            }
+            (Some(unit), Some(HandlerAction::Restart), _) => Command::new(["systemctl", "restart", "--", unit]),
+            (_, _, Some(run)) => Command::new(run.clone()),
+            // Refused by the recipe checks before resolving.
+            _ => Command::new(["false"]),
+        };
+        Self { name: spec.name.clone(), command }
+    }
 }
 
 /// A port opened on a server, and by whom.
@@ -64,10 +101,7 @@ struct OpenPort {
 }
 
 /// Resolves every server. The description must have passed validation.
-pub fn resolve(
-    description: &Description,
-    catalogue: &Catalogue,
-) -> Result<DesiredState, Vec<Diagnostic>> {
+pub fn resolve(description: &Description, catalogue: &Catalogue) -> Result<DesiredState, Vec<Diagnostic>> {
     let template_names: Vec<String> = catalogue
         .recipes()
         .flat_map(|r| r.recipe.resources.iter())
@@ -85,11 +119,7 @@ pub fn resolve(
             Err(mut p) => problems.append(&mut p),
         }
     }
-    if problems.is_empty() {
-        Ok(DesiredState { servers })
-    } else {
-        Err(problems)
-    }
+    if problems.is_empty() { Ok(DesiredState { servers }) } else { Err(problems) }
 }
 
 fn resolve_server(
@@ -99,19 +129,12 @@ fn resolve_server(
     server: &Server,
 ) -> Result<ServerState, Vec<Diagnostic>> {
     let hoster = &description.hoster;
-    let services: Vec<&Service> = hoster
-        .services
-        .iter()
-        .filter(|s| s.server == server.name)
-        .collect();
+    let services: Vec<&Service> = hoster.services.iter().filter(|s| s.server == server.name).collect();
     let ports = open_ports(server, &services, catalogue);
     let services_json: Vec<Value> = services
         .iter()
         .map(|s| {
-            let params = catalogue
-                .get(&s.recipe)
-                .map(|r| merged_params(r, s))
-                .unwrap_or_default();
+            let params = catalogue.get(&s.recipe).map(|r| merged_params(r, s)).unwrap_or_default();
             json!({ "name": s.name, "recipe": s.recipe, "domain": s.domain, "params": params })
         })
         .collect();
@@ -127,10 +150,7 @@ fn resolve_server(
     let mut out = Collector::default();
     let mut problems = Vec::new();
     // 1. base, on every server.
-    for loaded in catalogue
-        .recipes()
-        .filter(|l| l.recipe.kind == RecipeKind::Base)
-    {
+    for loaded in catalogue.recipes().filter(|l| l.recipe.kind == RecipeKind::Base) {
         let mut context = base_context.clone();
         let params = merged_params(
             loaded,
@@ -145,12 +165,9 @@ fn resolve_server(
                 params: BTreeMap::new(),
             },
         );
-        context["service"] =
-            json!({ "name": loaded.recipe.name, "domain": null, "params": params });
+        context["service"] = json!({ "name": loaded.recipe.name, "domain": null, "params": params });
         context["params"] = params;
-        if let Err(mut p) =
-            render_recipe(templates, loaded, &context, &loaded.recipe.name, &mut out)
-        {
+        if let Err(mut p) = render_recipe(templates, loaded, &context, &loaded.recipe.name, &mut out) {
             problems.append(&mut p);
         }
     }
@@ -185,8 +202,9 @@ fn resolve_server(
             problems.append(&mut p);
         }
     }
-    // 4. the live firewall must accept every declared port.
-    for port in &ports {
+    // 4. the live firewall must accept every declared port, when a base recipe manages it.
+    let firewall = catalogue.recipes().any(|l| l.recipe.kind == RecipeKind::Base && l.recipe.manages_firewall);
+    for port in ports.iter().filter(|_| firewall) {
         out.push(
             Desired {
                 resource: Resource::FirewallPort(FirewallPort {
@@ -210,16 +228,13 @@ fn resolve_server(
         distribution: server.distribution,
         resources: out.resources,
         handlers: out.handlers,
+        checks: out.checks,
     })
 }
 
 /// The ports open on a server: SSH first (never closed by chaton), then each service's.
 fn open_ports(server: &Server, services: &[&Service], catalogue: &Catalogue) -> Vec<OpenPort> {
-    let mut ports = vec![OpenPort {
-        port: server.port,
-        proto: Proto::Tcp,
-        service: "ssh".into(),
-    }];
+    let mut ports = vec![OpenPort { port: server.port, proto: Proto::Tcp, service: "ssh".into() }];
     for service in services {
         let Some(loaded) = catalogue.get(&service.recipe) else {
             continue;
@@ -234,15 +249,9 @@ fn open_ports(server: &Server, services: &[&Service], catalogue: &Catalogue) -> 
                     .and_then(|n| u16::try_from(n).ok())
             });
             if let Some(port) = number
-                && !ports
-                    .iter()
-                    .any(|p| p.port == port && p.proto == spec.proto)
+                && !ports.iter().any(|p| p.port == port && p.proto == spec.proto)
             {
-                ports.push(OpenPort {
-                    port,
-                    proto: spec.proto,
-                    service: service.name.clone(),
-                });
+                ports.push(OpenPort { port, proto: spec.proto, service: service.name.clone() });
             }
         }
     }
@@ -268,6 +277,7 @@ fn merged_params(loaded: &LoadedRecipe, service: &Service) -> Value {
 struct Collector {
     resources: Vec<Desired>,
     handlers: Vec<Handler>,
+    checks: Vec<Check>,
     conflicts: Vec<Diagnostic>,
 }
 
@@ -306,31 +316,46 @@ fn render_recipe(
     out: &mut Collector,
 ) -> Result<(), Vec<Diagnostic>> {
     let mut problems = Vec::new();
-    for handler in &loaded.recipe.handlers {
-        let h = Handler {
-            name: handler.name.clone(),
-            unit: handler.service.clone(),
-            action: handler.action,
-        };
+    for (i, spec) in loaded.recipe.handlers.iter().enumerate() {
+        let mut spec = spec.clone();
+        if let Some(run) = &spec.run {
+            let rendered: Result<Vec<String>, Diagnostic> = run
+                .iter()
+                .enumerate()
+                .map(|(j, arg)| templates.render_str(arg, context, loaded, &format!("handlers[{i}].run[{j}]")))
+                .collect();
+            match rendered {
+                Ok(run) => spec.run = Some(run),
+                Err(d) => {
+                    problems.push(d);
+                    continue;
+                }
+            }
+        }
+        let h = Handler::from_spec(&spec);
         match out.handlers.iter().find(|x| x.name == h.name) {
             Some(existing) if *existing != h => problems.push(
-                Diagnostic::error(format!(
-                    "handler \"{}\" is defined differently by two recipes",
-                    h.name
-                ))
-                .at(
+                Diagnostic::error(format!("handler \"{}\" is defined differently by two recipes", h.name)).at(
                     &loaded.source,
                     loaded
                         .locations
                         .value("handlers")
-                        .unwrap_or(crate::source::Span::point(crate::source::Pos {
-                            line: 1,
-                            column: 1,
-                        })),
+                        .unwrap_or(crate::source::Span::point(crate::source::Pos { line: 1, column: 1 })),
                 ),
             ),
             Some(_) => {}
             None => out.handlers.push(h),
+        }
+    }
+    for (i, spec) in loaded.recipe.checks.iter().enumerate() {
+        match convert::render_check(templates, loaded, spec, context, &format!("checks[{i}]")) {
+            Ok(kind) => {
+                let check = Check { origin: origin.to_owned(), kind };
+                if !out.checks.contains(&check) {
+                    out.checks.push(check);
+                }
+            }
+            Err(d) => problems.push(d),
         }
     }
     for (i, spec) in loaded.recipe.resources.iter().enumerate() {
@@ -345,28 +370,14 @@ fn render_recipe(
                             loaded
                                 .locations
                                 .value(&field)
-                                .unwrap_or(crate::source::Span::point(crate::source::Pos {
-                                    line: 1,
-                                    column: 1,
-                                })),
+                                .unwrap_or(crate::source::Span::point(crate::source::Pos { line: 1, column: 1 })),
                         )
                         .field(field.clone());
-                    out.push(
-                        Desired {
-                            resource,
-                            origin: origin.to_owned(),
-                            notify,
-                        },
-                        Some(at),
-                    );
+                    out.push(Desired { resource, origin: origin.to_owned(), notify }, Some(at));
                 }
             }
             Err(d) => problems.push(d),
         }
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems)
-    }
+    if problems.is_empty() { Ok(()) } else { Err(problems) }
 }

@@ -32,19 +32,13 @@ impl<'a> Templates<'a> {
                 problems.push(template_error(&e, Some(source), None));
             }
         }
-        if problems.is_empty() {
-            Ok(Self { tera, catalogue })
-        } else {
-            Err(problems)
-        }
+        if problems.is_empty() { Ok(Self { tera, catalogue }) } else { Err(problems) }
     }
 
     /// Renders the template file `name`.
     pub fn render_file(&self, name: &str, context: &Value) -> Result<String, Diagnostic> {
         let ctx = to_context(context)?;
-        self.tera
-            .render(name, &ctx)
-            .map_err(|e| template_error(&e, self.catalogue.template(name), None))
+        self.tera.render(name, &ctx).map_err(|e| template_error(&e, self.catalogue.template(name), None))
     }
 
     /// Renders a template string from a recipe; errors point at `field` in the recipe.
@@ -59,9 +53,7 @@ impl<'a> Templates<'a> {
             return Ok(text.to_owned());
         }
         let ctx = to_context(context)?;
-        self.tera
-            .render_str(text, &ctx, false)
-            .map_err(|e| template_error(&e, None, Some((recipe, field))))
+        self.tera.render_str(text, &ctx, false).map_err(|e| template_error(&e, None, Some((recipe, field))))
     }
 
     /// Evaluates a `when` expression to true or false.
@@ -78,9 +70,8 @@ impl<'a> Templates<'a> {
 }
 
 fn to_context(value: &Value) -> Result<Context, Diagnostic> {
-    Context::from_serialize(value).map_err(|e| {
-        Diagnostic::error(format!("internal error building the template context: {e}"))
-    })
+    Context::from_serialize(value)
+        .map_err(|e| Diagnostic::error(format!("internal error building the template context: {e}")))
 }
 
 /// Turns a Tera error into a diagnostic in the template file, or at the recipe field for
@@ -96,14 +87,8 @@ fn template_error(
             (
                 report.message().to_owned(),
                 Some(Span {
-                    start: Pos {
-                        line: s.start_line,
-                        column: s.start_col + 1,
-                    },
-                    end: Pos {
-                        line: s.end_line,
-                        column: s.end_col + 1,
-                    },
+                    start: Pos { line: s.start_line, column: s.start_col + 1 },
+                    end: Pos { line: s.end_line, column: s.end_col + 1 },
                 }),
             )
         }
@@ -112,16 +97,10 @@ fn template_error(
     let mut d = Diagnostic::error(format!("template error: {message}"));
     match (file, field) {
         (Some(file), _) => {
-            d = d.at(
-                file,
-                span.unwrap_or(Span::point(Pos { line: 1, column: 1 })),
-            );
+            d = d.at(file, span.unwrap_or(Span::point(Pos { line: 1, column: 1 })));
         }
         (None, Some((recipe, field))) => {
-            let at = recipe
-                .locations
-                .value(field)
-                .unwrap_or(Span::point(Pos { line: 1, column: 1 }));
+            let at = recipe.locations.value(field).unwrap_or(Span::point(Pos { line: 1, column: 1 }));
             d = d.at(&recipe.source, at).field(field.to_owned());
         }
         (None, None) => {}

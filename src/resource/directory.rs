@@ -19,10 +19,7 @@ pub struct Directory {
 
 impl Directory {
     pub fn plan(&self, facts: &HostFacts) -> Option<Change> {
-        let id = ResourceId {
-            kind: "directory".into(),
-            name: self.path.clone(),
-        };
+        let id = ResourceId { kind: "directory".into(), name: self.path.clone() };
         let want = json!({ "owner": self.owner, "group": self.group, "mode": self.mode });
         match facts.path(&self.path) {
             PathState::Directory { owner, group, mode } => {
@@ -39,14 +36,7 @@ impl Directory {
                     return None;
                 }
                 let before = json!({ "owner": owner, "group": group, "mode": mode });
-                Some(change(
-                    id,
-                    Action::Update,
-                    Some(before),
-                    Some(want),
-                    reasons,
-                    commands,
-                ))
+                Some(change(id, Action::Update, Some(before), Some(want), reasons, commands))
             }
             other => {
                 let mut argv = vec!["install".to_owned(), "-d".to_owned()];
@@ -54,19 +44,9 @@ impl Directory {
                 argv.push(self.path.clone());
                 let (action, reason) = match other {
                     PathState::Missing => (Action::Create, format!("{} does not exist", self.path)),
-                    other => (
-                        Action::Update,
-                        format!("{} is a {}, not a directory", self.path, kind_name(other)),
-                    ),
+                    other => (Action::Update, format!("{} is a {}, not a directory", self.path, kind_name(other))),
                 };
-                Some(change(
-                    id,
-                    action,
-                    None,
-                    Some(want),
-                    vec![reason],
-                    vec![Command::new(argv)],
-                ))
+                Some(change(id, action, None, Some(want), vec![reason], vec![Command::new(argv)]))
             }
         }
     }

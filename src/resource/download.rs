@@ -23,19 +23,10 @@ pub struct Download {
 
 impl Download {
     pub fn plan(&self, facts: &HostFacts) -> Option<Change> {
-        let id = ResourceId {
-            kind: "download".into(),
-            name: self.path.clone(),
-        };
+        let id = ResourceId { kind: "download".into(), name: self.path.clone() };
         let after = json!({ "sha256": self.sha256, "url": self.url });
         let (action, before, reason) = match facts.path(&self.path) {
-            PathState::File {
-                sha256,
-                owner,
-                group,
-                mode,
-                ..
-            } if *sha256 == self.sha256 => {
+            PathState::File { sha256, owner, group, mode, .. } if *sha256 == self.sha256 => {
                 if *owner == self.owner && *group == self.group && *mode == self.mode {
                     return None;
                 }
@@ -48,25 +39,12 @@ impl Download {
                     &mut reasons,
                     &mut commands,
                 );
-                return Some(change(
-                    id,
-                    Action::Update,
-                    None,
-                    Some(after),
-                    reasons,
-                    commands,
-                ));
+                return Some(change(id, Action::Update, None, Some(after), reasons, commands));
             }
-            PathState::File { sha256, .. } => (
-                Action::Update,
-                Some(json!({ "sha256": sha256 })),
-                "checksum differs from the pinned one".to_owned(),
-            ),
-            PathState::Missing => (
-                Action::Create,
-                None,
-                format!("{} does not exist", self.path),
-            ),
+            PathState::File { sha256, .. } => {
+                (Action::Update, Some(json!({ "sha256": sha256 })), "checksum differs from the pinned one".to_owned())
+            }
+            PathState::Missing => (Action::Create, None, format!("{} does not exist", self.path)),
             _ => (Action::Update, None, format!("{} is not a file", self.path)),
         };
         let tmp = temporary_path(&self.path);
@@ -87,22 +65,12 @@ impl Download {
             // sha256sum reads "DIGEST  FILE" lines on stdin; it fails on a mismatch.
             Command::read_only(["sha256sum", "--check", "--strict", "--quiet", "-"])
                 .stdin(format!("{}  {}\n", self.sha256, tmp).into_bytes()),
-            Command::new([
-                "chown",
-                &format!("{}:{}", self.owner, self.group),
-                "--",
-                &tmp,
-            ]),
+            Command::new(["chown", &format!("{}:{}", self.owner, self.group), "--", &tmp]),
             Command::new(["chmod", &self.mode.to_string(), "--", &tmp]),
             Command::new(["mv", "--force", "--no-target-directory", &tmp, &self.path]),
         ];
-        Some(change(
-            id,
-            action,
-            before,
-            Some(after),
-            vec![reason],
-            commands,
-        ))
+        let mut c = change(id, action, before, Some(after), vec![reason], commands);
+        c.cleanup = vec![tmp];
+        Some(c)
     }
 }

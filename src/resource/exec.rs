@@ -46,10 +46,7 @@ impl Exec {
             reasons.push(format!("`{key}` does not succeed yet"));
         }
         Some(change(
-            ResourceId {
-                kind: "command".into(),
-                name: self.run.join(" "),
-            },
+            ResourceId { kind: "command".into(), name: self.run.join(" ") },
             Action::Run,
             None,
             Some(json!({ "run": self.run })),

@@ -32,22 +32,19 @@ impl File {
     }
 
     pub fn plan(&self, facts: &HostFacts) -> Option<Change> {
-        let id = ResourceId {
-            kind: "file".into(),
-            name: self.path.clone(),
-        };
+        let mut change = self.compare(facts)?;
+        if change.commands.iter().any(|c| c.stdin.is_some()) {
+            change.cleanup = vec![temporary_path(&self.path)];
+        }
+        Some(change)
+    }
+
+    fn compare(&self, facts: &HostFacts) -> Option<Change> {
+        let id = ResourceId { kind: "file".into(), name: self.path.clone() };
         let want = json!({ "sha256": self.sha256(), "owner": self.owner, "group": self.group, "mode": self.mode });
         match facts.path(&self.path) {
-            PathState::File {
-                sha256,
-                owner,
-                group,
-                mode,
-                text,
-                ..
-            } => {
-                let before =
-                    json!({ "sha256": sha256, "owner": owner, "group": group, "mode": mode });
+            PathState::File { sha256, owner, group, mode, text, .. } => {
+                let before = json!({ "sha256": sha256, "owner": owner, "group": group, "mode": mode });
                 let mut reasons = Vec::new();
                 let mut commands = Vec::new();
                 if *sha256 != self.sha256() {
@@ -65,14 +62,7 @@ impl File {
                 if commands.is_empty() {
                     return None;
                 }
-                let mut c = change(
-                    id,
-                    Action::Update,
-                    Some(before),
-                    Some(want),
-                    reasons,
-                    commands,
-                );
+                let mut c = change(id, Action::Update, Some(before), Some(want), reasons, commands);
                 if *sha256 != self.sha256() {
                     c.diff = Some(self.diff(text.as_deref()));
                 }
@@ -112,19 +102,10 @@ impl File {
         install.extend(["/dev/stdin".to_owned(), tmp.clone()]);
         let mut commands = vec![Command::new(install).stdin(self.content.clone())];
         if let Some(validator) = &self.validate {
-            let argv: Vec<String> = validator
-                .iter()
-                .map(|a| a.replace("{path}", &tmp))
-                .collect();
+            let argv: Vec<String> = validator.iter().map(|a| a.replace("{path}", &tmp)).collect();
             commands.push(Command::read_only(argv));
         }
-        commands.push(Command::new([
-            "mv",
-            "--force",
-            "--no-target-directory",
-            &tmp,
-            &self.path,
-        ]));
+        commands.push(Command::new(["mv", "--force", "--no-target-directory", &tmp, &self.path]));
         commands
     }
 
@@ -142,10 +123,7 @@ impl File {
         similar::TextDiff::from_lines(before, after)
             .unified_diff()
             .context_radius(3)
-            .header(
-                &format!("{} (on server)", self.path),
-                &format!("{} (desired)", self.path),
-            )
+            .header(&format!("{} (on server)", self.path), &format!("{} (desired)", self.path))
             .to_string()
     }
 }

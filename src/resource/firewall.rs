@@ -25,10 +25,7 @@ pub struct FirewallPort {
 
 impl FirewallPort {
     pub fn plan(&self, facts: &HostFacts) -> Option<Change> {
-        let open = facts
-            .firewall
-            .as_ref()
-            .is_some_and(|ports| ports.contains(&(self.port, self.proto)));
+        let open = facts.firewall.as_ref().is_some_and(|ports| ports.contains(&(self.port, self.proto)));
         if open {
             return None;
         }
@@ -37,10 +34,7 @@ impl FirewallPort {
             Some(_) => format!("port {}/{} is closed", self.port, self.proto),
         };
         Some(change(
-            ResourceId {
-                kind: "firewall_port".into(),
-                name: format!("{}/{}", self.port, self.proto),
-            },
+            ResourceId { kind: "firewall_port".into(), name: format!("{}/{}", self.port, self.proto) },
             Action::Create,
             Some(json!({ "open": false })),
             Some(json!({ "open": true, "service": self.service })),
@@ -60,16 +54,11 @@ pub fn stray_ports(desired: &[&FirewallPort], facts: &HostFacts) -> Vec<Change> 
         .filter(|(port, proto)| !desired.iter().any(|d| d.port == *port && d.proto == *proto))
         .map(|(port, proto)| {
             change(
-                ResourceId {
-                    kind: "firewall_port".into(),
-                    name: format!("{port}/{proto}"),
-                },
+                ResourceId { kind: "firewall_port".into(), name: format!("{port}/{proto}") },
                 Action::Delete,
                 Some(json!({ "open": true })),
                 Some(json!({ "open": false })),
-                vec![format!(
-                    "port {port}/{proto} is open but no service declares it"
-                )],
+                vec![format!("port {port}/{proto} is open but no service declares it")],
                 vec![Command::new(["nft", "-f", RULESET])],
             )
         })

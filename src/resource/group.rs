@@ -24,10 +24,7 @@ impl Group {
         }
         argv.extend(["--".to_owned(), self.name.clone()]);
         Some(change(
-            ResourceId {
-                kind: "group".into(),
-                name: self.name.clone(),
-            },
+            ResourceId { kind: "group".into(), name: self.name.clone() },
             Action::Create,
             None,
             Some(json!({ "system": self.system })),

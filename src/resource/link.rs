@@ -16,10 +16,7 @@ pub struct Link {
 
 impl Link {
     pub fn plan(&self, facts: &HostFacts) -> Option<Change> {
-        let id = ResourceId {
-            kind: "link".into(),
-            name: self.path.clone(),
-        };
+        let id = ResourceId { kind: "link".into(), name: self.path.clone() };
         let (action, before, reason) = match facts.path(&self.path) {
             PathState::Symlink { target } if *target == self.target => return None,
             PathState::Symlink { target } => (
@@ -27,11 +24,7 @@ impl Link {
                 Some(json!({ "target": target })),
                 format!("points to {target}, should point to {}", self.target),
             ),
-            PathState::Missing => (
-                Action::Create,
-                None,
-                format!("{} does not exist", self.path),
-            ),
+            PathState::Missing => (Action::Create, None, format!("{} does not exist", self.path)),
             other => (
                 Action::Update,
                 Some(json!({ "type": kind_name(other) })),
@@ -47,13 +40,6 @@ impl Link {
             &self.target,
             &self.path,
         ]);
-        Some(change(
-            id,
-            action,
-            before,
-            Some(json!({ "target": self.target })),
-            vec![reason],
-            vec![command],
-        ))
+        Some(change(id, action, before, Some(json!({ "target": self.target })), vec![reason], vec![command]))
     }
 }

@@ -56,12 +56,7 @@ pub struct ResourceId {
 
 impl std::fmt::Display for ResourceId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {}",
-            self.kind,
-            crate::diagnostic::sanitize(&self.name)
-        )
+        write!(f, "{} {}", self.kind, crate::diagnostic::sanitize(&self.name))
     }
 }
 
@@ -101,6 +96,9 @@ pub struct Change {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
     pub commands: Vec<Command>,
+    /// Temporary files to remove if one of the commands fails.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cleanup: Vec<String>,
 }
 
 impl Resource {
@@ -117,10 +115,7 @@ impl Resource {
             Resource::Download(r) => ("download", r.path.clone()),
             Resource::Command(r) => ("command", r.run.join(" ")),
         };
-        ResourceId {
-            kind: kind.to_owned(),
-            name,
-        }
+        ResourceId { kind: kind.to_owned(), name }
     }
 
     /// Adds the facts this resource needs to `query`.
@@ -129,6 +124,9 @@ impl Resource {
             Resource::Package(_) => query.packages = true,
             Resource::File(r) => {
                 query.paths.insert(r.path.clone());
+                if !r.sensitive {
+                    query.texts.insert(r.path.clone());
+                }
             }
             Resource::Directory(r) => {
                 query.paths.insert(r.path.clone());
@@ -179,31 +177,12 @@ pub(crate) fn change(
     reasons: Vec<String>,
     commands: Vec<Command>,
 ) -> Change {
-    Change {
-        resource,
-        action,
-        before,
-        after,
-        reasons,
-        diff: None,
-        commands,
-    }
+    Change { resource, action, before, after, reasons, diff: None, commands, cleanup: Vec::new() }
 }
 
 /// `install`-style ownership and mode arguments shared by files, directories, downloads.
-pub(crate) fn owner_args(
-    owner: &str,
-    group: &str,
-    mode: crate::description::types::FileMode,
-) -> Vec<String> {
-    vec![
-        "-o".into(),
-        owner.into(),
-        "-g".into(),
-        group.into(),
-        "-m".into(),
-        mode.to_string(),
-    ]
+pub(crate) fn owner_args(owner: &str, group: &str, mode: crate::description::types::FileMode) -> Vec<String> {
+    vec!["-o".into(), owner.into(), "-g".into(), group.into(), "-m".into(), mode.to_string()]
 }
 
 /// Commands that bring an existing path's owner, group and mode to the desired ones, with
@@ -218,16 +197,8 @@ pub(crate) fn fix_metadata(
     let (have_owner, have_group, have_mode) = have;
     let (owner, group, mode) = want;
     if have_owner != owner || have_group != group {
-        reasons.push(format!(
-            "owner is {have_owner}:{have_group}, should be {owner}:{group}"
-        ));
-        commands.push(Command::new([
-            "chown",
-            "--no-dereference",
-            &format!("{owner}:{group}"),
-            "--",
-            path,
-        ]));
+        reasons.push(format!("owner is {have_owner}:{have_group}, should be {owner}:{group}"));
+        commands.push(Command::new(["chown", "--no-dereference", &format!("{owner}:{group}"), "--", path]));
     }
     if have_mode != mode {
         reasons.push(format!("mode is {have_mode}, should be {mode}"));

@@ -16,10 +16,7 @@ pub struct Package {
 
 impl Package {
     pub fn plan(&self, facts: &HostFacts) -> Option<Change> {
-        let id = ResourceId {
-            kind: "package".into(),
-            name: self.names.join(" "),
-        };
+        let id = ResourceId { kind: "package".into(), name: self.names.join(" ") };
         let installed = |name: &&String| facts.packages.contains_key(name.as_str());
         match self.state {
             Presence::Present => {
@@ -32,6 +29,9 @@ impl Package {
                     "install",
                     "--yes",
                     "--no-install-recommends",
+                    // Fresh images run unattended-upgrades at first boot: wait for its lock.
+                    "-o",
+                    "DPkg::Lock::Timeout=600",
                     "-o",
                     "Dpkg::Options::=--force-confdef",
                     "-o",
@@ -40,15 +40,8 @@ impl Package {
                 .map(String::from)
                 .to_vec();
                 argv.extend(missing.iter().map(|n| (*n).clone()));
-                let reasons = missing
-                    .iter()
-                    .map(|n| format!("{n} is not installed"))
-                    .collect();
-                let action = if missing.len() == self.names.len() {
-                    Action::Create
-                } else {
-                    Action::Update
-                };
+                let reasons = missing.iter().map(|n| format!("{n} is not installed")).collect();
+                let action = if missing.len() == self.names.len() { Action::Create } else { Action::Update };
                 Some(change(
                     id,
                     action,
@@ -63,13 +56,9 @@ impl Package {
                 if present.is_empty() {
                     return None;
                 }
-                let mut argv: Vec<String> =
-                    ["apt-get", "remove", "--yes"].map(String::from).to_vec();
+                let mut argv: Vec<String> = ["apt-get", "remove", "--yes"].map(String::from).to_vec();
                 argv.extend(present.iter().map(|n| (*n).clone()));
-                let reasons = present
-                    .iter()
-                    .map(|n| format!("{n} is installed but should not be"))
-                    .collect();
+                let reasons = present.iter().map(|n| format!("{n} is installed but should not be")).collect();
                 Some(change(
                     id,
                     Action::Delete,

@@ -16,10 +16,7 @@ pub struct Service {
 
 impl Service {
     pub fn plan(&self, facts: &HostFacts) -> Option<Change> {
-        let have = facts.units.get(&self.unit).cloned().unwrap_or(UnitFacts {
-            enabled: false,
-            active: false,
-        });
+        let have = facts.units.get(&self.unit).cloned().unwrap_or(UnitFacts { enabled: false, active: false });
         let mut reasons = Vec::new();
         let mut commands = Vec::new();
         if have.enabled != self.enabled {
@@ -27,41 +24,20 @@ impl Service {
             reasons.push(format!(
                 "{} is {}",
                 self.unit,
-                if have.enabled {
-                    "enabled at boot"
-                } else {
-                    "not enabled at boot"
-                }
+                if have.enabled { "enabled at boot" } else { "not enabled at boot" }
             ));
-            commands.push(Command::new([
-                "systemctl",
-                verb,
-                "--quiet",
-                "--",
-                &self.unit,
-            ]));
+            commands.push(Command::new(["systemctl", verb, "--quiet", "--", &self.unit]));
         }
         if have.active != self.running {
             let verb = if self.running { "start" } else { "stop" };
-            reasons.push(format!(
-                "{} is {}",
-                self.unit,
-                if have.active {
-                    "running"
-                } else {
-                    "not running"
-                }
-            ));
+            reasons.push(format!("{} is {}", self.unit, if have.active { "running" } else { "not running" }));
             commands.push(Command::new(["systemctl", verb, "--", &self.unit]));
         }
         if commands.is_empty() {
             return None;
         }
         Some(change(
-            ResourceId {
-                kind: "service".into(),
-                name: self.unit.clone(),
-            },
+            ResourceId { kind: "service".into(), name: self.unit.clone() },
             Action::Update,
             Some(json!({ "enabled": have.enabled, "running": have.active })),
             Some(json!({ "enabled": self.enabled, "running": self.running })),

@@ -1,0 +1,135 @@
+//! Stage 4: the apply script of one server, built from its plan, and the parser of the
+//! progress it prints. The script does exactly what the plan says, in order:
+//!
+//! - takes a lock on the server (`flock` on `STATE/lock`, holder in `STATE/lock.holder`),
+//!   so two runs cannot interleave; the lock dies with the script;
+//! - before each change, records the handlers it notifies in the journal
+//!   (`STATE/handlers`), so a run that fails or is killed after a config change still
+//!   restarts the service on the next run (the next plan reads the journal);
+//! - runs each change's commands, stopping at the first failure and removing the
+//!   change's temporary files;
+//! - runs the handlers, removing each from the journal once it succeeded.
+//!
+//! Progress lines start with `CHATON<TAB>`; everything else is command output.
+
+use std::fmt::Write as _;
+
+use crate::plan::ServerPlan;
+use crate::shell::{quote, render_with_suffix};
+
+/// Where chaton keeps its lock and handler journal on servers.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/chaton";
+
+/// One progress record from a running apply script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    Begin(usize),
+    Done(usize),
+    Failed {
+        index: usize,
+        code: i32,
+    },
+    Handler(String),
+    HandlerDone(String),
+    HandlerFailed {
+        name: String,
+        code: i32,
+    },
+    /// Another run holds the lock; the text says who.
+    Locked(String),
+    Finished,
+}
+
+/// Parses one output line; `None` for command output.
+pub fn parse_line(line: &str) -> Option<Progress> {
+    let rest = line.strip_prefix("CHATON\t")?;
+    let fields: Vec<&str> = rest.split('\t').collect();
+    Some(match fields.as_slice() {
+        ["begin", i] => Progress::Begin(i.parse().ok()?),
+        ["done", i] => Progress::Done(i.parse().ok()?),
+        ["failed", i, code] => Progress::Failed { index: i.parse().ok()?, code: code.parse().ok()? },
+        ["handler", name] => Progress::Handler((*name).to_owned()),
+        ["handler-done", name] => Progress::HandlerDone((*name).to_owned()),
+        ["handler-failed", name, code] => {
+            Progress::HandlerFailed { name: (*name).to_owned(), code: code.parse().ok()? }
+        }
+        ["locked", holder] => Progress::Locked((*holder).to_owned()),
+        ["locked"] => Progress::Locked(String::new()),
+        ["finished"] => Progress::Finished,
+        _ => return None,
+    })
+}
+
+/// Exit code of the script when the lock is held by another run.
+pub const LOCKED_EXIT: i32 = 75;
+
+/// The script applying `plan`. `holder` says who runs it (user, machine, pid, time), for
+/// the message another run gets when it finds the lock taken.
+pub fn script(plan: &ServerPlan, state_dir: &str, holder: &str) -> String {
+    let state = quote(state_dir);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "set -u\nexport LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\numask 022"
+    );
+    let _ = writeln!(s, "S={state}");
+    let _ =
+        writeln!(s, "mkdir -p \"$S\" && chmod 0700 \"$S\" || {{ printf 'CHATON\\tfailed\\t0\\t%s\\n' 1; exit 1; }}");
+    let _ = writeln!(s, "exec 9>>\"$S/lock\"");
+    let _ = writeln!(
+        s,
+        "if ! flock -n 9; then printf 'CHATON\\tlocked\\t%s\\n' \"$(head -c 300 \"$S/lock.holder\" 2>/dev/null | tr '\\t\\n' '  ')\"; exit {LOCKED_EXIT}; fi"
+    );
+    let _ = writeln!(s, "printf '%s\\n' {} > \"$S/lock.holder\"", quote(holder));
+    for (i, planned) in plan.changes.iter().enumerate() {
+        let change = &planned.change;
+        let _ = writeln!(s, "# {}", crate::diagnostic::sanitize(&change.resource.to_string()));
+        let _ = writeln!(s, "printf 'CHATON\\tbegin\\t{i}\\n'");
+        for handler in plan.handlers.iter().filter(|h| h.triggered_by.contains(&change.resource)) {
+            let _ = writeln!(s, "printf '%s\\n' {} >> \"$S/handlers\"", quote(&handler.handler.name));
+        }
+        let cleanup: String = change.cleanup.iter().map(|p| format!(" {}", quote(p))).collect();
+        let on_failure = if cleanup.is_empty() {
+            format!(" || {{ rc=$?; printf 'CHATON\\tfailed\\t{i}\\t%s\\n' \"$rc\"; exit 1; }}")
+        } else {
+            format!(" || {{ rc=$?; rm -f --{cleanup}; printf 'CHATON\\tfailed\\t{i}\\t%s\\n' \"$rc\"; exit 1; }}")
+        };
+        for command in &change.commands {
+            let _ = writeln!(s, "{}", render_with_suffix(command, &on_failure));
+        }
+        let _ = writeln!(s, "printf 'CHATON\\tdone\\t{i}\\n'");
+    }
+    for run in &plan.handlers {
+        let name = quote(&run.handler.name);
+        let _ = writeln!(s, "printf 'CHATON\\thandler\\t%s\\n' {name}");
+        let failure = format!(" || {{ rc=$?; printf 'CHATON\\thandler-failed\\t%s\\t%s\\n' {name} \"$rc\"; exit 1; }}");
+        let _ = writeln!(s, "{}", render_with_suffix(&run.handler.command, &failure));
+        let _ = writeln!(
+            s,
+            "if [ -f \"$S/handlers\" ]; then grep -vxF -- {name} \"$S/handlers\" > \"$S/handlers.new\"; mv -f \"$S/handlers.new\" \"$S/handlers\"; fi"
+        );
+        let _ = writeln!(s, "printf 'CHATON\\thandler-done\\t%s\\n' {name}");
+    }
+    // Every handler ran: the journal is done with (entries of handlers no recipe defines
+    // any more go with it).
+    let _ = writeln!(s, "rm -f \"$S/handlers\" \"$S/lock.holder\"");
+    let _ = writeln!(s, "printf 'CHATON\\tfinished\\n'");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_lines_parse() {
+        assert_eq!(parse_line("CHATON\tbegin\t3"), Some(Progress::Begin(3)));
+        assert_eq!(parse_line("CHATON\tfailed\t3\t127"), Some(Progress::Failed { index: 3, code: 127 }));
+        assert_eq!(parse_line("CHATON\thandler\treload nginx"), Some(Progress::Handler("reload nginx".into())));
+        assert_eq!(
+            parse_line("CHATON\tlocked\tcamille@laptop pid 42"),
+            Some(Progress::Locked("camille@laptop pid 42".into()))
+        );
+        assert_eq!(parse_line("Reading package lists..."), None);
+    }
+}

@@ -1,0 +1,287 @@
+//! The commands that reach servers (plan, apply, verify, facts): engine settings from the
+//! command line, progress on stderr (or JSON lines on stdout), a summary per host, and an
+//! exit code that is non-zero when any host failed.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::output::print_json;
+use crate::apply::DEFAULT_STATE_DIR;
+use crate::diagnostic::{Diagnostic, quoted};
+use crate::engine::{self, Event, EventKind, HostReport, Settings, Task};
+use crate::error::{Error, exit};
+use crate::pipeline::Checked;
+use crate::plan::{FORMAT, Plan};
+use crate::resolve::DesiredState;
+use crate::transport::{HostKeyPolicy, Timeouts};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectionArgs {
+    /// Trust a server's host key the first time (recorded in `known_hosts` next to the
+    /// description). A changed key is always refused.
+    #[arg(long)]
+    accept_new: bool,
+    /// How many servers to work on at the same time.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    parallel: usize,
+    /// Only this server (repeat for several).
+    #[arg(long = "server", value_name = "NAME")]
+    only: Vec<String>,
+    /// Seconds to wait for a server to answer.
+    #[arg(long, default_value_t = 15, value_name = "SECONDS")]
+    connect_timeout: u64,
+    /// Seconds one script (facts or apply) may run on a server.
+    #[arg(long, default_value_t = 1800, value_name = "SECONDS")]
+    script_timeout: u64,
+    /// Where chaton keeps its lock and handler journal on the servers.
+    #[arg(long, default_value = DEFAULT_STATE_DIR, hide = true)]
+    remote_state_dir: String,
+}
+
+fn settings(checked: &Checked, args: &ConnectionArgs) -> Settings {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    Settings {
+        policy: HostKeyPolicy {
+            project_known_hosts: checked.description.dir.join("known_hosts"),
+            user_known_hosts: home.map(|h| h.join(".ssh/known_hosts")),
+            accept_new: args.accept_new,
+        },
+        timeouts: Timeouts {
+            connect: Duration::from_secs(args.connect_timeout.max(1)),
+            script: Duration::from_secs(args.script_timeout.max(1)),
+        },
+        parallel: args.parallel.max(1),
+        state_dir: args.remote_state_dir.clone(),
+    }
+}
+
+/// The desired state restricted to `--server` names (all when none given).
+fn selected(desired: &DesiredState, args: &ConnectionArgs) -> Result<DesiredState, Error> {
+    let names: Vec<&str> = desired.servers.iter().map(|s| s.name.as_str()).collect();
+    for wanted in &args.only {
+        if !names.contains(&wanted.as_str()) {
+            let mut d = Diagnostic::error(format!("unknown server {}", quoted(wanted)));
+            if let Some(best) = crate::description::suggest::closest(wanted, names.iter().copied()) {
+                d = d.help(format!("did you mean {}?", quoted(best)));
+            }
+            return Err(Error::Invalid(vec![d.help(format!("servers: {}", names.join(", ")))]));
+        }
+    }
+    let servers =
+        desired.servers.iter().filter(|s| args.only.is_empty() || args.only.contains(&s.name)).cloned().collect();
+    Ok(DesiredState { servers })
+}
+
+/// Prints events as they come: a line on stderr for people, a JSON line on stdout.
+fn printer(json: bool) -> impl Fn(Event) + Sync {
+    let lock = Mutex::new(());
+    move |event: Event| {
+        let _guard = lock.lock();
+        if json {
+            if let Ok(line) = serde_json::to_string(&event) {
+                let _ = writeln!(std::io::stdout().lock(), "{line}");
+            }
+            return;
+        }
+        let text = match &event.kind {
+            EventKind::Connecting { address } => format!("connecting to {address}"),
+            EventKind::Connected { milliseconds } => format!("connected in {milliseconds} ms"),
+            EventKind::Gathered { milliseconds } => format!("facts gathered in {milliseconds} ms"),
+            EventKind::Planned { changes, handlers } => format!("{changes} change(s), {handlers} handler(s) to run"),
+            EventKind::ChangeStarted { index, total, resource } => format!("({}/{total}) {resource}", index + 1),
+            EventKind::ChangeDone { .. } | EventKind::HandlerDone { .. } => return,
+            EventKind::HandlerStarted { name } => format!("handler: {name}"),
+            EventKind::Checked { check, ok, detail } => {
+                format!("{} {check}: {detail}", if *ok { "ok  " } else { "FAIL" })
+            }
+            EventKind::Failed { error } => format!("failed: {}", error.lines().next().unwrap_or_default()),
+            EventKind::Finished { outcome } => outcome.clone(),
+        };
+        let _ = writeln!(std::io::stderr().lock(), "[{}] {text}", event.server);
+    }
+}
+
+#[derive(Serialize)]
+struct HostSummary<'a> {
+    server: &'a str,
+    ok: bool,
+    error: Option<String>,
+    channels: usize,
+    changes: Option<usize>,
+    applied: usize,
+    handlers: &'a [String],
+}
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    event: &'static str,
+    servers: Vec<HostSummary<'a>>,
+}
+
+/// Prints the per-host outcome and returns whether every host succeeded.
+fn summarize(reports: &[HostReport], json: bool) -> Result<bool, Error> {
+    let servers: Vec<HostSummary> = reports
+        .iter()
+        .map(|r| match &r.result {
+            Ok(result) => HostSummary {
+                server: &r.server,
+                ok: true,
+                error: None,
+                channels: r.channels,
+                changes: result.plan.as_ref().map(|p| p.changes.len()),
+                applied: result.applied,
+                handlers: &result.handlers_run,
+            },
+            Err(e) => HostSummary {
+                server: &r.server,
+                ok: false,
+                error: Some(e.to_string()),
+                channels: r.channels,
+                changes: None,
+                applied: 0,
+                handlers: &[],
+            },
+        })
+        .collect();
+    let all_ok = servers.iter().all(|s| s.ok);
+    if json {
+        let line =
+            serde_json::to_string(&Summary { event: "summary", servers }).map_err(|e| Error::Output(e.to_string()))?;
+        println!("{line}");
+        return Ok(all_ok);
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err);
+    for s in &servers {
+        match &s.error {
+            None => {
+                let _ = writeln!(err, "{}: ok ({} channel(s))", s.server, s.channels);
+            }
+            Some(e) => {
+                let _ = writeln!(err, "{}: FAILED: {e}", s.server);
+            }
+        }
+    }
+    let failed: Vec<&str> = servers.iter().filter(|s| !s.ok).map(|s| s.server).collect();
+    if !failed.is_empty() {
+        let _ = writeln!(err, "{} of {} server(s) failed: {}", failed.len(), servers.len(), failed.join(", "));
+    }
+    Ok(all_ok)
+}
+
+/// `chaton plan` against the servers: the plan of every host that answered, and whether
+/// any failed.
+pub fn plan(
+    checked: &Checked,
+    desired: &DesiredState,
+    args: &ConnectionArgs,
+    json: bool,
+    _color: bool,
+) -> Result<(Plan, bool), Error> {
+    let desired = selected(desired, args)?;
+    // With --json the plan is the only thing on stdout: progress stays on stderr.
+    let reports = engine::run(
+        &desired,
+        &checked.description.hoster.servers,
+        &settings(checked, args),
+        &Task::Plan,
+        &printer(false),
+    );
+    let failed = !summarize(&reports, false)?;
+    let _ = json;
+    let servers = reports.into_iter().filter_map(|r| r.result.ok().and_then(|res| res.plan)).collect();
+    Ok((Plan { format: FORMAT, generator: format!("chaton {}", env!("CARGO_PKG_VERSION")), servers }, failed))
+}
+
+/// `chaton apply`, from a fresh plan or a saved one.
+pub fn apply(
+    checked: &Checked,
+    desired: &DesiredState,
+    saved: Option<&Path>,
+    args: &ConnectionArgs,
+    json: bool,
+    _color: bool,
+) -> Result<u8, Error> {
+    let desired = selected(desired, args)?;
+    let expected = saved.map(load_saved_plan).transpose()?;
+    let reports = engine::run(
+        &desired,
+        &checked.description.hoster.servers,
+        &settings(checked, args),
+        &Task::Apply { expected },
+        &printer(json),
+    );
+    Ok(if summarize(&reports, json)? { exit::OK } else { exit::ERROR })
+}
+
+/// A saved plan, as JSON per server.
+fn load_saved_plan(path: &Path) -> Result<BTreeMap<String, serde_json::Value>, Error> {
+    let invalid = |why: String| {
+        Error::Invalid(vec![
+            Diagnostic::error(format!("cannot use the plan {}: {why}", quoted(&path.display().to_string())))
+                .help("make one with `chaton plan FILE --out plan.json`"),
+        ])
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| invalid(e.to_string()))?;
+    let plan: serde_json::Value = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    if plan["format"] != FORMAT {
+        return Err(invalid(format!("it is not a chaton plan of format {FORMAT}")));
+    }
+    let servers = plan["servers"].as_array().ok_or_else(|| invalid("it has no servers".into()))?;
+    if servers.iter().any(|s| s["facts"]["type"] != "live") {
+        return Err(invalid("it was made with --offline; an applied plan must come from the servers".into()));
+    }
+    Ok(servers.iter().filter_map(|s| Some((s["server"].as_str()?.to_owned(), s.clone()))).collect())
+}
+
+/// `chaton verify`.
+pub fn verify(
+    checked: &Checked,
+    desired: &DesiredState,
+    args: &ConnectionArgs,
+    json: bool,
+    _color: bool,
+) -> Result<u8, Error> {
+    let desired = selected(desired, args)?;
+    let reports = engine::run(
+        &desired,
+        &checked.description.hoster.servers,
+        &settings(checked, args),
+        &Task::Verify,
+        &printer(json),
+    );
+    Ok(if summarize(&reports, json)? { exit::OK } else { exit::ERROR })
+}
+
+/// `chaton facts SERVER`: the facts as JSON on stdout.
+pub fn facts(
+    checked: &Checked,
+    desired: &DesiredState,
+    server: &str,
+    args: &ConnectionArgs,
+    _color: bool,
+) -> Result<u8, Error> {
+    let mut args = args.clone();
+    args.only = vec![server.to_owned()];
+    let desired = selected(desired, &args)?;
+    let mut reports = engine::run(
+        &desired,
+        &checked.description.hoster.servers,
+        &settings(checked, &args),
+        &Task::Facts,
+        &printer(false),
+    );
+    let report = reports.pop().expect("one server selected");
+    match report.result {
+        Ok(result) => {
+            print_json(&result.facts)?;
+            Ok(exit::OK)
+        }
+        Err(e) => Err(Error::Output(format!("{server}: {e}"))),
+    }
+}

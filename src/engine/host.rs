@@ -1,0 +1,216 @@
+//! One host, start to end: connect, gather facts (one channel), plan, and for an apply run
+//! the apply script (a second channel) while turning its progress lines into events.
+
+use std::time::Instant;
+
+use super::checks;
+use super::{Event, EventKind, HostError, HostReport, HostResult, Settings, Task};
+use crate::apply::{self, LOCKED_EXIT, Progress};
+use crate::description::model::Server;
+use crate::facts::{FactQuery, HostFacts, gather};
+use crate::plan::{self, FactsSource, ServerPlan};
+use crate::resolve::ServerState;
+use crate::transport::ssh::SshTransport;
+use crate::transport::{Transport, ssh_config};
+
+/// Lines of command output kept for an error message.
+const OUTPUT_TAIL: usize = 25;
+
+pub fn run(
+    state: &ServerState,
+    server: &Server,
+    settings: &Settings,
+    task: &Task,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> HostReport {
+    let emit = |kind: EventKind| on_event(Event { server: state.name.clone(), kind });
+    let mut channels = 0;
+    let result = work(state, server, settings, task, &emit, &mut channels);
+    match &result {
+        Ok(r) => {
+            let outcome = match (task, &r.plan) {
+                (Task::Apply { .. }, Some(p)) if p.changes.is_empty() && p.handlers.is_empty() => {
+                    "no changes".to_owned()
+                }
+                (Task::Apply { .. }, _) => {
+                    format!("{} change(s) applied, {} handler(s) run", r.applied, r.handlers_run.len())
+                }
+                (Task::Verify, _) => format!("verified, {} check(s) passed", r.checks.len()),
+                (Task::Plan, Some(p)) => format!("{} change(s) planned", p.changes.len()),
+                _ => "done".to_owned(),
+            };
+            emit(EventKind::Finished { outcome });
+        }
+        Err(e) => emit(EventKind::Failed { error: e.to_string() }),
+    }
+    HostReport { server: state.name.clone(), result, channels }
+}
+
+fn work(
+    state: &ServerState,
+    server: &Server,
+    settings: &Settings,
+    task: &Task,
+    emit: &dyn Fn(EventKind),
+    channels: &mut usize,
+) -> Result<HostResult, HostError> {
+    let endpoint = ssh_config::endpoint(server).map_err(HostError::Setup)?;
+    emit(EventKind::Connecting { address: format!("{}@{}:{}", endpoint.user, endpoint.host, endpoint.port) });
+    let start = Instant::now();
+    let mut transport = SshTransport::connect(&endpoint, &settings.policy, settings.timeouts)?;
+    emit(EventKind::Connected { milliseconds: start.elapsed().as_millis() });
+
+    let mut query = plan::fact_query(state);
+    if matches!(task, Task::Verify) {
+        checks::add_guards(&state.checks, &mut query);
+    }
+    let start = Instant::now();
+    let facts = gather_facts(&mut transport, &query, &settings.state_dir, channels);
+    *channels = transport.channels_opened();
+    let facts = facts?;
+    emit(EventKind::Gathered { milliseconds: start.elapsed().as_millis() });
+    let mut result = HostResult { facts: Some(facts.clone()), ..HostResult::default() };
+    if matches!(task, Task::Facts) {
+        return Ok(result);
+    }
+
+    let source = FactsSource::Live {
+        digest: facts.digest(),
+        os: format!("{} {} ({})", facts.os.id, facts.os.version_id, facts.os.codename),
+    };
+    let server_plan = plan::plan_server(state, source, &facts);
+    emit(EventKind::Planned { changes: server_plan.changes.len(), handlers: server_plan.handlers.len() });
+    result.plan = Some(server_plan.clone());
+
+    match task {
+        Task::Facts | Task::Plan => Ok(result),
+        Task::Verify => {
+            result.checks = checks::run(&state.checks, &facts, &endpoint.host, settings.timeouts.connect);
+            for c in &result.checks {
+                emit(EventKind::Checked { check: c.check.clone(), ok: c.ok, detail: c.detail.clone() });
+            }
+            if !server_plan.changes.is_empty() {
+                return Err(HostError::NotConverged { changes: server_plan.changes.len() });
+            }
+            let failed = result.checks.iter().filter(|c| !c.ok).count();
+            if failed > 0 {
+                return Err(HostError::ChecksFailed { failed });
+            }
+            Ok(result)
+        }
+        Task::Apply { expected } => {
+            if let Some(expected) = expected {
+                check_saved(&server_plan, expected.get(&state.name))?;
+            }
+            if server_plan.changes.is_empty() && server_plan.handlers.is_empty() {
+                return Ok(result);
+            }
+            let outcome = apply_plan(&mut transport, &server_plan, settings, emit);
+            *channels = transport.channels_opened();
+            let (applied, handlers_run) = outcome?;
+            result.applied = applied;
+            result.handlers_run = handlers_run;
+            Ok(result)
+        }
+    }
+}
+
+fn gather_facts(
+    transport: &mut SshTransport,
+    query: &FactQuery,
+    state_dir: &str,
+    channels: &mut usize,
+) -> Result<HostFacts, HostError> {
+    let script = gather::script(query, state_dir);
+    let output = transport.run(&script, &mut |_| {})?;
+    *channels = transport.channels_opened();
+    if output.exit != 0 {
+        return Err(HostError::Facts(format!(
+            "the facts script exited with status {}\n{}",
+            output.exit,
+            tail(&output.output)
+        )));
+    }
+    gather::parse(&output.output, query).map_err(HostError::Facts)
+}
+
+/// Refuses a saved plan that is not exactly what the server needs now.
+fn check_saved(fresh: &ServerPlan, saved: Option<&serde_json::Value>) -> Result<(), HostError> {
+    let saved = saved.ok_or(HostError::NotInPlan)?;
+    let fresh_json = serde_json::to_value(fresh).map_err(|e| HostError::Setup(e.to_string()))?;
+    if saved["facts"] != fresh_json["facts"] {
+        return Err(HostError::Stale);
+    }
+    if *saved != fresh_json {
+        return Err(HostError::PlanMismatch);
+    }
+    Ok(())
+}
+
+fn apply_plan(
+    transport: &mut SshTransport,
+    plan: &ServerPlan,
+    settings: &Settings,
+    emit: &dyn Fn(EventKind),
+) -> Result<(usize, Vec<String>), HostError> {
+    let script = apply::script(plan, &settings.state_dir, &super::holder());
+    let total = plan.changes.len();
+    let mut done = 0;
+    let mut handlers_run = Vec::new();
+    let mut failure: Option<Progress> = None;
+    let mut locked: Option<String> = None;
+    let mut finished = false;
+    let mut recent: Vec<String> = Vec::new();
+    let output = transport.run(&script, &mut |line| match apply::parse_line(line) {
+        Some(Progress::Begin(i)) => {
+            recent.clear();
+            let resource = plan.changes.get(i).map(|c| c.change.resource.to_string()).unwrap_or_default();
+            emit(EventKind::ChangeStarted { index: i, total, resource });
+        }
+        Some(Progress::Done(i)) => {
+            done = i + 1;
+            emit(EventKind::ChangeDone { index: i });
+        }
+        Some(Progress::Handler(name)) => {
+            recent.clear();
+            emit(EventKind::HandlerStarted { name });
+        }
+        Some(Progress::HandlerDone(name)) => {
+            emit(EventKind::HandlerDone { name: name.clone() });
+            handlers_run.push(name);
+        }
+        Some(Progress::Locked(holder)) => locked = Some(holder),
+        Some(Progress::Finished) => finished = true,
+        Some(p @ (Progress::Failed { .. } | Progress::HandlerFailed { .. })) => failure = Some(p),
+        None => {
+            recent.push(line.to_owned());
+            if recent.len() > OUTPUT_TAIL {
+                recent.remove(0);
+            }
+        }
+    })?;
+    let recent = recent.join("\n");
+    if let Some(holder) = locked {
+        return Err(HostError::Locked { holder });
+    }
+    match failure {
+        Some(Progress::Failed { index, code }) => {
+            let resource = plan.changes.get(index).map(|c| c.change.resource.to_string()).unwrap_or_default();
+            return Err(HostError::ChangeFailed { index, resource, code, applied: done, output: recent });
+        }
+        Some(Progress::HandlerFailed { name, code }) => {
+            return Err(HostError::HandlerFailed { name, code, output: recent });
+        }
+        _ => {}
+    }
+    if !finished || output.exit != 0 {
+        let code = if output.exit == LOCKED_EXIT { LOCKED_EXIT } else { output.exit };
+        return Err(HostError::ApplyAborted { code, output: tail(&output.output) });
+    }
+    Ok((done, handlers_run))
+}
+
+fn tail(output: &str) -> String {
+    let lines: Vec<&str> = output.lines().collect();
+    lines[lines.len().saturating_sub(OUTPUT_TAIL)..].join("\n")
+}

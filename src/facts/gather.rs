@@ -1,0 +1,273 @@
+//! Facts from a live server: one batched shell script per host (one exec channel) and the
+//! parser of its output, in the pyinfra spirit (a fact is a command plus a parser), but all
+//! facts of a host in one script.
+//!
+//! Output is one record per line, tab-separated. Paths, users, units and guards are
+//! referred to by their index in the query, so hostile names never reach the parser;
+//! free text (link targets, file contents, firewall JSON, handler names) travels as base64.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+
+use super::{FactQuery, GroupFacts, HostFacts, OsRelease, PathState, UnitFacts, UserFacts};
+use crate::description::types::FileMode;
+use crate::recipe::model::Proto;
+use crate::shell::quote;
+
+/// Content of larger files is not fetched (their diff says so).
+pub const MAX_TEXT_BYTES: u64 = 256 * 1024;
+
+const PRELUDE: &str = r#"export LC_ALL=C
+b64() { base64 -w0; }
+chaton_path() {
+  if [ -L "$2" ]; then printf 'path\t%s\tlink\t%s\n' "$1" "$(readlink -- "$2" | tr -d '\n' | b64)"
+  elif [ -f "$2" ]; then
+    printf 'path\t%s\tfile\t%s\t%s\n' "$1" "$(stat --printf '%U\t%G\t%a\t%s' -- "$2")" "$(sha256sum < "$2" | cut -d' ' -f1)"
+    if [ "$3" = 1 ] && [ "$(stat --printf '%s' -- "$2")" -le 262144 ]; then printf 'text\t%s\t%s\n' "$1" "$(b64 < "$2")"; fi
+  elif [ -d "$2" ]; then printf 'path\t%s\tdir\t%s\n' "$1" "$(stat --printf '%U\t%G\t%a' -- "$2")"
+  elif [ -e "$2" ]; then printf 'path\t%s\tother\n' "$1"
+  else printf 'path\t%s\tmissing\n' "$1"; fi
+}
+chaton_user() { if l=$(getent passwd "$2"); then printf 'user\t%s\t%s\t%s\n' "$1" "$l" "$(id -Gn -- "$2" | tr ' ' ',')"; fi; }
+chaton_group() { if l=$(getent group "$2"); then printf 'group\t%s\t%s\n' "$1" "$l"; fi; }
+chaton_unit() { printf 'unit\t%s\t%s\t%s\n' "$1" "$(systemctl is-enabled -- "$2" 2>/dev/null | head -n1)" "$(systemctl is-active -- "$2" 2>/dev/null | head -n1)"; }
+"#;
+
+/// The script that gathers `query` on a host whose chaton state lives in `state_dir`.
+pub fn script(query: &FactQuery, state_dir: &str) -> String {
+    let mut s = String::from(PRELUDE);
+    s.push_str(
+        "( . /etc/os-release && printf 'os\\t%s\\t%s\\t%s\\n' \"$ID\" \"$VERSION_ID\" \"${VERSION_CODENAME:-}\" )\n",
+    );
+    if query.packages {
+        s.push_str("dpkg-query -W -f 'pkg\\t${db:Status-Abbrev}\\t${Package}\\t${Version}\\n' 2>/dev/null\n");
+    }
+    for (i, path) in query.paths.iter().enumerate() {
+        let _ = writeln!(s, "chaton_path {i} {} {}", quote(path), u8::from(query.texts.contains(path)));
+    }
+    for (i, user) in query.users.iter().enumerate() {
+        let _ = writeln!(s, "chaton_user {i} {}", quote(user));
+    }
+    for (i, group) in query.groups.iter().enumerate() {
+        let _ = writeln!(s, "chaton_group {i} {}", quote(group));
+    }
+    for (i, unit) in query.units.iter().enumerate() {
+        let _ = writeln!(s, "chaton_unit {i} {}", quote(unit));
+    }
+    if query.firewall {
+        s.push_str("if command -v nft >/dev/null 2>&1 && nft list table inet chaton >/dev/null 2>&1; then printf 'fw\\t%s\\n' \"$(nft -j list table inet chaton | b64)\"; fi\n");
+    }
+    for (i, guard) in query.guards.iter().enumerate() {
+        // The guard is already shell text built by `shell::render`.
+        let _ = writeln!(s, "( {guard} ) </dev/null >/dev/null 2>&1; printf 'guard\\t{i}\\t%s\\n' \"$?\"");
+    }
+    let journal = format!("{state_dir}/handlers");
+    let _ = writeln!(
+        s,
+        "if [ -f {j} ]; then while IFS= read -r h; do [ -n \"$h\" ] && printf 'pending\\t%s\\n' \"$(printf '%s' \"$h\" | b64)\"; done < {j}; fi",
+        j = quote(&journal)
+    );
+    s.push_str("printf 'end\\n'\n");
+    s
+}
+
+fn b64(text: &str) -> Result<Vec<u8>, String> {
+    base64::engine::general_purpose::STANDARD.decode(text.trim()).map_err(|e| format!("bad base64 in facts: {e}"))
+}
+
+fn nth<'a>(set: &'a BTreeSet<String>, index: &str) -> Result<&'a String, String> {
+    let i: usize = index.parse().map_err(|_| format!("bad index {index:?} in facts"))?;
+    set.iter().nth(i).ok_or_else(|| format!("index {i} out of range in facts"))
+}
+
+fn mode(text: &str) -> Result<FileMode, String> {
+    u32::from_str_radix(text, 8).map(FileMode).map_err(|_| format!("bad mode {text:?} in facts"))
+}
+
+/// Parses the script's output. Lines that are not records (warnings on stderr) are ignored;
+/// a missing `end` record means the script did not finish.
+pub fn parse(output: &str, query: &FactQuery) -> Result<HostFacts, String> {
+    let mut facts = HostFacts::default();
+    let mut texts: Vec<(String, String)> = Vec::new();
+    let mut ended = false;
+    for line in output.lines() {
+        let fields: Vec<&str> = line.split('\t').collect();
+        match fields.as_slice() {
+            ["os", id, version, codename] => {
+                facts.os = OsRelease { id: (*id).into(), version_id: (*version).into(), codename: (*codename).into() }
+            }
+            ["pkg", status, name, version] if status.starts_with("ii") => {
+                facts.packages.insert((*name).into(), (*version).into());
+            }
+            ["pkg", ..] => {}
+            ["path", i, "missing"] => {
+                facts.paths.insert(nth(&query.paths, i)?.clone(), PathState::Missing);
+            }
+            ["path", i, "other"] => {
+                facts.paths.insert(nth(&query.paths, i)?.clone(), PathState::Other);
+            }
+            ["path", i, "link", target] => {
+                let target = String::from_utf8_lossy(&b64(target)?).into_owned();
+                facts.paths.insert(nth(&query.paths, i)?.clone(), PathState::Symlink { target });
+            }
+            ["path", i, "dir", owner, group, m] => {
+                let state = PathState::Directory { owner: (*owner).into(), group: (*group).into(), mode: mode(m)? };
+                facts.paths.insert(nth(&query.paths, i)?.clone(), state);
+            }
+            ["path", i, "file", owner, group, m, size, sha256] => {
+                let state = PathState::File {
+                    sha256: (*sha256).into(),
+                    size: size.parse().map_err(|_| format!("bad size {size:?} in facts"))?,
+                    owner: (*owner).into(),
+                    group: (*group).into(),
+                    mode: mode(m)?,
+                    text: None,
+                };
+                facts.paths.insert(nth(&query.paths, i)?.clone(), state);
+            }
+            ["text", i, content] => {
+                if let Ok(text) = String::from_utf8(b64(content)?) {
+                    texts.push((nth(&query.paths, i)?.clone(), text));
+                }
+            }
+            ["user", i, passwd, groups] => {
+                let parts: Vec<&str> = passwd.split(':').collect();
+                if let [_, _, uid, _, _, home, shell] = parts.as_slice() {
+                    let user = UserFacts {
+                        uid: uid.parse().map_err(|_| format!("bad uid {uid:?} in facts"))?,
+                        home: (*home).into(),
+                        shell: (*shell).into(),
+                        groups: groups.split(',').filter(|g| !g.is_empty()).map(str::to_owned).collect(),
+                    };
+                    facts.users.insert(nth(&query.users, i)?.clone(), user);
+                }
+            }
+            ["group", i, line] => {
+                if let Some(gid) = line.split(':').nth(2).and_then(|g| g.parse().ok()) {
+                    facts.groups.insert(nth(&query.groups, i)?.clone(), GroupFacts { gid });
+                }
+            }
+            ["unit", i, enabled, active] => {
+                let enabled =
+                    matches!(*enabled, "enabled" | "enabled-runtime" | "static" | "alias" | "indirect" | "generated");
+                let state = UnitFacts { enabled, active: *active == "active" || *active == "reloading" };
+                facts.units.insert(nth(&query.units, i)?.clone(), state);
+            }
+            ["fw", json] => facts.firewall = Some(open_ports(&b64(json)?)?),
+            ["guard", i, code] => {
+                facts.guards.insert(nth(&query.guards, i)?.clone(), *code == "0");
+            }
+            ["pending", name] => {
+                let name = String::from_utf8_lossy(&b64(name)?).into_owned();
+                if !facts.pending_handlers.contains(&name) {
+                    facts.pending_handlers.push(name);
+                }
+            }
+            ["end"] => ended = true,
+            _ => {}
+        }
+    }
+    if !ended {
+        return Err("the facts script did not finish".into());
+    }
+    for (path, text) in texts {
+        if let Some(PathState::File { text: slot, .. }) = facts.paths.get_mut(&path) {
+            *slot = Some(text);
+        }
+    }
+    Ok(facts)
+}
+
+/// Ports accepted by the input chain of `table inet chaton`, from `nft -j` output.
+pub fn open_ports(json: &[u8]) -> Result<BTreeSet<(u16, Proto)>, String> {
+    let value: serde_json::Value = serde_json::from_slice(json).map_err(|e| format!("bad nft JSON: {e}"))?;
+    let mut ports = BTreeSet::new();
+    let items = value["nftables"].as_array().cloned().unwrap_or_default();
+    for item in items {
+        let rule = &item["rule"];
+        if rule["chain"] != "input" {
+            continue;
+        }
+        let Some(expr) = rule["expr"].as_array() else { continue };
+        if !expr.iter().any(|e| e.get("accept").is_some()) {
+            continue;
+        }
+        for e in expr {
+            let m = &e["match"];
+            let payload = &m["left"]["payload"];
+            if payload["field"] != "dport" || m["op"] != "==" {
+                continue;
+            }
+            let proto = match payload["protocol"].as_str() {
+                Some("tcp") => Proto::Tcp,
+                Some("udp") => Proto::Udp,
+                _ => continue,
+            };
+            let numbers: Vec<&serde_json::Value> = match &m["right"] {
+                serde_json::Value::Object(o) if o.contains_key("set") => {
+                    o["set"].as_array().map(|a| a.iter().collect()).unwrap_or_default()
+                }
+                other => vec![other],
+            };
+            for n in numbers {
+                if let Some(port) = n.as_u64().and_then(|p| u16::try_from(p).ok()) {
+                    ports.insert((port, proto));
+                }
+            }
+        }
+    }
+    Ok(ports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query() -> FactQuery {
+        let mut q = FactQuery { packages: true, firewall: true, ..FactQuery::default() };
+        q.paths.extend(["/etc/motd".to_owned(), "/etc/a\tb".to_owned(), "/srv".to_owned(), "/x".to_owned()]);
+        q.texts.insert("/etc/motd".into());
+        q.users.insert("camille".into());
+        q.units.insert("nginx".into());
+        q
+    }
+
+    #[test]
+    fn parses_every_record_kind() {
+        let hello = base64::engine::general_purpose::STANDARD.encode("hello\n");
+        let nft = r#"{"nftables":[{"metainfo":{}},{"rule":{"family":"inet","table":"chaton","chain":"input","handle":4,"expr":[{"match":{"op":"==","left":{"payload":{"protocol":"tcp","field":"dport"}},"right":22}},{"accept":null}]}},{"rule":{"chain":"input","expr":[{"match":{"op":"==","left":{"payload":{"protocol":"udp","field":"dport"}},"right":{"set":[51820,53]}}},{"accept":null}]}}]}"#;
+        let output = format!(
+            "os\tdebian\t12\tbookworm\npkg\tii \tnginx\t1.22.1-9\npkg\trc \told\t1\npath\t1\tfile\troot\troot\t644\t6\tabc\ntext\t1\t{hello}\npath\t0\tmissing\npath\t2\tdir\troot\troot\t755\npath\t3\tlink\t{}\nuser\t0\tcamille:x:1000:1000:,,,:/home/camille:/bin/bash\tcamille,sudo\nunit\t0\tenabled\tactive\nfw\t{}\nstray warning line\npending\t{}\nend\n",
+            base64::engine::general_purpose::STANDARD.encode("/etc/target"),
+            base64::engine::general_purpose::STANDARD.encode(nft),
+            base64::engine::general_purpose::STANDARD.encode("reload nginx"),
+        );
+        let f = parse(&output, &query()).unwrap();
+        assert_eq!(f.os.codename, "bookworm");
+        assert_eq!(f.packages.keys().collect::<Vec<_>>(), ["nginx"]);
+        assert!(
+            matches!(f.path("/etc/motd"), PathState::File { text: Some(t), mode, .. } if t == "hello\n" && *mode == FileMode(0o644))
+        );
+        assert_eq!(f.path("/etc/a\tb"), &PathState::Missing);
+        assert!(matches!(f.path("/x"), PathState::Symlink { target } if target == "/etc/target"));
+        assert!(f.users["camille"].groups.contains("sudo"));
+        assert!(f.units["nginx"].enabled && f.units["nginx"].active);
+        assert_eq!(f.firewall.unwrap(), BTreeSet::from([(22, Proto::Tcp), (53, Proto::Udp), (51820, Proto::Udp)]));
+        assert_eq!(f.pending_handlers, ["reload nginx"]);
+    }
+
+    #[test]
+    fn a_truncated_output_is_an_error() {
+        assert!(parse("os\tdebian\t12\tbookworm\n", &query()).is_err());
+    }
+
+    #[test]
+    fn the_script_quotes_hostile_paths() {
+        let s = script(&query(), "/var/lib/chaton");
+        // Sorted: "/etc/a\tb" comes before "/etc/motd".
+        assert!(s.contains("chaton_path 0 '/etc/a\tb' 0\n"), "{s}");
+        assert!(s.contains("chaton_path 1 /etc/motd 1\n"));
+    }
+}

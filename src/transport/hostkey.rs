@@ -1,0 +1,104 @@
+//! Host key trust: a key pinned in the description, the project's `known_hosts` next to the
+//! description, or the user's `~/.ssh/known_hosts`. Strict by default: an unknown key is
+//! refused unless `--accept-new`, a changed key is always refused.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use base64::Engine as _;
+use ssh2::{CheckResult, HostKeyType, KnownHostFileKind, Session};
+
+use super::{HostKeyPolicy, TransportError};
+
+/// OpenSSH's name for a key type.
+pub fn key_type_name(kind: HostKeyType) -> &'static str {
+    match kind {
+        HostKeyType::Rsa => "ssh-rsa",
+        HostKeyType::Dss => "ssh-dss",
+        HostKeyType::Ecdsa256 => "ecdsa-sha2-nistp256",
+        HostKeyType::Ecdsa384 => "ecdsa-sha2-nistp384",
+        HostKeyType::Ecdsa521 => "ecdsa-sha2-nistp521",
+        HostKeyType::Ed25519 => "ssh-ed25519",
+        HostKeyType::Unknown => "unknown",
+    }
+}
+
+/// `SHA256:...` as `ssh-keygen -lf` prints it.
+pub fn fingerprint(key: &[u8]) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(key);
+    format!("SHA256:{}", base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest))
+}
+
+/// The host pattern known_hosts uses for a port: `host` for 22, `[host]:port` otherwise.
+pub fn host_pattern(host: &str, port: u16) -> String {
+    if port == 22 { host.to_owned() } else { format!("[{host}]:{port}") }
+}
+
+/// Checks the session's host key against the policy; records it when `accept_new` allows.
+pub fn verify(
+    session: &Session,
+    endpoint: &str,
+    host: &str,
+    port: u16,
+    pinned: Option<&str>,
+    policy: &HostKeyPolicy,
+) -> Result<(), TransportError> {
+    let (key, kind) = session.host_key().ok_or_else(|| TransportError::Connect {
+        endpoint: endpoint.to_owned(),
+        reason: "the server sent no host key".into(),
+    })?;
+    let key_type = key_type_name(kind).to_owned();
+    let blob = base64::engine::general_purpose::STANDARD.encode(key);
+    let changed = |known_in: String| TransportError::ChangedHostKey {
+        endpoint: endpoint.to_owned(),
+        key_type: key_type.clone(),
+        fingerprint: fingerprint(key),
+        known_in,
+    };
+
+    if let Some(pinned) = pinned {
+        let mut parts = pinned.split_whitespace();
+        return if parts.next() == Some(key_type.as_str()) && parts.next() == Some(blob.as_str()) {
+            Ok(())
+        } else {
+            Err(changed("the host_key pinned in the description".into()))
+        };
+    }
+
+    let files = [Some(policy.project_known_hosts.as_path()), policy.user_known_hosts.as_deref()];
+    let mut known = false;
+    for file in files.into_iter().flatten().filter(|f| f.exists()) {
+        let mut hosts = session
+            .known_hosts()
+            .map_err(|e| TransportError::Connect { endpoint: endpoint.to_owned(), reason: e.to_string() })?;
+        if hosts.read_file(file, KnownHostFileKind::OpenSSH).is_err() {
+            continue;
+        }
+        match hosts.check_port(host, port, key) {
+            CheckResult::Match => known = true,
+            CheckResult::Mismatch => return Err(changed(file.display().to_string())),
+            CheckResult::NotFound | CheckResult::Failure => {}
+        }
+    }
+    if known {
+        return Ok(());
+    }
+    if policy.accept_new {
+        return record(&policy.project_known_hosts, &format!("{} {key_type} {blob}", host_pattern(host, port)));
+    }
+    Err(TransportError::UnknownHostKey {
+        endpoint: endpoint.to_owned(),
+        key_type: key_type.clone(),
+        fingerprint: fingerprint(key),
+        key_line: format!("{key_type} {blob}"),
+    })
+}
+
+/// Appends one line to the project's known_hosts (created 0644 if missing).
+fn record(path: &Path, line: &str) -> Result<(), TransportError> {
+    let fail =
+        |e: std::io::Error| TransportError::KnownHostsWrite { path: path.display().to_string(), reason: e.to_string() };
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(fail)?;
+    writeln!(file, "{line}").map_err(fail)
+}

@@ -1,0 +1,92 @@
+//! The transport: the only code that talks to servers. It runs a script on a host and
+//! returns its output and exit status. One connection per host, used from one thread.
+//!
+//! `ssh` implements it with libssh2 (the `ssh2` crate); the trait keeps a second transport
+//! (the system `ssh` with ControlMaster, say) possible.
+
+pub mod hostkey;
+pub mod ssh;
+pub mod ssh_config;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where and how to reach one server.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The server's name in the description (for messages).
+    pub server: String,
+    /// Host name or address to connect to (after `~/.ssh/config` aliases).
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    /// Private keys to try after the agent.
+    pub identity_files: Vec<PathBuf>,
+    /// Host key pinned in the description (`ssh-ed25519 AAAA...`).
+    pub pinned_key: Option<String>,
+}
+
+/// How host keys are trusted.
+#[derive(Debug, Clone)]
+pub struct HostKeyPolicy {
+    /// The project's own known_hosts, next to the description: `--accept-new` writes here.
+    pub project_known_hosts: PathBuf,
+    /// The user's `~/.ssh/known_hosts`, also trusted when it exists.
+    pub user_known_hosts: Option<PathBuf>,
+    /// Trust an unknown host on first use (never a changed one).
+    pub accept_new: bool,
+}
+
+/// Limits that keep a run from hanging.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub script: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self { connect: Duration::from_secs(15), script: Duration::from_secs(1800) }
+    }
+}
+
+/// What a finished script said.
+#[derive(Debug, Clone)]
+pub struct ScriptOutput {
+    pub exit: i32,
+    /// Standard output and error, merged in order.
+    pub output: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("cannot connect to {endpoint}: {reason}")]
+    Connect { endpoint: String, reason: String },
+    #[error(
+        "the host key of {endpoint} is not known\n  {key_type} key fingerprint: {fingerprint}\n  to trust it after checking this fingerprint with the provider, run again with --accept-new, or pin it in the description: host_key: \"{key_line}\""
+    )]
+    UnknownHostKey { endpoint: String, key_type: String, fingerprint: String, key_line: String },
+    #[error(
+        "WARNING: THE HOST KEY OF {endpoint} HAS CHANGED\n  it now presents {key_type} {fingerprint}, which does not match {known_in}.\n  Someone may be intercepting the connection, or the server was reinstalled.\n  chaton refuses to connect. If the change is expected, remove the old key from {known_in} after checking the new fingerprint."
+    )]
+    ChangedHostKey { endpoint: String, key_type: String, fingerprint: String, known_in: String },
+    #[error("cannot log in to {endpoint} as {user}: {reason}")]
+    Auth { endpoint: String, user: String, reason: String },
+    #[error("{endpoint}: the script did not finish within {seconds} s")]
+    Timeout { endpoint: String, seconds: u64 },
+    #[error("{endpoint}: connection lost: {reason}")]
+    Dropped { endpoint: String, reason: String },
+    #[error("cannot write {path}: {reason}")]
+    KnownHostsWrite { path: String, reason: String },
+}
+
+/// Runs scripts on one host.
+pub trait Transport {
+    /// Runs `script` with `/bin/sh` (as root: through `sudo -n` for other users) and
+    /// returns its merged output and exit status. `on_line` sees each output line as it
+    /// arrives, for progress.
+    fn run(&mut self, script: &str, on_line: &mut dyn FnMut(&str)) -> Result<ScriptOutput, TransportError>;
+
+    /// Exec channels opened so far on this connection.
+    fn channels_opened(&self) -> usize;
+}

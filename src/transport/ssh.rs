@@ -1,0 +1,167 @@
+//! The libssh2 transport: one TCP connection (TCP_NODELAY) and one SSH session per host,
+//! host key checked before authentication, agent then key files, a deadline on every
+//! script. Scripts go on standard input, so their size is not limited by the remote
+//! command line; the remote shell reads the whole script before running it, so a script
+//! that prints a lot cannot deadlock against a script still being sent.
+
+use std::io::{Read as _, Write as _};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use ssh2::{MethodType, Session};
+
+use super::{Endpoint, HostKeyPolicy, ScriptOutput, Timeouts, Transport, TransportError, hostkey};
+use crate::shell::quote;
+
+/// Host key algorithms in order of preference: the strongest first, so the key checked
+/// is the one admins usually pin.
+const HOST_KEY_PREFERENCE: &str =
+    "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256,ssh-rsa";
+
+pub struct SshTransport {
+    session: Session,
+    endpoint: Endpoint,
+    timeouts: Timeouts,
+    channels: usize,
+}
+
+impl SshTransport {
+    /// Connects, checks the host key and logs in.
+    pub fn connect(endpoint: &Endpoint, policy: &HostKeyPolicy, timeouts: Timeouts) -> Result<Self, TransportError> {
+        let name = format!("{} ({}@{}:{})", endpoint.server, endpoint.user, endpoint.host, endpoint.port);
+        let connect_error = |reason: String| TransportError::Connect { endpoint: name.clone(), reason };
+        let addresses: Vec<_> = (endpoint.host.as_str(), endpoint.port)
+            .to_socket_addrs()
+            .map_err(|e| connect_error(format!("cannot resolve {}: {e}", endpoint.host)))?
+            .collect();
+        let mut last_error = String::from("no address");
+        let mut stream = None;
+        for address in &addresses {
+            match TcpStream::connect_timeout(address, timeouts.connect) {
+                Ok(s) => {
+                    stream = Some(s);
+                    break;
+                }
+                Err(e) => last_error = e.to_string(),
+            }
+        }
+        let stream = stream.ok_or_else(|| connect_error(last_error))?;
+        // Without TCP_NODELAY every channel pays a Nagle/delayed-ACK stall (about 40 ms).
+        stream.set_nodelay(true).map_err(|e| connect_error(e.to_string()))?;
+
+        let mut session = Session::new().map_err(|e| connect_error(e.to_string()))?;
+        session.set_tcp_stream(stream);
+        session.set_timeout(millis(timeouts.connect));
+        session.method_pref(MethodType::HostKey, HOST_KEY_PREFERENCE).map_err(|e| connect_error(e.to_string()))?;
+        session.handshake().map_err(|e| connect_error(format!("SSH handshake failed: {e}")))?;
+
+        hostkey::verify(&session, &name, &endpoint.host, endpoint.port, endpoint.pinned_key.as_deref(), policy)?;
+        authenticate(&session, endpoint, &name)?;
+        // Notice a dead peer even when no script is running.
+        session.set_keepalive(false, 15);
+        Ok(Self { session, endpoint: endpoint.clone(), timeouts, channels: 0 })
+    }
+
+    fn name(&self) -> String {
+        format!("{} ({}@{}:{})", self.endpoint.server, self.endpoint.user, self.endpoint.host, self.endpoint.port)
+    }
+}
+
+fn millis(d: Duration) -> u32 {
+    u32::try_from(d.as_millis()).unwrap_or(u32::MAX).max(1)
+}
+
+fn authenticate(session: &Session, endpoint: &Endpoint, name: &str) -> Result<(), TransportError> {
+    let mut tried = Vec::new();
+    if std::env::var_os("SSH_AUTH_SOCK").is_some() {
+        match session.userauth_agent(&endpoint.user) {
+            Ok(()) if session.authenticated() => return Ok(()),
+            Ok(()) => tried.push("ssh-agent: no key accepted".to_owned()),
+            Err(e) => tried.push(format!("ssh-agent: {}", e.message())),
+        }
+    } else {
+        tried.push("ssh-agent: not running (SSH_AUTH_SOCK is not set)".to_owned());
+    }
+    for key in &endpoint.identity_files {
+        if !key.exists() {
+            continue;
+        }
+        match session.userauth_pubkey_file(&endpoint.user, None, key, None) {
+            Ok(()) if session.authenticated() => return Ok(()),
+            Ok(()) => tried.push(format!("{}: not accepted", key.display())),
+            Err(e) => tried.push(format!("{}: {}", key.display(), e.message())),
+        }
+    }
+    if tried.len() == 1 {
+        tried.push("no key file found (~/.ssh/id_ed25519, id_ecdsa, id_rsa or IdentityFile)".to_owned());
+    }
+    Err(TransportError::Auth { endpoint: name.to_owned(), user: endpoint.user.clone(), reason: tried.join("; ") })
+}
+
+impl Transport for SshTransport {
+    fn run(&mut self, script: &str, on_line: &mut dyn FnMut(&str)) -> Result<ScriptOutput, TransportError> {
+        let deadline = Instant::now() + self.timeouts.script;
+        let name = self.name();
+        let timeout = || TransportError::Timeout { endpoint: name.clone(), seconds: self.timeouts.script.as_secs() };
+        let dropped =
+            |e: &dyn std::fmt::Display| TransportError::Dropped { endpoint: name.clone(), reason: e.to_string() };
+        let is_timeout = |e: &ssh2::Error| matches!(e.code(), ssh2::ErrorCode::Session(-9));
+
+        // The whole script is read before it runs (see the module comment); stderr is merged
+        // into stdout so one stream carries everything, in order.
+        let runner = "chaton_script=$(cat) && exec 2>&1 && eval \"$chaton_script\"";
+        let mut command = format!("/bin/sh -c {}", quote(runner));
+        if self.endpoint.user != "root" {
+            // -n: never prompt; a password must never travel on a command line.
+            command = format!("sudo -n {command}");
+        }
+        self.session.set_timeout(millis(self.timeouts.connect));
+        let mut channel = self.session.channel_session().map_err(|e| dropped(&e))?;
+        self.channels += 1;
+        channel.exec(&command).map_err(|e| dropped(&e))?;
+        self.session.set_timeout(millis(deadline.saturating_duration_since(Instant::now())));
+        channel
+            .write_all(script.as_bytes())
+            .map_err(|e| if e.kind() == std::io::ErrorKind::TimedOut { timeout() } else { dropped(&e) })?;
+        channel.send_eof().map_err(|e| if is_timeout(&e) { timeout() } else { dropped(&e) })?;
+
+        let mut output = Vec::new();
+        let mut pending = Vec::new();
+        let mut buffer = [0u8; 16 * 1024];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(timeout());
+            }
+            self.session.set_timeout(millis(left));
+            let n = match channel.read(&mut buffer) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return Err(timeout()),
+                Err(e) => return Err(dropped(&e)),
+            };
+            if n == 0 {
+                break;
+            }
+            output.extend_from_slice(&buffer[..n]);
+            pending.extend_from_slice(&buffer[..n]);
+            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=end).collect();
+                on_line(String::from_utf8_lossy(&line[..line.len() - 1]).as_ref());
+            }
+        }
+        if !pending.is_empty() {
+            on_line(String::from_utf8_lossy(&pending).as_ref());
+        }
+        // The exit status is only known after the channel is closed.
+        channel.wait_close().map_err(|e| if is_timeout(&e) { timeout() } else { dropped(&e) })?;
+        let exit = channel.exit_status().map_err(|e| dropped(&e))?;
+        if channel.exit_signal().ok().and_then(|s| s.exit_signal).is_some() {
+            return Err(dropped(&"the remote shell was killed by a signal"));
+        }
+        Ok(ScriptOutput { exit, output: String::from_utf8_lossy(&output).into_owned() })
+    }
+
+    fn channels_opened(&self) -> usize {
+        self.channels
+    }
+}

@@ -1,0 +1,102 @@
+//! Turns a server of the description into an `Endpoint`, honouring `~/.ssh/config`.
+//!
+//! libssh2 does not read `~/.ssh/config`, so when the OpenSSH client is installed we ask it:
+//! `ssh -G HOST` prints the configuration that applies (HostName, Port, User,
+//! IdentityFile, ProxyJump) after aliases and `Match` blocks.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use super::Endpoint;
+use crate::description::model::Server;
+
+/// Settings `ssh -G` reported for a host.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SshConfig {
+    pub hostname: Option<String>,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub identity_files: Vec<String>,
+    pub proxy_jump: Option<String>,
+}
+
+/// Parses the output of `ssh -G`.
+pub fn parse(output: &str) -> SshConfig {
+    let mut config = SshConfig::default();
+    for line in output.lines() {
+        let Some((key, value)) = line.split_once(' ') else { continue };
+        match key {
+            "hostname" => config.hostname = Some(value.to_owned()),
+            "port" => config.port = value.parse().ok(),
+            "user" => config.user = Some(value.to_owned()),
+            "identityfile" => config.identity_files.push(value.to_owned()),
+            "proxyjump" if value != "none" => config.proxy_jump = Some(value.to_owned()),
+            _ => {}
+        }
+    }
+    config
+}
+
+fn home() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(PathBuf::from)
+}
+
+fn expand(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), home()) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// The endpoint of a server: the description's user and port win when they are set
+/// (port other than 22), `~/.ssh/config` supplies the real host name and key files.
+pub fn endpoint(server: &Server) -> Result<Endpoint, String> {
+    let config = Command::new("ssh")
+        .arg("-G")
+        .arg("-p")
+        .arg(server.port.to_string())
+        .arg("--")
+        .arg(&server.address)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| parse(&String::from_utf8_lossy(&o.stdout)))
+        .unwrap_or_default();
+    if let Some(jump) = &config.proxy_jump {
+        return Err(format!(
+            "{} is reached through ProxyJump {jump} in ~/.ssh/config, which chaton does not support yet",
+            server.address
+        ));
+    }
+    let mut identity_files: Vec<PathBuf> = config.identity_files.iter().map(|p| expand(p)).collect();
+    if identity_files.is_empty() {
+        identity_files = ["id_ed25519", "id_ecdsa", "id_rsa"]
+            .iter()
+            .filter_map(|k| home().map(|h| h.join(".ssh").join(k)))
+            .collect();
+    }
+    Ok(Endpoint {
+        server: server.name.clone(),
+        host: config.hostname.unwrap_or_else(|| server.address.clone()),
+        port: if server.port != 22 { server.port } else { config.port.unwrap_or(22) },
+        user: server.ssh_user.clone(),
+        identity_files,
+        pinned_key: server.host_key.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_ssh_dash_g() {
+        let out = "host pangolin\nhostname 203.0.113.10\nport 2222\nuser camille\nidentityfile ~/.ssh/id_ed25519\nidentityfile ~/.ssh/id_rsa\nproxyjump none\n";
+        let c = parse(out);
+        assert_eq!(c.hostname.as_deref(), Some("203.0.113.10"));
+        assert_eq!(c.port, Some(2222));
+        assert_eq!(c.identity_files.len(), 2);
+        assert_eq!(c.proxy_jump, None);
+        assert_eq!(parse("proxyjump bastion\n").proxy_jump.as_deref(), Some("bastion"));
+    }
+}

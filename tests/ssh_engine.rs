@@ -1,0 +1,365 @@
+//! The SSH engine against a real OpenSSH sshd on loopback (see `support`): host keys,
+//! authentication, apply and its no-op second run (counted in sshd's own log), stale
+//! plans, the lock, the handler journal, timeouts, dropped connections, secrets, and a
+//! failing host that leaves the others going.
+
+mod support;
+
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{Project, TestSshd, run};
+
+const CANARY: &str = "CANARY-7f3a9c-SECRET";
+
+fn mode_of(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+#[test]
+fn apply_converges_and_a_second_apply_is_a_no_op_on_one_connection_and_one_channel() {
+    let sshd = TestSshd::start();
+    let project = Project::new(&sshd, "", "");
+    project.trust(&sshd);
+
+    let first = run(project.chaton(&["apply"]));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let conf = project.root.join("etc/app.conf");
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), "message = hello\n");
+    assert_eq!(mode_of(&conf), 0o640);
+    assert_eq!(mode_of(&project.root.join("etc")), 0o750);
+    assert_eq!(mode_of(&project.root.join("etc/secret.conf")), 0o600);
+    assert_eq!(std::fs::metadata(&conf).unwrap().uid(), unsafe_uid());
+    assert_eq!(std::fs::read_link(project.root.join("current")).unwrap(), project.root.join("etc"));
+    assert!(project.root.join("etc/file-3.txt").exists());
+    assert_eq!(std::fs::read_to_string(project.root.join("restarts")).unwrap(), "restarted\n");
+    assert!(!project.state.join("handlers").exists(), "journal cleared after the handler ran");
+    // No temporary file left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(project.root.join("etc"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("chaton-new"))
+        .collect();
+    assert!(leftovers.is_empty());
+
+    let (connections, channels) = (sshd.connections(), sshd.exec_channels());
+    assert_eq!((connections, channels), (1, 2), "first apply: facts + apply script");
+
+    let second = run(project.chaton(&["apply", "--json"]));
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let summary: serde_json::Value = serde_json::from_str(second.stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["servers"][0]["changes"], 0, "{}", second.stdout);
+    assert_eq!(summary["servers"][0]["applied"], 0);
+    assert_eq!(summary["servers"][0]["channels"], 1);
+    // Counted by sshd itself: one more connection, one more exec channel, nothing else.
+    assert_eq!(sshd.connections() - connections, 1);
+    assert_eq!(sshd.exec_channels() - channels, 1);
+    assert_eq!(std::fs::read_to_string(project.root.join("restarts")).unwrap(), "restarted\n", "no handler re-run");
+
+    let verify = run(project.chaton(&["verify"]));
+    assert_eq!(verify.code, 0, "{}", verify.stderr);
+    assert!(verify.stderr.contains("ok   `test -f"), "{}", verify.stderr);
+    assert!(verify.stderr.contains("verified, 1 check(s) passed"), "{}", verify.stderr);
+
+    // Drift: a changed file is planned with a diff and repaired.
+    std::fs::write(&conf, "message = tampered\n").unwrap();
+    let plan = run(project.chaton(&["plan", "--detailed-exitcode"]));
+    assert_eq!(plan.code, 2, "{}", plan.stderr);
+    assert!(plan.stdout.contains("-message = tampered") && plan.stdout.contains("+message = hello"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("then restart app"), "{}", plan.stdout);
+    let repair = run(project.chaton(&["apply"]));
+    assert_eq!(repair.code, 0, "{}", repair.stderr);
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), "message = hello\n");
+    assert_eq!(std::fs::read_to_string(project.root.join("restarts")).unwrap(), "restarted\nrestarted\n");
+}
+
+fn unsafe_uid() -> u32 {
+    let out = Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().parse().unwrap()
+}
+
+#[test]
+fn an_unknown_host_key_is_refused_with_its_fingerprint_and_accept_new_records_it() {
+    let sshd = TestSshd::start();
+    let project = Project::new(&sshd, "", "");
+    let refused = run(project.chaton(&["apply"]));
+    assert_eq!(refused.code, 1);
+    assert!(refused.stderr.contains("is not known"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("SHA256:"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("--accept-new"), "{}", refused.stderr);
+    assert!(!project.root.exists(), "nothing applied");
+    assert_eq!(sshd.exec_channels(), 0, "no command ran on an untrusted host");
+
+    let accepted = run(project.chaton(&["plan", "--accept-new"]));
+    assert_eq!(accepted.code, 0, "{}", accepted.stderr);
+    let known = std::fs::read_to_string(project.dir.path().join("known_hosts")).unwrap();
+    assert_eq!(known.trim(), sshd.known_hosts_line());
+    // Trusted from now on, without the flag.
+    let again = run(project.chaton(&["plan"]));
+    assert_eq!(again.code, 0, "{}", again.stderr);
+}
+
+#[test]
+fn a_changed_host_key_is_always_refused() {
+    let sshd = TestSshd::start();
+    let other = TestSshd::start();
+    let project = Project::new(&sshd, "", "");
+    // known_hosts says this address has another key.
+    let wrong = format!("[127.0.0.1]:{} {}\n", sshd.port, other.host_key_line());
+    std::fs::write(project.dir.path().join("known_hosts"), wrong).unwrap();
+    for args in [&["apply"][..], &["apply", "--accept-new"][..]] {
+        let out = run(project.chaton(args));
+        assert_eq!(out.code, 1);
+        assert!(out.stderr.contains("HAS CHANGED"), "{}", out.stderr);
+    }
+    assert!(!project.root.exists());
+    assert_eq!(sshd.exec_channels(), 0);
+}
+
+#[test]
+fn a_pinned_host_key_is_trusted_and_a_wrong_one_refused() {
+    let sshd = TestSshd::start();
+    let other = TestSshd::start();
+    let pinned = Project::new(&sshd, &format!("    host_key: {}\n", sshd.host_key_line()), "");
+    let out = run(pinned.chaton(&["plan"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let wrong = Project::new(&sshd, &format!("    host_key: {}\n", other.host_key_line()), "");
+    let out = run(wrong.chaton(&["plan"]));
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("HAS CHANGED") && out.stderr.contains("pinned in the description"), "{}", out.stderr);
+}
+
+#[test]
+fn ssh_agent_authentication_works_without_key_files() {
+    let sshd = TestSshd::start();
+    let project = Project::new(&sshd, "", "");
+    project.trust(&sshd);
+    std::fs::remove_file(project.home.join(".ssh/id_ed25519")).unwrap();
+    let without = run(project.chaton(&["plan"]));
+    assert_eq!(without.code, 1);
+    assert!(without.stderr.contains("cannot log in"), "{}", without.stderr);
+
+    let socket = project.dir.path().join("agent.sock");
+    let agent = Command::new("ssh-agent").arg("-a").arg(&socket).output().unwrap();
+    assert!(agent.status.success());
+    let pid = String::from_utf8_lossy(&agent.stdout)
+        .split("SSH_AGENT_PID=")
+        .nth(1)
+        .and_then(|s| s.split(';').next())
+        .unwrap()
+        .to_owned();
+    let added = Command::new("ssh-add").arg(&sshd.client_key).env("SSH_AUTH_SOCK", &socket).output().unwrap();
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let mut cmd = project.chaton(&["plan"]);
+    cmd.env("SSH_AUTH_SOCK", &socket);
+    let with_agent = run(cmd);
+    let _ = Command::new("kill").arg(&pid).status();
+    assert_eq!(with_agent.code, 0, "{}", with_agent.stderr);
+}
+
+#[test]
+fn a_script_that_runs_too_long_is_stopped_by_the_timeout() {
+    let sshd = TestSshd::start();
+    let project = Project::new(&sshd, "", "      pause: '30'\n");
+    project.trust(&sshd);
+    let start = Instant::now();
+    let out = run(project.chaton(&["apply", "--script-timeout", "2"]));
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("did not finish within 2 s"), "{}", out.stderr);
+    assert!(start.elapsed() < Duration::from_secs(15), "took {:?}", start.elapsed());
+}
+
+/// Child processes of `pid`, recursively.
+fn descendants(pid: u32) -> Vec<u32> {
+    let out = Command::new("pgrep").arg("-P").arg(pid.to_string()).output().unwrap();
+    let children: Vec<u32> =
+        String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect();
+    children.iter().flat_map(|c| std::iter::once(*c).chain(descendants(*c))).collect()
+}
+
+#[test]
+fn a_dropped_connection_is_an_error_not_a_hang() {
+    let sshd = TestSshd::start();
+    let project = Project::new(&sshd, "", "      pause: '20'\n");
+    project.trust(&sshd);
+    let mut child = project.command(&["apply"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    // Wait until the apply script is running (app.conf written, then the pause).
+    wait_for(|| project.root.join("etc/app.conf").exists());
+    let sshd_pid: u32 = std::fs::read_to_string(sshd.dir.path().join("sshd.pid")).unwrap().trim().parse().unwrap();
+    for pid in descendants(sshd_pid) {
+        let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+    }
+    let start = Instant::now();
+    let status = wait_timeout(&mut child, Duration::from_secs(15)).expect("chaton hung after the connection dropped");
+    assert_eq!(status.code(), Some(1));
+    assert!(start.elapsed() < Duration::from_secs(15));
+}
+
+fn wait_for(condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn wait_timeout(child: &mut std::process::Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_saved_plan_is_applied_exactly_and_refused_when_stale() {
+    let sshd = TestSshd::start();
+    let project = Project::new(&sshd, "", "");
+    project.trust(&sshd);
+    assert_eq!(run(project.chaton(&["apply"])).code, 0);
+    let conf = project.root.join("etc/app.conf");
+
+    // A plan made while app.conf had drifted...
+    std::fs::write(&conf, "message = drift one\n").unwrap();
+    let saved = project.dir.path().join("plan.json");
+    let plan = run(project.chaton(&["plan", "--out", saved.to_str().unwrap()]));
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    // ...is refused once the server changed again.
+    std::fs::write(&conf, "message = drift two\n").unwrap();
+    let stale = run(project.chaton(&["apply", "--plan", saved.to_str().unwrap()]));
+    assert_eq!(stale.code, 1);
+    assert!(stale.stderr.contains("stale"), "{}", stale.stderr);
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), "message = drift two\n", "nothing applied");
+
+    // A fresh saved plan is applied.
+    let plan = run(project.chaton(&["plan", "--out", saved.to_str().unwrap()]));
+    assert_eq!(plan.code, 0);
+    let applied = run(project.chaton(&["apply", "--plan", saved.to_str().unwrap()]));
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), "message = hello\n");
+
+    // An offline plan cannot be applied.
+    let offline = project.dir.path().join("offline.json");
+    assert_eq!(run(project.chaton(&["plan", "--offline", "--out", offline.to_str().unwrap()])).code, 0);
+    let refused = run(project.chaton(&["apply", "--plan", offline.to_str().unwrap()]));
+    assert_eq!(refused.code, 1);
+    assert!(refused.stderr.contains("--offline"), "{}", refused.stderr);
+}
+
+#[test]
+fn a_second_run_finds_the_lock_and_names_its_holder() {
+    let sshd = TestSshd::start();
+    let project = Project::new(&sshd, "", "      pause: '4'\n");
+    project.trust(&sshd);
+    let mut first = project.command(&["apply"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    wait_for(|| project.root.join("etc/app.conf").exists());
+    let second = run(project.chaton(&["apply"]));
+    assert_eq!(second.code, 1);
+    assert!(second.stderr.contains("holds the lock"), "{}", second.stderr);
+    assert!(second.stderr.contains(" pid ") && second.stderr.contains(" since "), "{}", second.stderr);
+    assert!(wait_timeout(&mut first, Duration::from_secs(30)).unwrap().success());
+}
+
+#[test]
+fn a_run_killed_after_a_config_change_leaves_its_handler_for_the_next_run() {
+    let sshd = TestSshd::start();
+    let project = Project::new(&sshd, "", "      pause: '3'\n");
+    project.trust(&sshd);
+    let mut first = project.command(&["apply"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    // app.conf (which notifies "restart app") is written, the run is in the pause after it.
+    wait_for(|| project.root.join("etc/app.conf").exists());
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // The remote script ends on its own (its output has nowhere to go); wait for the lock.
+    wait_for(|| {
+        Command::new("flock").arg("-n").arg(project.state.join("lock")).arg("true").status().unwrap().success()
+    });
+    assert!(!project.root.join("restarts").exists(), "the handler did not run");
+    let journal = std::fs::read_to_string(project.state.join("handlers")).unwrap();
+    assert_eq!(journal, "restart app\n");
+
+    // The next run restarts, although app.conf is already as desired.
+    std::fs::write(project.root.join("no-pause"), "").unwrap();
+    let plan = run(project.chaton(&["plan"]));
+    assert!(
+        plan.stdout.contains("then restart app (left pending by an earlier run that did not finish)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("etc/app.conf"), "app.conf needs no change: {}", plan.stdout);
+    let second = run(project.chaton(&["apply"]));
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(std::fs::read_to_string(project.root.join("restarts")).unwrap(), "restarted\n");
+    assert!(!project.state.join("handlers").exists());
+}
+
+#[test]
+fn the_canary_secret_appears_in_no_output() {
+    let sshd = TestSshd::start();
+    let project = Project::new(&sshd, "", "");
+    project.trust(&sshd);
+    let saved = project.dir.path().join("plan.json");
+    let mut outputs = Vec::new();
+    for args in [
+        &["plan", "--offline", "--diff", "--explain"][..],
+        &["plan", "--offline", "--json"][..],
+        &["plan", "--diff", "--explain", "--out", saved.to_str().unwrap()][..],
+        &["plan", "--json"][..],
+        &["apply", "--json"][..],
+        &["verify"][..],
+        &["verify", "--json"][..],
+        &["facts", "alpha"][..],
+    ] {
+        let out = run(project.chaton(args));
+        outputs.push((args.join(" "), out.stdout, out.stderr));
+    }
+    // The secret file's content drifts: the plan and apply run again with it changed.
+    std::fs::write(project.root.join("etc/secret.conf"), "password = old-value\n").unwrap();
+    for args in [&["plan", "--diff", "--explain"][..], &["apply"][..]] {
+        let out = run(project.chaton(args));
+        outputs.push((args.join(" "), out.stdout, out.stderr));
+    }
+    // A failing run's error message.
+    std::fs::remove_dir_all(project.root.join("etc")).unwrap();
+    std::fs::write(project.root.join("etc"), "a file where a directory should be").unwrap();
+    let failing = run(project.chaton(&["apply"]));
+    assert_eq!(failing.code, 1);
+    outputs.push(("failing apply".into(), failing.stdout, failing.stderr));
+    outputs.push(("saved plan".into(), std::fs::read_to_string(&saved).unwrap(), String::new()));
+    outputs.push(("sshd log".into(), sshd.log_text(), String::new()));
+    for (what, stdout, stderr) in &outputs {
+        assert!(!stdout.contains(CANARY) && !stderr.contains(CANARY), "canary leaked in `{what}`");
+        assert!(
+            !stdout.contains("old-value") && !stderr.contains("old-value"),
+            "secret file content leaked in `{what}`"
+        );
+    }
+}
+
+#[test]
+fn a_failing_host_does_not_stop_the_others_and_the_exit_code_says_so() {
+    let sshd = TestSshd::start();
+    let project = Project::new(&sshd, "", "");
+    project.trust(&sshd);
+    // A second server on a closed loopback port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let text = std::fs::read_to_string(&project.description).unwrap();
+    let beta = format!(
+        "  - name: beta\n    address: 127.0.0.1\n    port: {closed}\n    ssh_user: root\n    provider:\n      name: P\n      type: home\n      country: FR\n    control: owned\nservices:\n"
+    );
+    std::fs::write(&project.description, text.replacen("services:\n", &beta, 1)).unwrap();
+    let out = run(project.chaton(&["apply", "--connect-timeout", "3"]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("alpha: ok"), "{}", out.stderr);
+    assert!(out.stderr.contains("beta: FAILED: cannot connect"), "{}", out.stderr);
+    assert!(out.stderr.contains("1 of 2 server(s) failed: beta"), "{}", out.stderr);
+    assert!(project.root.join("etc/app.conf").exists(), "alpha was applied");
+}
