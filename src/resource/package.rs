@@ -56,7 +56,8 @@ impl Package {
                 if present.is_empty() {
                     return None;
                 }
-                let mut argv: Vec<String> = ["apt-get", "remove", "--yes"].map(String::from).to_vec();
+                let mut argv: Vec<String> =
+                    ["apt-get", "remove", "--yes", "-o", "DPkg::Lock::Timeout=600"].map(String::from).to_vec();
                 argv.extend(present.iter().map(|n| (*n).clone()));
                 let reasons = present.iter().map(|n| format!("{n} is installed but should not be")).collect();
                 Some(change(
