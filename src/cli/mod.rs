@@ -1,6 +1,7 @@
 //! The command line: argument parsing and dispatch. The only module that prints: data on
 //! stdout, messages and diagnostics on stderr.
 
+mod lab;
 mod output;
 mod plan_text;
 mod recipes;
@@ -128,6 +129,11 @@ enum Command {
         #[command(flatten)]
         recipes: RecipesArg,
     },
+    /// Practice servers on this machine: real Debian hosts in containers (needs root).
+    Lab {
+        #[command(subcommand)]
+        command: lab::LabCommand,
+    },
     /// List or show the recipes.
     Recipes {
         #[command(subcommand)]
@@ -246,6 +252,7 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
             Ok(exit::OK)
         }
         Command::Recipes { command, recipes } => recipes::run(command, recipes.dir.as_deref()),
+        Command::Lab { command } => lab::run(command),
     }
 }
 

@@ -120,6 +120,9 @@ pub struct Server {
     pub port: u16,
     /// Pinned SSH host key (`ssh-ed25519 AAAA...`).
     pub host_key: Option<String>,
+    /// Private key file to log in with, relative to the description (tried after the
+    /// ssh-agent); by default the keys of `~/.ssh`.
+    pub ssh_key: Option<String>,
     pub provider: Provider,
     pub hypervisor: Option<String>,
     pub control: Control,

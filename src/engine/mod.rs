@@ -30,6 +30,8 @@ pub struct Settings {
     pub parallel: usize,
     /// chaton's lock and handler journal on the servers.
     pub state_dir: String,
+    /// Folder of the description: relative `ssh_key` paths start here.
+    pub description_dir: std::path::PathBuf,
 }
 
 /// What to do on each host.

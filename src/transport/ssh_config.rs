@@ -50,7 +50,7 @@ fn expand(path: &str) -> PathBuf {
 
 /// The endpoint of a server: the description's user and port win when they are set
 /// (port other than 22), `~/.ssh/config` supplies the real host name and key files.
-pub fn endpoint(server: &Server) -> Result<Endpoint, String> {
+pub fn endpoint(server: &Server, description_dir: &std::path::Path) -> Result<Endpoint, String> {
     let config = Command::new("ssh")
         .arg("-G")
         .arg("-p")
@@ -70,10 +70,11 @@ pub fn endpoint(server: &Server) -> Result<Endpoint, String> {
     }
     let mut identity_files: Vec<PathBuf> = config.identity_files.iter().map(|p| expand(p)).collect();
     if identity_files.is_empty() {
-        identity_files = ["id_ed25519", "id_ecdsa", "id_rsa"]
-            .iter()
-            .filter_map(|k| home().map(|h| h.join(".ssh").join(k)))
-            .collect();
+        identity_files =
+            ["id_ed25519", "id_ecdsa", "id_rsa"].iter().filter_map(|k| home().map(|h| h.join(".ssh").join(k))).collect();
+    }
+    if let Some(key) = &server.ssh_key {
+        identity_files.insert(0, description_dir.join(expand(key)));
     }
     Ok(Endpoint {
         server: server.name.clone(),

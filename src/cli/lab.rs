@@ -1,0 +1,89 @@
+//! `chaton lab up|down|status`: practice servers for workshops and tests.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use crate::description::model::Distribution;
+use crate::error::{Error, exit};
+use crate::lab::{self, Config, HostSpec, LabState};
+
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Boot the lab hosts and write a description that points at them.
+    Up {
+        /// The lab's folder (state, keys, logs and hoster.yml).
+        #[arg(long, default_value = "lab")]
+        dir: PathBuf,
+        /// Debian releases to boot (12, 13); repeat for several.
+        #[arg(long = "debian", default_values_t = [12u8], value_parser = clap::value_parser!(u8).range(12..=13))]
+        releases: Vec<u8>,
+        /// Hosts per release.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=20))]
+        count: u8,
+        /// Where base images are cached between runs.
+        #[arg(long, default_value = lab::DEFAULT_CACHE)]
+        cache: PathBuf,
+    },
+    /// Stop and remove every lab host (mounts, namespaces, processes).
+    Down {
+        #[arg(long, default_value = "lab")]
+        dir: PathBuf,
+    },
+    /// Show the lab's hosts and whether they answer.
+    Status {
+        #[arg(long, default_value = "lab")]
+        dir: PathBuf,
+    },
+}
+
+fn failed(e: lab::LabError) -> Error {
+    Error::Output(e.to_string())
+}
+
+pub fn run(command: LabCommand) -> Result<u8, Error> {
+    match command {
+        LabCommand::Up { dir, releases, count, cache } => {
+            let mut hosts = Vec::new();
+            for release in releases {
+                let distribution = if release == 12 { Distribution::Debian12 } else { Distribution::Debian13 };
+                for i in 1..=count {
+                    hosts.push(HostSpec { name: format!("d{release}-{i}"), distribution });
+                }
+            }
+            let config = Config { dir, hosts, cache };
+            let state = lab::up(&config, &|step, took| eprintln!("lab: {step}: {:.1} s", took.as_secs_f64()))
+                .map_err(failed)?;
+            let description = lab::write_description(&state).map_err(failed)?;
+            for host in &state.hosts {
+                eprintln!("lab: {} ({}) at {}", host.name, host.distribution.label(), host.address);
+            }
+            eprintln!("lab ready. Next: chaton apply {}", description.display());
+            Ok(exit::OK)
+        }
+        LabCommand::Down { dir } => {
+            let state = LabState::load(&dir).map_err(failed)?;
+            lab::down(&state).map_err(failed)?;
+            eprintln!("lab: {} host(s) stopped and removed", state.hosts.len());
+            Ok(exit::OK)
+        }
+        LabCommand::Status { dir } => {
+            let state = LabState::load(&dir).map_err(failed)?;
+            for host in &state.hosts {
+                let answers = std::net::TcpStream::connect_timeout(
+                    &format!("{}:22", host.address).parse().expect("address"),
+                    std::time::Duration::from_secs(2),
+                )
+                .is_ok();
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    host.name,
+                    host.distribution.label(),
+                    host.address,
+                    if answers { "ssh answers" } else { "not answering" }
+                );
+            }
+            Ok(exit::OK)
+        }
+    }
+}

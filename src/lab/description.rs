@@ -1,0 +1,99 @@
+//! A ready-to-use description for the lab's hosts: every host pinned by its host key, the
+//! lab key to log in, a website on each, so `chaton apply lab/hoster.yml` works at once.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::{LabError, LabState};
+use crate::description::model::Distribution;
+
+fn distribution_name(d: Distribution) -> &'static str {
+    match d {
+        Distribution::Debian12 => "debian-12",
+        Distribution::Debian13 => "debian-13",
+    }
+}
+
+/// Writes `hoster.yml` in the lab folder and returns its path.
+pub fn write_description(state: &LabState) -> Result<std::path::PathBuf, LabError> {
+    let public_key = std::fs::read_to_string(state.key.with_extension("pub"))
+        .map_err(|e| LabError::Step { what: "reading the lab key".into(), detail: e.to_string() })?;
+    let public_key = public_key.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+    let mut y = String::new();
+    let _ = writeln!(
+        y,
+        "# A description of the practice servers of `chaton lab up`. Try:\n#   chaton plan {dir}/hoster.yml\n#   chaton apply {dir}/hoster.yml\n#   chaton verify {dir}/hoster.yml\n# The hosts are real Debian systems in containers on this machine; `chaton lab down`\n# removes them.",
+        dir = state.dir.display()
+    );
+    y.push_str(
+        "organisation:
+  name: Lab association
+  description: A practice hoster on local lab servers.
+  website: https://lab.test
+  legal_form: association
+  publication_director: Lab Admin
+  contact:
+    email: admin@lab.test
+  start_date: 2024-01-01
+  language: en
+  economic_model:
+    for_profit: false
+    funding: [donations]
+admins:
+  - name: Lab Admin
+    login: labadmin
+    ssh_keys:
+",
+    );
+    let _ = writeln!(y, "      - {public_key} chaton-lab\n    confidentiality_commitment: true\nservers:");
+    for host in &state.hosts {
+        let _ = writeln!(
+            y,
+            "  - name: {name}
+    address: {address}
+    ssh_user: root
+    # Pinned: chaton refuses the host if its key ever changes.
+    host_key: {key}
+    ssh_key: {ssh_key}
+    provider:
+      name: chaton lab on this machine
+      type: home
+      country: FR
+    hypervisor: systemd-nspawn
+    control: owned
+    distribution: {distribution}",
+            name = host.name,
+            address = host.address,
+            key = host.host_key,
+            ssh_key = relative(&state.key, &state.dir),
+            distribution = distribution_name(host.distribution),
+        );
+    }
+    y.push_str("services:\n");
+    for host in &state.hosts {
+        let _ = writeln!(
+            y,
+            "  - name: site-{name}\n    recipe: website\n    server: {name}\n    domain: {name}.lab.test\n    access:\n      registration: none",
+            name = host.name
+        );
+    }
+    y.push_str(
+        "backups:
+  schedule: daily
+  retention:
+    daily: 7
+  destinations:
+    - name: local
+      provider: chaton lab on this machine
+      country: FR
+  encryption: true
+",
+    );
+    let path = state.dir.join("hoster.yml");
+    std::fs::write(&path, y).map_err(|e| LabError::Step { what: "writing the lab description".into(), detail: e.to_string() })?;
+    Ok(path)
+}
+
+fn relative(path: &Path, base: &Path) -> String {
+    path.strip_prefix(base).unwrap_or(path).display().to_string()
+}

@@ -1,0 +1,263 @@
+//! The lab: real Debian servers on this machine, for practice and for the end-to-end tests.
+//!
+//! Each lab host is a full Debian (systemd, sshd) booted with `systemd-nspawn --boot` on an
+//! overlay of a cached base image, in its own network namespace with its own address on a
+//! bridge, its own SSH host keys and the lab's key for root. Hosts have no route to the
+//! internet: apt goes through an HTTP proxy on the bridge address. Needs root.
+//!
+//! `up` records everything it creates in `lab.json` in the lab folder, so `down` can undo
+//! it all (mounts, namespaces, links, processes), also from another process.
+
+mod base;
+mod description;
+mod net;
+mod process;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::description::model::Distribution;
+
+pub use description::write_description;
+
+/// Where base images and the proxy's files are kept between runs.
+pub const DEFAULT_CACHE: &str = "/var/cache/chaton/lab";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("the lab needs root (it mounts file systems and creates network namespaces); run it with sudo")]
+    NotRoot,
+    #[error("{program} is missing: install the Debian package {package}")]
+    Missing { program: String, package: String },
+    #[error("{what} failed: {detail}")]
+    Step { what: String, detail: String },
+    #[error("no lab in {0} (no lab.json)")]
+    NoLab(String),
+}
+
+/// A host to boot.
+#[derive(Debug, Clone)]
+pub struct HostSpec {
+    pub name: String,
+    pub distribution: Distribution,
+}
+
+/// What `up` needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The lab's folder: state, keys, logs, overlays, the description.
+    pub dir: PathBuf,
+    pub hosts: Vec<HostSpec>,
+    pub cache: PathBuf,
+}
+
+/// Everything a running lab is made of.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LabState {
+    pub dir: PathBuf,
+    /// Number of the lab's subnet: 10.231.ID.0/24.
+    pub id: u8,
+    pub bridge: String,
+    pub bridge_address: String,
+    pub proxy_pid: Option<u32>,
+    pub hosts: Vec<LabHost>,
+    /// The private key that logs in as root on every host.
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LabHost {
+    pub name: String,
+    pub distribution: Distribution,
+    pub address: String,
+    pub netns: String,
+    pub veth: String,
+    /// Holds `upper`, `work` and the mounted `root`.
+    pub overlay: PathBuf,
+    pub pid: Option<u32>,
+    /// `ssh-ed25519 AAAA...`, to pin in the description.
+    pub host_key: String,
+}
+
+impl LabState {
+    pub fn load(dir: &Path) -> Result<Self, LabError> {
+        let text = std::fs::read_to_string(dir.join("lab.json")).map_err(|_| LabError::NoLab(dir.display().to_string()))?;
+        serde_json::from_str(&text).map_err(|e| LabError::Step { what: "reading lab.json".into(), detail: e.to_string() })
+    }
+
+    fn save(&self) -> Result<(), LabError> {
+        let text = serde_json::to_string_pretty(self).expect("lab state serializes");
+        std::fs::write(self.dir.join("lab.json"), text)
+            .map_err(|e| LabError::Step { what: "writing lab.json".into(), detail: e.to_string() })
+    }
+
+    pub fn host(&self, name: &str) -> Option<&LabHost> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
+}
+
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
+        .unwrap_or(false)
+}
+
+fn require(program: &str, package: &str) -> Result<(), LabError> {
+    let found = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|p| p.join(program).is_file()))
+        .unwrap_or(false);
+    if found { Ok(()) } else { Err(LabError::Missing { program: program.into(), package: package.into() }) }
+}
+
+/// Boots the lab. `on_step` hears how long each step took. On failure, what was created is
+/// torn down again.
+pub fn up(config: &Config, on_step: &dyn Fn(&str, Duration)) -> Result<LabState, LabError> {
+    if !is_root() {
+        return Err(LabError::NotRoot);
+    }
+    for (program, package) in [
+        ("debootstrap", "debootstrap"),
+        ("systemd-nspawn", "systemd-container"),
+        ("ip", "iproute2"),
+        ("tinyproxy", "tinyproxy"),
+        ("ssh-keygen", "openssh-client"),
+    ] {
+        require(program, package)?;
+    }
+    std::fs::create_dir_all(&config.dir).map_err(|e| step_error("creating the lab folder", e))?;
+    let dir = std::fs::canonicalize(&config.dir).map_err(|e| step_error("finding the lab folder", e))?;
+
+    // Bases: one per distribution, built in parallel the first time, then cached.
+    let start = Instant::now();
+    let mut distributions: Vec<Distribution> = config.hosts.iter().map(|h| h.distribution).collect();
+    distributions.sort_by_key(|d| d.codename());
+    distributions.dedup();
+    let bases: Vec<Result<PathBuf, LabError>> = std::thread::scope(|s| {
+        let handles: Vec<_> =
+            distributions.iter().map(|d| s.spawn(|| base::ensure(&config.cache, *d, &dir.join("logs")))).collect();
+        handles.into_iter().map(|h| h.join().expect("base thread")).collect()
+    });
+    let bases: Vec<(Distribution, PathBuf)> =
+        distributions.iter().copied().zip(bases.into_iter().collect::<Result<Vec<_>, _>>()?).collect();
+    on_step("base images", start.elapsed());
+
+    let start = Instant::now();
+    let id = net::free_id()?;
+    let key = dir.join("lab_key");
+    if !key.exists() {
+        process::run("ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-C", "chaton-lab", "-f", &key.display().to_string()])?;
+    }
+    let mut state = LabState {
+        dir: dir.clone(),
+        id,
+        bridge: format!("chbr{id}"),
+        bridge_address: format!("10.231.{id}.1"),
+        proxy_pid: None,
+        hosts: Vec::new(),
+        key,
+    };
+    let result = boot(config, &mut state, &bases, on_step, start);
+    state.save()?;
+    if let Err(e) = result {
+        let _ = down(&state);
+        return Err(e);
+    }
+    Ok(state)
+}
+
+fn step_error(what: &str, e: impl std::fmt::Display) -> LabError {
+    LabError::Step { what: what.into(), detail: e.to_string() }
+}
+
+fn boot(
+    config: &Config,
+    state: &mut LabState,
+    bases: &[(Distribution, PathBuf)],
+    on_step: &dyn Fn(&str, Duration),
+    start: Instant,
+) -> Result<(), LabError> {
+    net::bridge_up(&state.bridge, &format!("{}/24", state.bridge_address))?;
+    state.proxy_pid = Some(process::start_proxy(&state.dir, &state.bridge_address, state.id)?);
+    state.save()?;
+    on_step("network and apt proxy", start.elapsed());
+
+    // Prepare every host (overlay, keys, network), then boot them all at once.
+    let start = Instant::now();
+    let public_key = std::fs::read_to_string(state.key.with_extension("pub")).map_err(|e| step_error("reading the lab key", e))?;
+    for (i, spec) in config.hosts.iter().enumerate() {
+        let base = &bases.iter().find(|(d, _)| *d == spec.distribution).expect("base built").1;
+        let index = u8::try_from(i).map_err(|_| step_error("counting hosts", "at most 200 hosts"))?;
+        let host = LabHost {
+            name: spec.name.clone(),
+            distribution: spec.distribution,
+            address: format!("10.231.{}.{}", state.id, 10 + u16::from(index)),
+            netns: format!("chaton{}-{}", state.id, spec.name),
+            veth: format!("chv{}h{index}", state.id),
+            overlay: state.dir.join("hosts").join(&spec.name),
+            pid: None,
+            host_key: String::new(),
+        };
+        state.hosts.push(host);
+        let last = state.hosts.len() - 1;
+        let host_key = process::prepare_root(&state.hosts[last], base, &public_key, &state.bridge_address)?;
+        state.hosts[last].host_key = host_key;
+        state.save()?;
+        net::host_up(&state.hosts[last], &state.bridge, &state.bridge_address)?;
+        state.save()?;
+    }
+    on_step("overlays, host keys, namespaces", start.elapsed());
+
+    let start = Instant::now();
+    for host in &mut state.hosts {
+        host.pid = Some(process::boot(host, &state.dir.join("logs"))?);
+    }
+    state.save()?;
+    let waits: Vec<Result<(), LabError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = state.hosts.iter().map(|h| s.spawn(move || process::wait_for_ssh(&h.address))).collect();
+        handles.into_iter().map(|h| h.join().expect("wait thread")).collect()
+    });
+    waits.into_iter().collect::<Result<Vec<_>, _>>()?;
+    on_step(&format!("boot {} host(s) until sshd answers", state.hosts.len()), start.elapsed());
+    Ok(())
+}
+
+/// Tears the whole lab down: every host, the proxy, the bridge. Keeps going on errors and
+/// reports them all at the end.
+pub fn down(state: &LabState) -> Result<(), LabError> {
+    let mut problems = Vec::new();
+    for host in &state.hosts {
+        if let Err(e) = stop_host(host) {
+            problems.push(e.to_string());
+        }
+    }
+    if let Some(pid) = state.proxy_pid {
+        process::stop(pid, Duration::from_secs(5));
+    }
+    if let Err(e) = net::bridge_down(&state.bridge) {
+        problems.push(e.to_string());
+    }
+    let _ = std::fs::remove_file(state.dir.join("lab.json"));
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(LabError::Step { what: "tearing the lab down".into(), detail: problems.join("; ") })
+    }
+}
+
+fn stop_host(host: &LabHost) -> Result<(), LabError> {
+    if let Some(pid) = host.pid {
+        process::stop(pid, Duration::from_secs(20));
+    }
+    process::unmount(&host.overlay.join("root"))?;
+    net::host_down(host)?;
+    std::fs::remove_dir_all(&host.overlay).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
+        .map_err(|e| step_error(&format!("removing {}", host.overlay.display()), e))
+}
+
+/// Cuts a host off the network (its link goes down), as if its connection failed.
+pub fn disconnect(host: &LabHost) -> Result<(), LabError> {
+    net::link_down(&host.veth)
+}

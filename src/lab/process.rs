@@ -1,0 +1,197 @@
+//! Local processes of the lab: commands run to completion, the host roots prepared before
+//! boot, `systemd-nspawn` and the apt proxy started in the background, and stopped again.
+
+use std::io::Read as _;
+use std::os::unix::process::CommandExt as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{LabError, LabHost};
+
+/// Background processes this process started, so stopping one also reaps it (an exited
+/// child stays a zombie until its parent waits for it).
+static CHILDREN: std::sync::Mutex<Vec<std::process::Child>> = std::sync::Mutex::new(Vec::new());
+
+fn keep(child: std::process::Child) -> u32 {
+    let pid = child.id();
+    CHILDREN.lock().expect("children lock").push(child);
+    pid
+}
+
+fn reap(pid: u32) {
+    let mut children = CHILDREN.lock().expect("children lock");
+    if let Some(i) = children.iter().position(|c| c.id() == pid) {
+        let mut child = children.remove(i);
+        let _ = child.wait();
+    }
+}
+
+/// Runs a program to completion; its error output goes into the error.
+pub fn run(program: &str, args: &[&str]) -> Result<String, LabError> {
+    let output = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| LabError::Step { what: format!("starting {program}"), detail: e.to_string() })?;
+    if !output.status.success() {
+        return Err(LabError::Step {
+            what: format!("{program} {}", args.join(" ")),
+            detail: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+fn write(path: &Path, text: &str, mode: u32) -> Result<(), LabError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let fail = |e: std::io::Error| LabError::Step { what: format!("writing {}", path.display()), detail: e.to_string() };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(fail)?;
+    }
+    std::fs::write(path, text).map_err(fail)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(fail)
+}
+
+/// Mounts the host's overlay and gives it its own identity: fresh SSH host keys, the lab's
+/// key for root, apt through the proxy. Returns the host's ed25519 public key.
+pub fn prepare_root(host: &LabHost, base: &Path, public_key: &str, proxy: &str) -> Result<String, LabError> {
+    let (upper, work, root) = (host.overlay.join("upper"), host.overlay.join("work"), host.overlay.join("root"));
+    for dir in [&upper, &work, &root] {
+        std::fs::create_dir_all(dir).map_err(|e| LabError::Step { what: format!("creating {}", dir.display()), detail: e.to_string() })?;
+    }
+    let options = format!("lowerdir={},upperdir={},workdir={}", base.display(), upper.display(), work.display());
+    run("mount", &["-t", "overlay", "overlay", "-o", &options, &root.display().to_string()])?;
+    run("ssh-keygen", &["-A", "-f", &root.display().to_string()])?;
+    write(&root.join("root/.ssh/authorized_keys"), public_key, 0o600)?;
+    write(
+        &root.join("etc/apt/apt.conf.d/01chaton-lab-proxy"),
+        &format!("// The lab has no route out: apt goes through the proxy on the bridge.\nAcquire::http::Proxy \"http://{proxy}:3142\";\n"),
+        0o644,
+    )?;
+    let key = std::fs::read_to_string(root.join("etc/ssh/ssh_host_ed25519_key.pub"))
+        .map_err(|e| LabError::Step { what: "reading the host key".into(), detail: e.to_string() })?;
+    let mut parts = key.split_whitespace();
+    Ok(format!("{} {}", parts.next().unwrap_or_default(), parts.next().unwrap_or_default()))
+}
+
+/// Boots the host with systemd-nspawn in the background; returns its pid.
+pub fn boot(host: &LabHost, logs: &Path) -> Result<u32, LabError> {
+    let log = std::fs::File::create(logs.join(format!("{}.console.log", host.name)))
+        .map_err(|e| LabError::Step { what: "creating the console log".into(), detail: e.to_string() })?;
+    let child = Command::new("systemd-nspawn")
+        .arg("--quiet")
+        .arg("-D")
+        .arg(host.overlay.join("root"))
+        .arg("-M")
+        .arg(&host.name)
+        .arg("--boot")
+        // PID 1 of this machine may not be systemd: no machine registration, no scope unit.
+        .arg("--register=no")
+        .arg("--keep-unit")
+        .arg(format!("--network-namespace-path=/run/netns/{}", host.netns))
+        .arg("--bind=/dev/net/tun")
+        // The firewall recipes need nftables inside the host.
+        .arg("--capability=CAP_NET_ADMIN")
+        .arg("--console=passive")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(|e| LabError::Step { what: "console log".into(), detail: e.to_string() })?)
+        .stderr(log)
+        // Its own process group: a Ctrl-C in the terminal that ran `lab up` leaves it alone.
+        .process_group(0)
+        .spawn()
+        .map_err(|e| LabError::Step { what: "starting systemd-nspawn".into(), detail: e.to_string() })?;
+    Ok(keep(child))
+}
+
+/// Waits until sshd answers with its banner.
+pub fn wait_for_ssh(address: &str) -> Result<(), LabError> {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Ok(mut stream) = std::net::TcpStream::connect_timeout(&format!("{address}:22").parse().expect("address"), Duration::from_secs(2)) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut banner = [0u8; 8];
+            if stream.read_exact(&mut banner).is_ok() && banner.starts_with(b"SSH-") {
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(LabError::Step { what: format!("waiting for sshd on {address}"), detail: "no answer within 90 s".into() });
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    let mut children = CHILDREN.lock().expect("children lock");
+    if let Some(child) = children.iter_mut().find(|c| c.id() == pid) {
+        return matches!(child.try_wait(), Ok(None));
+    }
+    drop(children);
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.split_whitespace().nth(2) == Some("Z"))
+}
+
+/// Asks a process to stop (SIGTERM: nspawn shuts its machine down), then kills it.
+pub fn stop(pid: u32, grace: Duration) {
+    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).stderr(Stdio::null()).status();
+    let deadline = Instant::now() + grace;
+    while alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if alive(pid) {
+        let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).stderr(Stdio::null()).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    reap(pid);
+}
+
+/// Unmounts if mounted; lazily when still busy.
+pub fn unmount(path: &Path) -> Result<(), LabError> {
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    let target = path.display().to_string();
+    if !mounts.lines().any(|l| l.split_whitespace().nth(1) == Some(target.as_str())) {
+        return Ok(());
+    }
+    run("umount", &[&target]).or_else(|_| run("umount", &["-l", &target])).map(|_| ())
+}
+
+/// Starts the HTTP proxy apt uses inside the lab, listening on the bridge; returns its pid.
+///
+/// tinyproxy forwards through the system resolver. apt-cacher-ng would cache, but its own
+/// DNS client (c-ares) could not resolve the Debian mirror on the machines this was built
+/// on while the system resolver could, so the lab does not depend on it.
+pub fn start_proxy(dir: &Path, address: &str, id: u8) -> Result<u32, LabError> {
+    let config = dir.join("tinyproxy.conf");
+    let subnet = format!("10.231.{id}.0/24");
+    write(
+        &config,
+        &format!(
+            "Port 3142\nListen {address}\nTimeout 600\nAllow {subnet}\nMaxClients 200\nLogFile \"{}\"\nLogLevel Warning\n",
+            dir.join("logs/proxy.log").display()
+        ),
+        0o644,
+    )?;
+    let child = Command::new("tinyproxy")
+        .arg("-d")
+        .arg("-c")
+        .arg(&config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| LabError::Step { what: "starting tinyproxy".into(), detail: e.to_string() })?;
+    let pid = keep(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(format!("{address}:3142")).is_err() {
+        if Instant::now() > deadline {
+            return Err(LabError::Step { what: "starting tinyproxy".into(), detail: "it does not listen".into() });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(pid)
+}
