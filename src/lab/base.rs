@@ -36,7 +36,9 @@ pub fn ensure(cache: &Path, distribution: Distribution, logs: &Path) -> Result<P
         }
     }
     let security = match distribution {
-        Distribution::Debian12 | Distribution::Debian13 => format!("deb http://deb.debian.org/debian-security {codename}-security main"),
+        Distribution::Debian12 | Distribution::Debian13 => {
+            format!("deb http://deb.debian.org/debian-security {codename}-security main")
+        }
     };
     std::fs::write(
         building.join("etc/apt/sources.list"),

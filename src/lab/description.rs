@@ -90,7 +90,8 @@ admins:
 ",
     );
     let path = state.dir.join("hoster.yml");
-    std::fs::write(&path, y).map_err(|e| LabError::Step { what: "writing the lab description".into(), detail: e.to_string() })?;
+    std::fs::write(&path, y)
+        .map_err(|e| LabError::Step { what: "writing the lab description".into(), detail: e.to_string() })?;
     Ok(path)
 }
 

@@ -83,8 +83,10 @@ pub struct LabHost {
 
 impl LabState {
     pub fn load(dir: &Path) -> Result<Self, LabError> {
-        let text = std::fs::read_to_string(dir.join("lab.json")).map_err(|_| LabError::NoLab(dir.display().to_string()))?;
-        serde_json::from_str(&text).map_err(|e| LabError::Step { what: "reading lab.json".into(), detail: e.to_string() })
+        let text =
+            std::fs::read_to_string(dir.join("lab.json")).map_err(|_| LabError::NoLab(dir.display().to_string()))?;
+        serde_json::from_str(&text)
+            .map_err(|e| LabError::Step { what: "reading lab.json".into(), detail: e.to_string() })
     }
 
     fn save(&self) -> Result<(), LabError> {
@@ -129,6 +131,7 @@ pub fn up(config: &Config, on_step: &dyn Fn(&str, Duration)) -> Result<LabState,
     }
     std::fs::create_dir_all(&config.dir).map_err(|e| step_error("creating the lab folder", e))?;
     let dir = std::fs::canonicalize(&config.dir).map_err(|e| step_error("finding the lab folder", e))?;
+    std::fs::create_dir_all(dir.join("logs")).map_err(|e| step_error("creating the log folder", e))?;
 
     // Bases: one per distribution, built in parallel the first time, then cached.
     let start = Instant::now();
@@ -148,7 +151,10 @@ pub fn up(config: &Config, on_step: &dyn Fn(&str, Duration)) -> Result<LabState,
     let id = net::free_id()?;
     let key = dir.join("lab_key");
     if !key.exists() {
-        process::run("ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-C", "chaton-lab", "-f", &key.display().to_string()])?;
+        process::run(
+            "ssh-keygen",
+            &["-q", "-t", "ed25519", "-N", "", "-C", "chaton-lab", "-f", &key.display().to_string()],
+        )?;
     }
     let mut state = LabState {
         dir: dir.clone(),
@@ -186,7 +192,8 @@ fn boot(
 
     // Prepare every host (overlay, keys, network), then boot them all at once.
     let start = Instant::now();
-    let public_key = std::fs::read_to_string(state.key.with_extension("pub")).map_err(|e| step_error("reading the lab key", e))?;
+    let public_key =
+        std::fs::read_to_string(state.key.with_extension("pub")).map_err(|e| step_error("reading the lab key", e))?;
     for (i, spec) in config.hosts.iter().enumerate() {
         let base = &bases.iter().find(|(d, _)| *d == spec.distribution).expect("base built").1;
         let index = u8::try_from(i).map_err(|_| step_error("counting hosts", "at most 200 hosts"))?;
@@ -253,7 +260,8 @@ fn stop_host(host: &LabHost) -> Result<(), LabError> {
     }
     process::unmount(&host.overlay.join("root"))?;
     net::host_down(host)?;
-    std::fs::remove_dir_all(&host.overlay).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
+    std::fs::remove_dir_all(&host.overlay)
+        .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
         .map_err(|e| step_error(&format!("removing {}", host.overlay.display()), e))
 }
 

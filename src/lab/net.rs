@@ -9,7 +9,10 @@ pub fn free_id() -> Result<u8, LabError> {
     let links = run("ip", &["-o", "link", "show"])?;
     (1..=250u8)
         .find(|id| !links.contains(&format!(": chbr{id}:")) && !links.contains(&format!(": chbr{id}@")))
-        .ok_or_else(|| LabError::Step { what: "choosing a lab network".into(), detail: "250 labs already exist".into() })
+        .ok_or_else(|| LabError::Step {
+            what: "choosing a lab network".into(),
+            detail: "250 labs already exist".into(),
+        })
 }
 
 pub fn bridge_up(bridge: &str, cidr: &str) -> Result<(), LabError> {

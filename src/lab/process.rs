@@ -45,7 +45,8 @@ pub fn run(program: &str, args: &[&str]) -> Result<String, LabError> {
 
 fn write(path: &Path, text: &str, mode: u32) -> Result<(), LabError> {
     use std::os::unix::fs::PermissionsExt as _;
-    let fail = |e: std::io::Error| LabError::Step { what: format!("writing {}", path.display()), detail: e.to_string() };
+    let fail =
+        |e: std::io::Error| LabError::Step { what: format!("writing {}", path.display()), detail: e.to_string() };
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(fail)?;
     }
@@ -58,7 +59,8 @@ fn write(path: &Path, text: &str, mode: u32) -> Result<(), LabError> {
 pub fn prepare_root(host: &LabHost, base: &Path, public_key: &str, proxy: &str) -> Result<String, LabError> {
     let (upper, work, root) = (host.overlay.join("upper"), host.overlay.join("work"), host.overlay.join("root"));
     for dir in [&upper, &work, &root] {
-        std::fs::create_dir_all(dir).map_err(|e| LabError::Step { what: format!("creating {}", dir.display()), detail: e.to_string() })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| LabError::Step { what: format!("creating {}", dir.display()), detail: e.to_string() })?;
     }
     let options = format!("lowerdir={},upperdir={},workdir={}", base.display(), upper.display(), work.display());
     run("mount", &["-t", "overlay", "overlay", "-o", &options, &root.display().to_string()])?;
@@ -66,7 +68,9 @@ pub fn prepare_root(host: &LabHost, base: &Path, public_key: &str, proxy: &str) 
     write(&root.join("root/.ssh/authorized_keys"), public_key, 0o600)?;
     write(
         &root.join("etc/apt/apt.conf.d/01chaton-lab-proxy"),
-        &format!("// The lab has no route out: apt goes through the proxy on the bridge.\nAcquire::http::Proxy \"http://{proxy}:3142\";\n"),
+        &format!(
+            "// The lab has no route out: apt goes through the proxy on the bridge.\nAcquire::http::Proxy \"http://{proxy}:3142\";\n"
+        ),
         0o644,
     )?;
     let key = std::fs::read_to_string(root.join("etc/ssh/ssh_host_ed25519_key.pub"))
@@ -108,7 +112,10 @@ pub fn boot(host: &LabHost, logs: &Path) -> Result<u32, LabError> {
 pub fn wait_for_ssh(address: &str) -> Result<(), LabError> {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        if let Ok(mut stream) = std::net::TcpStream::connect_timeout(&format!("{address}:22").parse().expect("address"), Duration::from_secs(2)) {
+        if let Ok(mut stream) = std::net::TcpStream::connect_timeout(
+            &format!("{address}:22").parse().expect("address"),
+            Duration::from_secs(2),
+        ) {
             let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
             let mut banner = [0u8; 8];
             if stream.read_exact(&mut banner).is_ok() && banner.starts_with(b"SSH-") {
@@ -116,7 +123,10 @@ pub fn wait_for_ssh(address: &str) -> Result<(), LabError> {
             }
         }
         if Instant::now() > deadline {
-            return Err(LabError::Step { what: format!("waiting for sshd on {address}"), detail: "no answer within 90 s".into() });
+            return Err(LabError::Step {
+                what: format!("waiting for sshd on {address}"),
+                detail: "no answer within 90 s".into(),
+            });
         }
         std::thread::sleep(Duration::from_millis(200));
     }

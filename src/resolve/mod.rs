@@ -2,8 +2,8 @@
 //! server: a list of concrete resources (templates rendered, parameters filled in), the
 //! handlers they notify, in the order they will be applied.
 //!
-//! Order on a server: the `base` recipe, the server's extra files, each service in the
-//! order of the description, then the firewall ports of all of them.
+//! Order on a server: the `base` recipe, each service in the order of the description, the
+//! server's own extra files, then the firewall ports of all of them.
 
 pub mod convert;
 pub mod template;
@@ -171,7 +171,19 @@ fn resolve_server(
             problems.append(&mut p);
         }
     }
-    // 2. the hoster's own files for this server.
+    // 2. services, in description order.
+    for (service, service_json) in services.iter().zip(&services_json) {
+        let Some(loaded) = catalogue.get(&service.recipe) else {
+            continue;
+        };
+        let mut context = base_context.clone();
+        context["service"] = service_json.clone();
+        context["params"] = service_json["params"].clone();
+        if let Err(mut p) = render_recipe(templates, loaded, &context, &service.name, &mut out) {
+            problems.append(&mut p);
+        }
+    }
+    // 3. the hoster's own files for this server, on top of what the services installed.
     for file in &server.files {
         out.push(
             Desired {
@@ -189,18 +201,6 @@ fn resolve_server(
             },
             None,
         );
-    }
-    // 3. services, in description order.
-    for (service, service_json) in services.iter().zip(&services_json) {
-        let Some(loaded) = catalogue.get(&service.recipe) else {
-            continue;
-        };
-        let mut context = base_context.clone();
-        context["service"] = service_json.clone();
-        context["params"] = service_json["params"].clone();
-        if let Err(mut p) = render_recipe(templates, loaded, &context, &service.name, &mut out) {
-            problems.append(&mut p);
-        }
     }
     // 4. the live firewall must accept every declared port, when a base recipe manages it.
     let firewall = catalogue.recipes().any(|l| l.recipe.kind == RecipeKind::Base && l.recipe.manages_firewall);

@@ -70,8 +70,10 @@ pub fn endpoint(server: &Server, description_dir: &std::path::Path) -> Result<En
     }
     let mut identity_files: Vec<PathBuf> = config.identity_files.iter().map(|p| expand(p)).collect();
     if identity_files.is_empty() {
-        identity_files =
-            ["id_ed25519", "id_ecdsa", "id_rsa"].iter().filter_map(|k| home().map(|h| h.join(".ssh").join(k))).collect();
+        identity_files = ["id_ed25519", "id_ecdsa", "id_rsa"]
+            .iter()
+            .filter_map(|k| home().map(|h| h.join(".ssh").join(k)))
+            .collect();
     }
     if let Some(key) = &server.ssh_key {
         identity_files.insert(0, description_dir.join(expand(key)));
