@@ -35,7 +35,7 @@ pub fn check(path: &Path, recipes_dir: Option<&Path>) -> Result<Checked, Vec<Dia
     Ok(Checked { description, catalogue, warnings: found })
 }
 
-/// Loads, validates and resolves.
-pub fn desired(checked: &Checked) -> Result<DesiredState, Vec<Diagnostic>> {
-    resolve::resolve(&checked.description, &checked.catalogue)
+/// Resolves the desired state; `state_dir` is chaton's folder on the servers.
+pub fn desired(checked: &Checked, state_dir: &str) -> Result<DesiredState, Vec<Diagnostic>> {
+    resolve::resolve(&checked.description, &checked.catalogue, state_dir)
 }

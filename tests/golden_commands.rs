@@ -83,6 +83,7 @@ fn file(path: &str, content: &str, mode: u32, validate: Option<&[&str]>) -> Reso
         mode: FileMode(mode),
         validate: validate.map(|v| v.iter().map(|s| s.to_string()).collect()),
         sensitive: false,
+        secrets: vec![],
     })
 }
 
@@ -447,6 +448,7 @@ fn file_commands_write_a_hostile_path_for_real_and_then_converge() {
         mode: FileMode(0o640),
         validate: Some(vec!["test".into(), "-s".into(), "{path}".into()]),
         sensitive: false,
+        secrets: vec![],
     });
     let change = desired.plan(&facts()).unwrap();
     run_in_shell(&change);
@@ -474,10 +476,78 @@ fn a_failing_validator_leaves_the_old_file_in_place() {
         mode: FileMode(0o644),
         validate: Some(vec!["false".into(), "{path}".into()]),
         sensitive: false,
+        secrets: vec![],
     });
     let change = desired.plan(&facts()).unwrap();
     let script: Vec<String> = change.commands.iter().map(render).collect();
     let status = std::process::Command::new("sh").arg("-ec").arg(script.join("\n")).status().unwrap();
     assert!(!status.success());
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "old\n");
+}
+
+// ── generated secrets ───────────────────────────────────────────────────────
+
+#[test]
+fn a_secret_is_generated_once_on_the_server_and_never_replaced() {
+    let secret = || {
+        Resource::Secret(chaton::resource::Secret {
+            id: "site/db".into(),
+            path: "/var/lib/chaton/secrets/site/db".into(),
+        })
+    };
+    let cmds = commands(secret(), &facts()).unwrap();
+    assert_eq!(cmds[0], "install -d -m 0700 -o root -g root /var/lib/chaton/secrets /var/lib/chaton/secrets/site");
+    assert!(cmds[1].starts_with("sh -c 'umask 077 && head -c 48 /dev/urandom"), "{}", cmds[1]);
+    assert!(cmds[1].ends_with("' sh /var/lib/chaton/secrets/site/db"), "{}", cmds[1]);
+    let mut f = facts();
+    f.paths.insert("/var/lib/chaton/secrets/site/db".into(), file_state(b"whatever", "root", "root", 0o600));
+    assert_eq!(commands(secret(), &f), None);
+}
+
+#[test]
+fn a_file_holding_a_secret_is_filled_on_the_server_and_its_masked_digest_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("secrets/app/password");
+    // The generation command, for real.
+    let generate = Resource::Secret(chaton::resource::Secret {
+        id: "app/password".into(),
+        path: secret_file.display().to_string(),
+    });
+    run_in_shell(&generate.plan(&facts()).unwrap());
+    let value = std::fs::read_to_string(&secret_file).unwrap();
+    assert_eq!(value.len(), 40);
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(&secret_file).unwrap().permissions().mode() & 0o777, 0o600);
+
+    let placeholder = "@@chaton-secret:app/password@@";
+    let path = dir.path().join("app.conf").display().to_string();
+    let file = Resource::File(File {
+        path: path.clone(),
+        content: format!("user = app\npassword = {placeholder}\n").into_bytes(),
+        owner: whoami("-un"),
+        group: whoami("-gn"),
+        mode: FileMode(0o640),
+        validate: Some(vec!["grep".into(), "-q".into(), "password".into(), "{path}".into()]),
+        sensitive: false,
+        secrets: vec![(placeholder.into(), secret_file.display().to_string())],
+    });
+    let change = file.plan(&facts()).unwrap();
+    // Nothing in the plan holds the value; the diff shows the placeholder.
+    let json = serde_json::to_string(&change).unwrap();
+    assert!(!json.contains(&value));
+    assert!(change.diff.as_ref().unwrap().contains(placeholder));
+    run_in_shell(&change);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("user = app\npassword = {value}\n"));
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o640);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "no temporary left behind");
+
+    // The facts script's masked digest equals the digest of the rendered content.
+    let mut query = chaton::facts::FactQuery::default();
+    file.wants(&mut query);
+    assert!(query.texts.is_empty(), "the content of a file holding secrets is never read back");
+    let script = chaton::facts::gather::script(&query, "/nonexistent");
+    let out = std::process::Command::new("sh").arg("-c").arg(&script).output().unwrap();
+    let gathered = chaton::facts::gather::parse(&String::from_utf8_lossy(&out.stdout), &query).unwrap();
+    assert!(file.plan(&gathered).is_none(), "converged: {:?}", gathered.paths);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&value));
 }

@@ -13,7 +13,7 @@ use chaton::resource::Resource;
 fn desired() -> DesiredState {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/amipo/hoster.yml");
     let checked = chaton::pipeline::check(&example, None).unwrap_or_else(|d| panic!("{d:?}"));
-    chaton::pipeline::desired(&checked).unwrap()
+    chaton::pipeline::desired(&checked, "/var/lib/chaton").unwrap()
 }
 
 /// Facts of a server on which every desired resource is already as desired.
@@ -74,6 +74,19 @@ fn converged(server: &ServerState) -> HostFacts {
                         owner: dl.owner.clone(),
                         group: dl.group.clone(),
                         mode: dl.mode,
+                        text: None,
+                    },
+                );
+            }
+            Resource::Secret(secret) => {
+                f.paths.insert(
+                    secret.path(),
+                    PathState::File {
+                        sha256: String::new(),
+                        size: 40,
+                        owner: "root".into(),
+                        group: "root".into(),
+                        mode: chaton::description::types::FileMode(0o600),
                         text: None,
                     },
                 );

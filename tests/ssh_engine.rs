@@ -308,6 +308,19 @@ fn the_canary_secret_appears_in_no_output() {
     project.trust(&sshd);
     let saved = project.dir.path().join("plan.json");
     let mut outputs = Vec::new();
+    let first = run(project.chaton(&["apply", "--json"]));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    outputs.push(("first apply".to_owned(), first.stdout, first.stderr));
+    // The generated secret: on the server only, 0600 in a 0700 folder, filled into db.conf.
+    let secret_file = project.state.join("secrets/probe/password");
+    let generated = std::fs::read_to_string(&secret_file).unwrap();
+    assert_eq!(generated.len(), 40);
+    assert_eq!(mode_of(&secret_file), 0o600);
+    assert_eq!(mode_of(&project.state.join("secrets/probe")), 0o700);
+    assert_eq!(
+        std::fs::read_to_string(project.root.join("etc/db.conf")).unwrap(),
+        format!("user = probe\npassword = {generated}\n")
+    );
     for args in [
         &["plan", "--offline", "--diff", "--explain"][..],
         &["plan", "--offline", "--json"][..],

@@ -191,7 +191,7 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
         Command::Plan { file, offline, json, diff, explain, detailed_exitcode, out, recipes, connection } => {
             let checked = pipeline::check(&file, recipes.dir.as_deref())?;
             output::print_diagnostics(&checked.warnings, color);
-            let desired = pipeline::desired(&checked)?;
+            let desired = pipeline::desired(&checked, connection.state_dir())?;
             let (plan, failed) = if offline {
                 let facts = desired
                     .servers
@@ -229,24 +229,24 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
         Command::Apply { file, plan, json, recipes, connection } => {
             let checked = pipeline::check(&file, recipes.dir.as_deref())?;
             output::print_diagnostics(&checked.warnings, color);
-            let desired = pipeline::desired(&checked)?;
+            let desired = pipeline::desired(&checked, connection.state_dir())?;
             remote::apply(&checked, &desired, plan.as_deref(), &connection, json, color)
         }
         Command::Verify { file, json, recipes, connection } => {
             let checked = pipeline::check(&file, recipes.dir.as_deref())?;
             output::print_diagnostics(&checked.warnings, color);
-            let desired = pipeline::desired(&checked)?;
+            let desired = pipeline::desired(&checked, connection.state_dir())?;
             remote::verify(&checked, &desired, &connection, json, color)
         }
         Command::Facts { file, server, recipes, connection } => {
             let checked = pipeline::check(&file, recipes.dir.as_deref())?;
-            let desired = pipeline::desired(&checked)?;
+            let desired = pipeline::desired(&checked, connection.state_dir())?;
             remote::facts(&checked, &desired, &server, &connection, color)
         }
         Command::Render { file, out, recipes } => {
             let checked = pipeline::check(&file, recipes.dir.as_deref())?;
             output::print_diagnostics(&checked.warnings, color);
-            let desired = pipeline::desired(&checked)?;
+            let desired = pipeline::desired(&checked, crate::apply::DEFAULT_STATE_DIR)?;
             let written = render::write(&desired, &out)?;
             eprintln!("wrote {written} files under {}", out.display());
             Ok(exit::OK)
@@ -259,7 +259,7 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
 fn check(file: &std::path::Path, recipes_dir: Option<PathBuf>, json: bool, color: bool) -> Result<u8, Error> {
     let result = pipeline::check(file, recipes_dir.as_deref()).and_then(|checked| {
         // Resolving renders every template: a template error is a description error too.
-        pipeline::desired(&checked).map(|desired| (checked, desired))
+        pipeline::desired(&checked, crate::apply::DEFAULT_STATE_DIR).map(|desired| (checked, desired))
     });
     match result {
         Ok((checked, desired)) => {

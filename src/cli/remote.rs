@@ -43,6 +43,13 @@ pub struct ConnectionArgs {
     remote_state_dir: String,
 }
 
+impl ConnectionArgs {
+    /// chaton's folder on the servers (lock, journal, secrets).
+    pub fn state_dir(&self) -> &str {
+        &self.remote_state_dir
+    }
+}
+
 fn settings(checked: &Checked, args: &ConnectionArgs) -> Settings {
     let home = std::env::var_os("HOME").map(PathBuf::from);
     Settings {

@@ -46,6 +46,16 @@ pub fn script(query: &FactQuery, state_dir: &str) -> String {
     }
     for (i, path) in query.paths.iter().enumerate() {
         let _ = writeln!(s, "chaton_path {i} {} {}", quote(path), u8::from(query.texts.contains(path)));
+        if let Some(pairs) = query.masked.get(path) {
+            let args: String =
+                pairs.iter().map(|(file, placeholder)| format!(" {} {}", quote(file), quote(placeholder))).collect();
+            let _ = writeln!(
+                s,
+                "if [ -f {p} ] && m=$(awk {program} {p}{args} | sha256sum); then printf 'masked\t{i}\t%s\n' \"${{m%% *}}\"; fi",
+                p = quote(path),
+                program = quote(crate::resource::secret::MASK_PROGRAM),
+            );
+        }
     }
     for (i, user) in query.users.iter().enumerate() {
         let _ = writeln!(s, "chaton_user {i} {}", quote(user));
@@ -91,6 +101,7 @@ fn mode(text: &str) -> Result<FileMode, String> {
 pub fn parse(output: &str, query: &FactQuery) -> Result<HostFacts, String> {
     let mut facts = HostFacts::default();
     let mut texts: Vec<(String, String)> = Vec::new();
+    let mut masked: Vec<(String, String)> = Vec::new();
     let mut ended = false;
     for line in output.lines() {
         let fields: Vec<&str> = line.split('\t').collect();
@@ -127,6 +138,7 @@ pub fn parse(output: &str, query: &FactQuery) -> Result<HostFacts, String> {
                 };
                 facts.paths.insert(nth(&query.paths, i)?.clone(), state);
             }
+            ["masked", i, sha256] => masked.push((nth(&query.paths, i)?.clone(), (*sha256).to_owned())),
             ["text", i, content] => {
                 if let Ok(text) = String::from_utf8(b64(content)?) {
                     texts.push((nth(&query.paths, i)?.clone(), text));
@@ -171,6 +183,11 @@ pub fn parse(output: &str, query: &FactQuery) -> Result<HostFacts, String> {
     }
     if !ended {
         return Err("the facts script did not finish".into());
+    }
+    for (path, digest) in masked {
+        if let Some(PathState::File { sha256, .. }) = facts.paths.get_mut(&path) {
+            *sha256 = digest;
+        }
     }
     for (path, text) in texts {
         if let Some(PathState::File { text: slot, .. }) = facts.paths.get_mut(&path) {

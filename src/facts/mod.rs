@@ -106,6 +106,9 @@ pub struct FactQuery {
     pub paths: BTreeSet<String>,
     /// Paths whose content is wanted too, for diffs (never sensitive files).
     pub texts: BTreeSet<String>,
+    /// Files holding generated secrets: their digest is taken with each secret's value
+    /// replaced by its placeholder, as (secret file, placeholder) pairs.
+    pub masked: BTreeMap<String, Vec<(String, String)>>,
     pub users: BTreeSet<String>,
     pub groups: BTreeSet<String>,
     pub units: BTreeSet<String>,

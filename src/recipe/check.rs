@@ -90,6 +90,16 @@ pub fn check_recipe(loaded: &LoadedRecipe, catalogue: &Catalogue) -> Vec<Diagnos
             report(format!("params.{name}.choices"), "only string parameters take `choices`".into(), None);
         }
     }
+    for (i, name) in recipe.secrets.iter().enumerate() {
+        let ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !ok || recipe.secrets.iter().filter(|n| *n == name).count() > 1 {
+            report(
+                format!("secrets[{i}]"),
+                format!("secret name {} must be unique and made of a-z, 0-9 and _", quoted(name)),
+                None,
+            );
+        }
+    }
     for (i, port) in recipe.ports.iter().enumerate() {
         match (&port.port, &port.port_param) {
             (Some(_), None) => {}

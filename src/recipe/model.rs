@@ -29,6 +29,10 @@ pub struct Recipe {
     pub params: BTreeMap<String, ParamSpec>,
     #[serde(default)]
     pub ports: Vec<PortSpec>,
+    /// Secrets generated once on the server (passwords, keys); templates see a placeholder
+    /// as `{{ secrets.NAME }}`, never the value.
+    #[serde(default)]
+    pub secrets: Vec<String>,
     #[serde(default)]
     pub resources: Vec<ResourceSpec>,
     #[serde(default)]

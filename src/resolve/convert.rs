@@ -10,7 +10,7 @@ use crate::diagnostic::{Diagnostic, quoted};
 use crate::recipe::catalogue::LoadedRecipe;
 use crate::recipe::model::{CheckSpec, ResourceSpec};
 use crate::resolve::CheckKind;
-use crate::resource::{Directory, Download, Exec, File, Group, Link, Package, Resource, Service, User};
+use crate::resource::{Directory, Download, Exec, File, Group, Link, Package, Resource, Service, User, secret};
 use crate::source::{Pos, Span};
 
 /// Renders `spec` (found at `field` in the recipe) into zero or more resources, each with
@@ -176,6 +176,26 @@ fn to_resource(spec: ResourceSpec, templates: &Templates, ctx: &Value) -> Result
             if let Some(v) = &f.validate {
                 check_argv(v)?;
             }
+            // Placeholders of generated secrets: only this recipe's, and the file must end
+            // with a newline (it is filled in line by line on the server).
+            let declared: Vec<&str> =
+                ctx["secrets"].as_object().map(|m| m.values().filter_map(Value::as_str).collect()).unwrap_or_default();
+            let mut secrets = Vec::new();
+            for (placeholder, id) in secret::placeholders(&content) {
+                if !declared.contains(&placeholder.as_str()) {
+                    return Err(Problem::Message(format!(
+                        "{} names secret {}, which this recipe does not declare under `secrets`",
+                        quoted(&f.path),
+                        quoted(&id)
+                    )));
+                }
+                secrets
+                    .push((placeholder, secret::path_of(ctx["chaton"]["state_dir"].as_str().unwrap_or_default(), &id)));
+            }
+            let mut content = content;
+            if !secrets.is_empty() && !content.ends_with('\n') {
+                content.push('\n');
+            }
             (
                 Resource::File(File {
                     path: f.path,
@@ -185,6 +205,7 @@ fn to_resource(spec: ResourceSpec, templates: &Templates, ctx: &Value) -> Result
                     mode: f.mode,
                     validate: f.validate,
                     sensitive: f.sensitive,
+                    secrets,
                 }),
                 f.notify,
             )

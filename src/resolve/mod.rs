@@ -21,7 +21,7 @@ use crate::recipe::Catalogue;
 use crate::recipe::catalogue::LoadedRecipe;
 use crate::recipe::check::kind_and_notify;
 use crate::recipe::model::{HandlerAction, HandlerSpec, Proto, RecipeKind, ResourceSpec};
-use crate::resource::{File, FirewallPort, Resource};
+use crate::resource::{File, FirewallPort, Resource, Secret, secret};
 
 use template::Templates;
 
@@ -101,7 +101,12 @@ struct OpenPort {
 }
 
 /// Resolves every server. The description must have passed validation.
-pub fn resolve(description: &Description, catalogue: &Catalogue) -> Result<DesiredState, Vec<Diagnostic>> {
+/// `state_dir` is where chaton keeps its state on the servers (lock, journal, secrets).
+pub fn resolve(
+    description: &Description,
+    catalogue: &Catalogue,
+    state_dir: &str,
+) -> Result<DesiredState, Vec<Diagnostic>> {
     let template_names: Vec<String> = catalogue
         .recipes()
         .flat_map(|r| r.recipe.resources.iter())
@@ -114,7 +119,7 @@ pub fn resolve(description: &Description, catalogue: &Catalogue) -> Result<Desir
     let mut problems = Vec::new();
     let mut servers = Vec::new();
     for server in &description.hoster.servers {
-        match resolve_server(description, catalogue, &templates, server) {
+        match resolve_server(description, catalogue, &templates, server, state_dir) {
             Ok(state) => servers.push(state),
             Err(mut p) => problems.append(&mut p),
         }
@@ -127,6 +132,7 @@ fn resolve_server(
     catalogue: &Catalogue,
     templates: &Templates,
     server: &Server,
+    state_dir: &str,
 ) -> Result<ServerState, Vec<Diagnostic>> {
     let hoster = &description.hoster;
     let services: Vec<&Service> = hoster.services.iter().filter(|s| s.server == server.name).collect();
@@ -145,6 +151,7 @@ fn resolve_server(
         "servers": hoster.servers,
         "services": services_json,
         "firewall_ports": ports,
+        "chaton": { "state_dir": state_dir },
     });
 
     let mut out = Collector::default();
@@ -195,6 +202,7 @@ fn resolve_server(
                     mode: file.mode,
                     validate: None,
                     sensitive: false,
+                    secrets: Vec::new(),
                 }),
                 origin: "server".into(),
                 notify: Vec::new(),
@@ -316,6 +324,28 @@ fn render_recipe(
     out: &mut Collector,
 ) -> Result<(), Vec<Diagnostic>> {
     let mut problems = Vec::new();
+    // Generated secrets come first: files further down are filled in with them.
+    let mut context = context.clone();
+    let mut placeholders = serde_json::Map::new();
+    for name in &loaded.recipe.secrets {
+        placeholders.insert(name.clone(), Value::String(secret::placeholder(origin, name)));
+        out.push(
+            Desired {
+                resource: Resource::Secret(Secret {
+                    id: format!("{origin}/{name}"),
+                    path: secret::path_of(
+                        context["chaton"]["state_dir"].as_str().unwrap_or_default(),
+                        &format!("{origin}/{name}"),
+                    ),
+                }),
+                origin: origin.to_owned(),
+                notify: Vec::new(),
+            },
+            None,
+        );
+    }
+    context["secrets"] = Value::Object(placeholders);
+    let context = &context;
     for (i, spec) in loaded.recipe.handlers.iter().enumerate() {
         let mut spec = spec.clone();
         if let Some(run) = &spec.run {

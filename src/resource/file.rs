@@ -11,6 +11,7 @@ use super::{Action, Change, ResourceId, change, fix_metadata, owner_args, tempor
 use crate::command::{Command, sha256_hex};
 use crate::description::types::FileMode;
 use crate::facts::{HostFacts, PathState};
+use crate::resource::secret;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct File {
@@ -24,6 +25,9 @@ pub struct File {
     pub validate: Option<Vec<String>>,
     /// Never show this file's content (it holds a secret).
     pub sensitive: bool,
+    /// Generated secrets the content refers to, as (placeholder, secret file on the server):
+    /// the file is filled in on the server (see `secret`).
+    pub secrets: Vec<(String, String)>,
 }
 
 impl File {
@@ -34,7 +38,11 @@ impl File {
     pub fn plan(&self, facts: &HostFacts) -> Option<Change> {
         let mut change = self.compare(facts)?;
         if change.commands.iter().any(|c| c.stdin.is_some()) {
-            change.cleanup = vec![temporary_path(&self.path)];
+            let tmp = temporary_path(&self.path);
+            change.cleanup = vec![tmp.clone()];
+            if !self.secrets.is_empty() {
+                change.cleanup.push(masked_path(&tmp));
+            }
         }
         Some(change)
     }
@@ -97,10 +105,31 @@ impl File {
     /// Write to a temporary file, validate it, rename it into place.
     fn write_commands(&self) -> Vec<Command> {
         let tmp = temporary_path(&self.path);
-        let mut install = vec!["install".to_owned()];
-        install.extend(owner_args(&self.owner, &self.group, self.mode));
-        install.extend(["/dev/stdin".to_owned(), tmp.clone()]);
-        let mut commands = vec![Command::new(install).stdin(self.content.clone())];
+        let mut commands = Vec::new();
+        if self.secrets.is_empty() {
+            let mut install = vec!["install".to_owned()];
+            install.extend(owner_args(&self.owner, &self.group, self.mode));
+            install.extend(["/dev/stdin".to_owned(), tmp.clone()]);
+            commands.push(Command::new(install).stdin(self.content.clone()));
+        } else {
+            // The content with placeholders goes to a root-only file; the final temporary is
+            // created empty with its owner and mode first, then filled on the server.
+            let masked = masked_path(&tmp);
+            commands.push(
+                Command::new(["install", "-o", "root", "-g", "root", "-m", "0600", "/dev/stdin", &masked])
+                    .stdin(self.content.clone()),
+            );
+            let mut create = vec!["install".to_owned()];
+            create.extend(owner_args(&self.owner, &self.group, self.mode));
+            create.extend(["/dev/null".to_owned(), tmp.clone()]);
+            commands.push(Command::new(create));
+            let mut fill = vec!["awk".to_owned(), secret::FILL_PROGRAM.to_owned(), masked.clone(), tmp.clone()];
+            for (placeholder, file) in &self.secrets {
+                fill.extend([file.clone(), placeholder.clone()]);
+            }
+            commands.push(Command::new(fill));
+            commands.push(Command::new(["rm", "-f", "--", &masked]));
+        }
         if let Some(validator) = &self.validate {
             let argv: Vec<String> = validator.iter().map(|a| a.replace("{path}", &tmp)).collect();
             commands.push(Command::read_only(argv));
@@ -118,6 +147,10 @@ impl File {
             return format!("(binary content, {} bytes)", self.content.len());
         };
         let Some(before) = before else {
+            if !self.secrets.is_empty() {
+                // Never read back: the file on the server holds the secrets' values.
+                return format!("(holds secrets: previous content not read)\n{}", prefixed(after, "+"));
+            }
             return "(previous content not available: binary or large file)".to_owned();
         };
         similar::TextDiff::from_lines(before, after)
@@ -126,6 +159,14 @@ impl File {
             .header(&format!("{} (on server)", self.path), &format!("{} (desired)", self.path))
             .to_string()
     }
+}
+
+fn masked_path(tmp: &str) -> String {
+    format!("{tmp}.masked")
+}
+
+fn prefixed(text: &str, prefix: &str) -> String {
+    text.lines().map(|l| format!("{prefix}{l}\n")).collect()
 }
 
 pub(crate) fn kind_name(state: &PathState) -> &'static str {

@@ -12,6 +12,7 @@ pub mod firewall;
 pub mod group;
 pub mod link;
 pub mod package;
+pub mod secret;
 pub mod service;
 pub mod user;
 
@@ -28,6 +29,7 @@ pub use firewall::FirewallPort;
 pub use group::Group;
 pub use link::Link;
 pub use package::Package;
+pub use secret::Secret;
 pub use service::Service;
 pub use user::User;
 
@@ -45,6 +47,7 @@ pub enum Resource {
     FirewallPort(FirewallPort),
     Download(Download),
     Command(Exec),
+    Secret(Secret),
 }
 
 /// What a resource is, for people and for matching: kind and key (`file /etc/motd`).
@@ -114,6 +117,7 @@ impl Resource {
             Resource::FirewallPort(r) => ("firewall_port", format!("{}/{}", r.port, r.proto)),
             Resource::Download(r) => ("download", r.path.clone()),
             Resource::Command(r) => ("command", r.run.join(" ")),
+            Resource::Secret(r) => ("secret", r.id.clone()),
         };
         ResourceId { kind: kind.to_owned(), name }
     }
@@ -124,7 +128,11 @@ impl Resource {
             Resource::Package(_) => query.packages = true,
             Resource::File(r) => {
                 query.paths.insert(r.path.clone());
-                if !r.sensitive {
+                if !r.secrets.is_empty() {
+                    let pairs =
+                        r.secrets.iter().map(|(placeholder, file)| (file.clone(), placeholder.clone())).collect();
+                    query.masked.insert(r.path.clone(), pairs);
+                } else if !r.sensitive {
                     query.texts.insert(r.path.clone());
                 }
             }
@@ -148,6 +156,9 @@ impl Resource {
                 query.paths.insert(r.path.clone());
             }
             Resource::Command(r) => r.wants(query),
+            Resource::Secret(r) => {
+                query.paths.insert(r.path());
+            }
         }
     }
 
@@ -164,6 +175,7 @@ impl Resource {
             Resource::FirewallPort(r) => r.plan(facts),
             Resource::Download(r) => r.plan(facts),
             Resource::Command(r) => r.plan(facts),
+            Resource::Secret(r) => r.plan(facts),
         }
     }
 }

@@ -166,6 +166,7 @@ params:
   message: {type: string, description: Content of app.conf, default: hello}
   secret: {type: string, description: A secret value, default: CANARY-7f3a9c-SECRET}
   pause: {type: string, description: Seconds to sleep after app.conf, default: '0'}
+secrets: [password]
 resources:
   - directory:
       path: "{{ params.root }}/etc"
@@ -198,6 +199,12 @@ resources:
       owner: "{{ server.ssh_user }}"
       group: "{{ server.ssh_user }}"
       mode: "0644"
+  - file:
+      path: "{{ params.root }}/etc/db.conf"
+      content: "user = probe\npassword = {{ secrets.password }}\n"
+      owner: "{{ server.ssh_user }}"
+      group: "{{ server.ssh_user }}"
+      mode: "0640"
   - link:
       path: "{{ params.root }}/current"
       target: "{{ params.root }}/etc"
