@@ -84,6 +84,7 @@ fn file(path: &str, content: &str, mode: u32, validate: Option<&[&str]>) -> Reso
         validate: validate.map(|v| v.iter().map(|s| s.to_string()).collect()),
         sensitive: false,
         secrets: vec![],
+        guards_access: false,
     })
 }
 
@@ -449,6 +450,7 @@ fn file_commands_write_a_hostile_path_for_real_and_then_converge() {
         validate: Some(vec!["test".into(), "-s".into(), "{path}".into()]),
         sensitive: false,
         secrets: vec![],
+        guards_access: false,
     });
     let change = desired.plan(&facts()).unwrap();
     run_in_shell(&change);
@@ -477,6 +479,7 @@ fn a_failing_validator_leaves_the_old_file_in_place() {
         validate: Some(vec!["false".into(), "{path}".into()]),
         sensitive: false,
         secrets: vec![],
+        guards_access: false,
     });
     let change = desired.plan(&facts()).unwrap();
     let script: Vec<String> = change.commands.iter().map(render).collect();
@@ -530,6 +533,7 @@ fn a_file_holding_a_secret_is_filled_on_the_server_and_its_masked_digest_converg
         validate: Some(vec!["grep".into(), "-q".into(), "password".into(), "{path}".into()]),
         sensitive: false,
         secrets: vec![(placeholder.into(), secret_file.display().to_string())],
+        guards_access: false,
     });
     let change = file.plan(&facts()).unwrap();
     // Nothing in the plan holds the value; the diff shows the placeholder.

@@ -376,3 +376,24 @@ fn a_failing_host_does_not_stop_the_others_and_the_exit_code_says_so() {
     assert!(out.stderr.contains("1 of 2 server(s) failed: beta"), "{}", out.stderr);
     assert!(project.root.join("etc/app.conf").exists(), "alpha was applied");
 }
+
+#[test]
+fn a_change_that_locks_chaton_out_is_rolled_back_through_the_open_session() {
+    // The probe manages the file sshd reads at each login: its authorized_keys. Writing one
+    // without our key stands for an sshd or firewall change that locks chaton out.
+    let sshd = TestSshd::start();
+    let access = sshd.dir.path().join("authorized_keys");
+    let original = std::fs::read_to_string(&access).unwrap();
+    let params = format!("      access_file: {}\n      access: '# no key here'\n", access.display());
+    let project = Project::new(&sshd, "", &params);
+    project.trust(&sshd);
+    let out = run(project.chaton(&["apply"]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("a new SSH login failed"), "{}", out.stderr);
+    assert!(out.stderr.contains("the previous files were put back"), "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(&access).unwrap(), original, "the previous file is back");
+    // chaton can still log in, and says what the next run would do again.
+    let plan = run(project.chaton(&["plan"]));
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(plan.stdout.contains(&format!("~ file {}", access.display())), "{}", plan.stdout);
+}

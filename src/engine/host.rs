@@ -110,6 +110,27 @@ fn work(
             let (applied, handlers_run) = outcome?;
             result.applied = applied;
             result.handlers_run = handlers_run;
+            let guarded: Vec<&str> =
+                server_plan.changes.iter().filter_map(|c| c.change.guards_access.as_deref()).collect();
+            if !guarded.is_empty() {
+                // The run changed what decides our own access: prove a new login still works,
+                // else put the old files back through the session that is still open.
+                if let Err(e) = SshTransport::connect(&endpoint, &settings.policy, settings.timeouts) {
+                    let rollback = apply::rollback_script(&server_plan, &settings.state_dir);
+                    let restored = transport.run(&rollback, &mut |_| {});
+                    *channels = transport.channels_opened();
+                    return Err(HostError::AccessLost {
+                        files: guarded.join(", "),
+                        reason: e.to_string(),
+                        rolled_back: matches!(restored, Ok(o) if o.exit == 0),
+                    });
+                }
+                emit(EventKind::Checked {
+                    check: "a new SSH login after changing ".to_owned() + &guarded.join(", "),
+                    ok: true,
+                    detail: "works".into(),
+                });
+            }
             Ok(result)
         }
     }

@@ -117,6 +117,11 @@ pub enum HostError {
     HandlerFailed { name: String, code: i32, output: String },
     #[error("the apply script stopped unexpectedly (exit status {code})\n{output}")]
     ApplyAborted { code: i32, output: String },
+    #[error(
+        "after this run changed {files}, a new SSH login failed ({reason}); {}",
+        if *rolled_back { "the previous files were put back and reloaded: chaton can still log in" } else { "the previous files could NOT be put back: use the provider's console" }
+    )]
+    AccessLost { files: String, reason: String, rolled_back: bool },
     #[error("not converged: {changes} change(s) still planned")]
     NotConverged { changes: usize },
     #[error("{failed} check(s) failed")]

@@ -232,6 +232,10 @@ pub struct FileSpec {
     /// The content is sensitive: never shown in diffs.
     #[serde(default)]
     pub sensitive: bool,
+    /// The file decides whether chaton can still log in (sshd, firewall): after a run
+    /// that changed it, a fresh connection is tried, and the old file is put back if it fails.
+    #[serde(default)]
+    pub guards_access: bool,
     pub when: Option<String>,
     pub for_each: Option<String>,
     #[serde(default)]

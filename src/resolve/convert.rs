@@ -206,6 +206,7 @@ fn to_resource(spec: ResourceSpec, templates: &Templates, ctx: &Value) -> Result
                     validate: f.validate,
                     sensitive: f.sensitive,
                     secrets,
+                    guards_access: f.guards_access,
                 }),
                 f.notify,
             )

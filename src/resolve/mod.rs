@@ -203,6 +203,7 @@ fn resolve_server(
                     validate: None,
                     sensitive: false,
                     secrets: Vec::new(),
+                    guards_access: false,
                 }),
                 origin: "server".into(),
                 notify: Vec::new(),

@@ -28,6 +28,8 @@ pub struct File {
     /// Generated secrets the content refers to, as (placeholder, secret file on the server):
     /// the file is filled in on the server (see `secret`).
     pub secrets: Vec<(String, String)>,
+    /// Changing it could cut chaton's own access: kept for rollback (see `apply`).
+    pub guards_access: bool,
 }
 
 impl File {
@@ -37,6 +39,9 @@ impl File {
 
     pub fn plan(&self, facts: &HostFacts) -> Option<Change> {
         let mut change = self.compare(facts)?;
+        if self.guards_access && change.commands.iter().any(|c| c.argv.first().is_some_and(|p| p == "mv")) {
+            change.guards_access = Some(self.path.clone());
+        }
         if change.commands.iter().any(|c| c.stdin.is_some()) {
             let tmp = temporary_path(&self.path);
             change.cleanup = vec![tmp.clone()];

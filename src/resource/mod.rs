@@ -102,6 +102,9 @@ pub struct Change {
     /// Temporary files to remove if one of the commands fails.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cleanup: Vec<String>,
+    /// The file this change replaces decides chaton's access: back it up first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guards_access: Option<String>,
 }
 
 impl Resource {
@@ -189,7 +192,7 @@ pub(crate) fn change(
     reasons: Vec<String>,
     commands: Vec<Command>,
 ) -> Change {
-    Change { resource, action, before, after, reasons, diff: None, commands, cleanup: Vec::new() }
+    Change { resource, action, before, after, reasons, diff: None, commands, cleanup: Vec::new(), guards_access: None }
 }
 
 /// `install`-style ownership and mode arguments shared by files, directories, downloads.

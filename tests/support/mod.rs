@@ -166,6 +166,8 @@ params:
   message: {type: string, description: Content of app.conf, default: hello}
   secret: {type: string, description: A secret value, default: CANARY-7f3a9c-SECRET}
   pause: {type: string, description: Seconds to sleep after app.conf, default: '0'}
+  access_file: {type: string, description: An sshd_config file the test sshd includes, default: ''}
+  access: {type: string, description: Its content, default: ''}
 secrets: [password]
 resources:
   - directory:
@@ -205,6 +207,15 @@ resources:
       owner: "{{ server.ssh_user }}"
       group: "{{ server.ssh_user }}"
       mode: "0640"
+  - file:
+      path: "{{ params.access_file }}"
+      content: "{{ params.access }}\n"
+      owner: "{{ server.ssh_user }}"
+      group: "{{ server.ssh_user }}"
+      mode: "0644"
+      guards_access: true
+      when: params.access_file != ""
+      notify: [restart app]
   - link:
       path: "{{ params.root }}/current"
       target: "{{ params.root }}/etc"
