@@ -174,6 +174,29 @@ fn base_and_website_converge_idempotently_and_verify_on_debian_12_and_13() {
         assert!(ssh(&state, host, "id labadmin").contains("(sudo)"), "{host}");
     }
 
+    // chaton now logs in as the admin, through sudo: root logins are switched off.
+    let text = std::fs::read_to_string(&description).unwrap();
+    std::fs::write(&description, text.replace("    ssh_user: root\n", "    ssh_user: labadmin\n")).unwrap();
+    let switch = chaton(&["apply", file]);
+    assert_eq!(switch.code, 0, "apply as the admin failed:\n{}", switch.stderr);
+    assert!(
+        switch.stderr.contains("a new SSH login after changing /etc/ssh/sshd_config.d/chaton.conf: works"),
+        "{}",
+        switch.stderr
+    );
+    let again = chaton(&["apply", file, "--json"]);
+    idempotence(&again.stdout).unwrap();
+    for host in ["d12", "d13"] {
+        let root = Command::new("ssh")
+            .args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-i"])
+            .arg(&state.key)
+            .arg(format!("root@{}", state.host(host).unwrap().address))
+            .arg("true")
+            .output()
+            .unwrap();
+        assert!(!root.status.success(), "{host}: root can still log in");
+    }
+
     // A recipe that never converges is caught by the idempotence rule.
     let local = state.dir.join("local/recipes");
     std::fs::create_dir_all(&local).unwrap();

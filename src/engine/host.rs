@@ -115,7 +115,7 @@ fn work(
             if !guarded.is_empty() {
                 // The run changed what decides our own access: prove a new login still works,
                 // else put the old files back through the session that is still open.
-                if let Err(e) = SshTransport::connect(&endpoint, &settings.policy, settings.timeouts) {
+                if let Err(e) = fresh_login(&endpoint, settings) {
                     let rollback = apply::rollback_script(&server_plan, &settings.state_dir);
                     let restored = transport.run(&rollback, &mut |_| {});
                     *channels = transport.channels_opened();
@@ -229,6 +229,22 @@ fn apply_plan(
         return Err(HostError::ApplyAborted { code, output: tail(&output.output) });
     }
     Ok((done, handlers_run))
+}
+
+/// A new login, retried for a few seconds: sshd stops listening for a moment while it
+/// reloads, and a refused connection then says nothing about the new configuration.
+fn fresh_login(
+    endpoint: &crate::transport::Endpoint,
+    settings: &Settings,
+) -> Result<(), crate::transport::TransportError> {
+    let deadline = Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        match SshTransport::connect(endpoint, &settings.policy, settings.timeouts) {
+            Ok(_) => return Ok(()),
+            Err(e) if Instant::now() >= deadline => return Err(e),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(500)),
+        }
+    }
 }
 
 fn tail(output: &str) -> String {

@@ -66,6 +66,13 @@ pub fn prepare_root(host: &LabHost, base: &Path, public_key: &str, proxy: &str) 
     run("mount", &["-t", "overlay", "overlay", "-o", &options, &root.display().to_string()])?;
     run("ssh-keygen", &["-A", "-f", &root.display().to_string()])?;
     write(&root.join("root/.ssh/authorized_keys"), public_key, 0o600)?;
+    // Its own name, resolvable without DNS (sudo looks it up on every call).
+    write(&root.join("etc/hostname"), &format!("{}\n", host.name), 0o644)?;
+    write(
+        &root.join("etc/hosts"),
+        &format!("127.0.0.1\tlocalhost\n127.0.1.1\t{}\n::1\tlocalhost ip6-localhost ip6-loopback\n", host.name),
+        0o644,
+    )?;
     write(
         &root.join("etc/apt/apt.conf.d/01chaton-lab-proxy"),
         &format!(
@@ -89,6 +96,7 @@ pub fn boot(host: &LabHost, logs: &Path) -> Result<u32, LabError> {
         .arg(host.overlay.join("root"))
         .arg("-M")
         .arg(&host.name)
+        .arg(format!("--hostname={}", host.name))
         .arg("--boot")
         // PID 1 of this machine may not be systemd: no machine registration, no scope unit.
         .arg("--register=no")

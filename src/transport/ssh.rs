@@ -57,8 +57,9 @@ impl SshTransport {
 
         hostkey::verify(&session, &name, &endpoint.host, endpoint.port, endpoint.pinned_key.as_deref(), policy)?;
         authenticate(&session, endpoint, &name)?;
-        // Notice a dead peer even when no script is running.
-        session.set_keepalive(false, 15);
+        // No libssh2 keepalive: in blocking mode it cuts reads after the keepalive interval
+        // of silence (a slow `apt-get` prints nothing for longer); the script deadline
+        // bounds every wait instead.
         Ok(Self { session, endpoint: endpoint.clone(), timeouts, channels: 0 })
     }
 
