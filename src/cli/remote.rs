@@ -3,7 +3,7 @@
 //! exit code that is non-zero when any host failed.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -85,32 +85,83 @@ fn selected(desired: &DesiredState, args: &ConnectionArgs) -> Result<DesiredStat
     Ok(DesiredState { servers })
 }
 
-/// Prints events as they come: a line on stderr for people, a JSON line on stdout.
+/// Prints events as they come: one progress bar per host when stderr is a terminal, a
+/// line per event otherwise, or JSON lines on stdout for machines.
 fn printer(json: bool) -> impl Fn(Event) + Sync {
+    let bars = (!json && std::io::stderr().is_terminal()).then(Bars::default);
     let lock = Mutex::new(());
     move |event: Event| {
-        let _guard = lock.lock();
         if json {
+            let _guard = lock.lock();
             if let Ok(line) = serde_json::to_string(&event) {
                 let _ = writeln!(std::io::stdout().lock(), "{line}");
             }
             return;
         }
-        let text = match &event.kind {
-            EventKind::Connecting { address } => format!("connecting to {address}"),
-            EventKind::Connected { milliseconds } => format!("connected in {milliseconds} ms"),
-            EventKind::Gathered { milliseconds } => format!("facts gathered in {milliseconds} ms"),
-            EventKind::Planned { changes, handlers } => format!("{changes} change(s), {handlers} handler(s) to run"),
-            EventKind::ChangeStarted { index, total, resource } => format!("({}/{total}) {resource}", index + 1),
-            EventKind::ChangeDone { .. } | EventKind::HandlerDone { .. } => return,
-            EventKind::HandlerStarted { name } => format!("handler: {name}"),
-            EventKind::Checked { check, ok, detail } => {
-                format!("{} {check}: {detail}", if *ok { "ok  " } else { "FAIL" })
-            }
-            EventKind::Failed { error } => format!("failed: {}", error.lines().next().unwrap_or_default()),
-            EventKind::Finished { outcome } => outcome.clone(),
-        };
+        if let Some(bars) = &bars {
+            bars.show(&event);
+            return;
+        }
+        let Some(text) = describe(&event.kind) else { return };
+        let _guard = lock.lock();
         let _ = writeln!(std::io::stderr().lock(), "[{}] {text}", event.server);
+    }
+}
+
+/// One line of text for an event, or nothing for events that only move a bar.
+fn describe(kind: &EventKind) -> Option<String> {
+    Some(match kind {
+        EventKind::Connecting { address } => format!("connecting to {address}"),
+        EventKind::Connected { milliseconds } => format!("connected in {milliseconds} ms"),
+        EventKind::Gathered { milliseconds } => format!("facts gathered in {milliseconds} ms"),
+        EventKind::Planned { changes, handlers } => format!("{changes} change(s), {handlers} handler(s) to run"),
+        EventKind::ChangeStarted { index, total, resource } => format!("({}/{total}) {resource}", index + 1),
+        EventKind::ChangeDone { .. } | EventKind::HandlerDone { .. } => return None,
+        EventKind::HandlerStarted { name } => format!("handler: {name}"),
+        EventKind::Checked { check, ok, detail } => format!("{} {check}: {detail}", if *ok { "ok  " } else { "FAIL" }),
+        EventKind::Failed { error } => format!("failed: {}", error.lines().next().unwrap_or_default()),
+        EventKind::Finished { outcome } => outcome.clone(),
+    })
+}
+
+/// A progress bar per host, created when the host's first event arrives.
+#[derive(Default)]
+struct Bars {
+    multi: indicatif::MultiProgress,
+    bars: Mutex<BTreeMap<String, indicatif::ProgressBar>>,
+}
+
+impl Bars {
+    fn show(&self, event: &Event) {
+        let mut bars = self.bars.lock().expect("bars lock");
+        let bar = bars.entry(event.server.clone()).or_insert_with(|| {
+            let bar = self.multi.add(indicatif::ProgressBar::new(0));
+            let style = indicatif::ProgressStyle::with_template("{prefix:>12} [{bar:24}] {pos}/{len} {wide_msg}")
+                .expect("valid template")
+                .progress_chars("=> ");
+            bar.set_style(style);
+            bar.set_prefix(event.server.clone());
+            bar
+        });
+        match &event.kind {
+            EventKind::Planned { changes, .. } => bar.set_length(*changes as u64),
+            EventKind::ChangeDone { index } => bar.set_position(*index as u64 + 1),
+            EventKind::Finished { outcome } => {
+                bar.finish_with_message(outcome.clone());
+                return;
+            }
+            EventKind::Failed { error } => {
+                bar.abandon_with_message(format!("FAILED: {}", error.lines().next().unwrap_or_default()));
+                return;
+            }
+            EventKind::Checked { ok: false, check, detail } => {
+                let _ = self.multi.println(format!("[{}] FAIL {check}: {detail}", event.server));
+            }
+            _ => {}
+        }
+        if let Some(text) = describe(&event.kind) {
+            bar.set_message(text);
+        }
     }
 }
 
