@@ -31,6 +31,7 @@ pub mod recipe;
 pub mod resolve;
 pub mod resource;
 pub mod shell;
+pub mod site;
 pub mod source;
 pub mod transport;
 pub mod yaml;

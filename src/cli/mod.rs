@@ -1,6 +1,7 @@
 //! The command line: argument parsing and dispatch. The only module that prints: data on
 //! stdout, messages and diagnostics on stderr.
 
+mod docs;
 mod lab;
 mod output;
 mod plan_text;
@@ -129,6 +130,19 @@ enum Command {
         #[command(flatten)]
         recipes: RecipesArg,
     },
+    /// Build the charter website (French and English) and the ChatonsInfos files.
+    #[command(after_help = "Exit codes:\n  0  success\n  1  invalid input, or with --check a required charter item is missing")]
+    Docs {
+        file: PathBuf,
+        /// Write the site into this folder.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Report the charter self-check; exit 1 when a required item is missing.
+        #[arg(long)]
+        check: bool,
+        #[command(flatten)]
+        recipes: RecipesArg,
+    },
     /// Practice servers on this machine: real Debian hosts in containers (needs root).
     Lab {
         #[command(subcommand)]
@@ -253,6 +267,7 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
         }
         Command::Recipes { command, recipes } => recipes::run(command, recipes.dir.as_deref()),
         Command::Lab { command } => lab::run(command),
+        Command::Docs { file, out, check, recipes } => docs::run(&file, out.as_deref(), check, recipes.dir.as_deref(), color),
     }
 }
 

@@ -22,6 +22,9 @@ pub struct Hoster {
     pub services: Vec<Service>,
     #[serde(default)]
     pub backups: Option<Backups>,
+    /// Settings of the charter website (`chaton docs`).
+    #[serde(default)]
+    pub site: SiteSettings,
     /// A folder of local recipes that add to or replace the built-in ones, relative to the
     /// description file (the same layout as the project: `recipes/` and `templates/`).
     #[serde(default)]
@@ -50,6 +53,30 @@ pub struct Organisation {
     pub economic_model: Option<EconomicModel>,
     pub meetings: Option<String>,
     pub chatons: Option<Chatons>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSettings {
+    /// Date the pages say they were updated (`YYYY-MM-DD`); pinned, the site is
+    /// byte-for-byte reproducible. Default: today.
+    pub updated: Option<String>,
+    /// The visitor statistics tool, if any (the privacy page names it).
+    pub statistics: Option<StatisticsTool>,
+    /// The hoster has reviewed the proposed terms of use: the "template to review" notice
+    /// goes away.
+    #[serde(default)]
+    pub terms_reviewed: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatisticsTool {
+    pub software: String,
+    /// SPDX licence identifier.
+    pub licence: String,
+    /// Runs on the hoster's own servers (no data sent to a third party).
+    pub self_hosted: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

@@ -78,11 +78,19 @@ impl<'de> Deserialize<'de> for FileMode {
     }
 }
 
-/// Country codes (ISO 3166-1 alpha-2), from Debian's iso-codes.
+/// Country codes (ISO 3166-1 alpha-2) and English names, from Debian's iso-codes.
 const COUNTRIES: &str = include_str!("countries.txt");
 
 pub fn is_country_code(code: &str) -> bool {
-    code.len() == 2 && COUNTRIES.lines().any(|c| c == code)
+    country_name(code).is_some()
+}
+
+/// The English name of a country code.
+pub fn country_name(code: &str) -> Option<&'static str> {
+    if code.len() != 2 {
+        return None;
+    }
+    COUNTRIES.lines().find_map(|l| l.split_once('\t').filter(|(c, _)| *c == code).map(|(_, n)| n))
 }
 
 /// Whether `name` is a fully qualified DNS name a certificate could be issued for

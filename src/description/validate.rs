@@ -124,6 +124,9 @@ fn organisation(r: &mut Report) {
     if let Some(since) = org.chatons.as_ref().and_then(|c| c.since.as_ref()) {
         check_date(r, "organisation.chatons.since", since);
     }
+    if let Some(updated) = &r.description.hoster.site.updated {
+        check_date(r, "site.updated", updated);
+    }
 }
 
 fn check_date(r: &mut Report, path: &str, date: &str) {

@@ -115,6 +115,11 @@ impl Catalogue {
     pub fn template(&self, name: &str) -> Option<&Arc<SourceFile>> {
         self.templates.get(name)
     }
+
+    /// Templates whose name starts with `prefix` (`site/`), local ones replacing built-in.
+    pub fn templates_under<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a Arc<SourceFile>)> {
+        self.templates.iter().filter(move |(name, _)| name.starts_with(prefix)).map(|(n, s)| (n.as_str(), s))
+    }
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -91,6 +91,10 @@ pub enum InstallType {
 pub struct DataPolicy {
     /// What personal data the software holds.
     pub personal: Text,
+    /// Whether users keep data of their own in it (files, pads, calendars...): then the
+    /// charter asks how they get it back (`export`).
+    #[serde(default = "yes")]
+    pub holds_user_data: bool,
     /// How long logs are kept, in days (0: no logs).
     pub log_retention_days: u32,
     /// How a user gets their data out, if the service holds user data.
@@ -346,6 +350,10 @@ pub struct CommandSpec {
 
 fn root() -> String {
     "root".to_owned()
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Runs once after the changes when a resource that notifies it changed: reloads or

@@ -1,0 +1,246 @@
+//! What the charter pages show, gathered from the description and the recipes: the pages
+//! are a pure rendering of this value, so they cannot say more than the description.
+//! Addresses, host keys, SSH keys and secrets are left out on purpose.
+
+use serde::Serialize;
+
+use crate::description::Description;
+use crate::description::model::{
+    Backups, Capacity, Control, EconomicModel, Organisation, Price, ProviderType, Registration, Schedule, StatisticsTool,
+    Status,
+};
+use crate::description::types::country_name;
+use crate::recipe::Catalogue;
+use crate::recipe::model::{InstallType, RecipeKind, Text};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteData {
+    pub organisation: Organisation,
+    pub admins: Vec<AdminData>,
+    pub servers: Vec<ServerData>,
+    pub services: Vec<ServiceData>,
+    pub backups: Option<BackupsData>,
+    pub statistics: Option<StatisticsTool>,
+    /// `YYYY-MM-DD`.
+    pub updated: String,
+    pub generator: String,
+    pub terms_reviewed: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AdminData {
+    pub name: String,
+    pub committed: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerData {
+    pub name: String,
+    pub provider: String,
+    /// ChatonsInfos `host.provider.type`.
+    pub provider_type: &'static str,
+    pub country_code: String,
+    pub country_name: String,
+    /// owned, rented or vps.
+    pub control: &'static str,
+    pub hypervisor: Option<String>,
+    pub distribution: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SoftwareData {
+    pub name: String,
+    pub version: String,
+    pub licence: String,
+    pub licence_url: String,
+    pub website: String,
+    pub source: String,
+    pub install: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceData {
+    pub name: String,
+    pub recipe: String,
+    pub url: Option<String>,
+    pub summary: Text,
+    pub software: SoftwareData,
+    pub personal: Text,
+    pub holds_user_data: bool,
+    pub log_retention_days: u32,
+    pub export: Option<ExportData>,
+    /// ChatonsInfos values.
+    pub registration: &'static str,
+    pub capacity: &'static str,
+    pub price: &'static str,
+    pub status: &'static str,
+    pub start_date: Option<String>,
+    pub server: ServerData,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportData {
+    pub how: Text,
+    pub formats: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupsData {
+    pub schedule: &'static str,
+    pub daily: u32,
+    pub weekly: u32,
+    pub monthly: u32,
+    pub destinations: Vec<DestinationData>,
+    pub encryption: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DestinationData {
+    pub name: String,
+    pub provider: String,
+    pub country_code: String,
+    pub country_name: String,
+}
+
+fn licence_url(licence: &str) -> String {
+    let simple = !licence.contains(' ');
+    if simple { format!("https://spdx.org/licenses/{licence}.html") } else { "https://spdx.org/licenses/".to_owned() }
+}
+
+fn install_type(t: InstallType) -> &'static str {
+    match t {
+        InstallType::Distribution => "DISTRIBUTION",
+        InstallType::Provider => "PROVIDER",
+        InstallType::Package => "PACKAGE",
+        InstallType::Tooling => "TOOLING",
+        InstallType::Clonerepo => "CLONEREPO",
+        InstallType::Archive => "ARCHIVE",
+        InstallType::Sources => "SOURCES",
+        InstallType::Container => "CONTAINER",
+    }
+}
+
+impl SiteData {
+    /// `updated` is the date the pages carry when the description does not pin one.
+    pub fn from_description(description: &Description, catalogue: &Catalogue, today: &str) -> Self {
+        let hoster = &description.hoster;
+        let servers: Vec<ServerData> = hoster
+            .servers
+            .iter()
+            .map(|s| ServerData {
+                name: s.name.clone(),
+                provider: s.provider.name.clone(),
+                provider_type: match s.provider.kind {
+                    ProviderType::Home => "HOME",
+                    ProviderType::HostedBay => "HOSTEDBAY",
+                    ProviderType::HostedServer => "HOSTEDSERVER",
+                    ProviderType::Outsourced => "OUTSOURCED",
+                },
+                country_code: s.provider.country.clone(),
+                country_name: country_name(&s.provider.country).unwrap_or_default().to_owned(),
+                control: match s.control {
+                    Control::Owned => "owned",
+                    Control::Rented => "rented",
+                    Control::Vps => "vps",
+                },
+                hypervisor: s.hypervisor.clone(),
+                distribution: s.distribution.label(),
+            })
+            .collect();
+        let services = hoster
+            .services
+            .iter()
+            .filter_map(|service| {
+                let recipe = &catalogue.get(&service.recipe)?.recipe;
+                if recipe.kind != RecipeKind::Service {
+                    return None;
+                }
+                let server = servers.iter().find(|s| s.name == service.server)?.clone();
+                let sw = &recipe.software;
+                Some(ServiceData {
+                    name: service.name.clone(),
+                    recipe: recipe.name.clone(),
+                    url: service.domain.as_ref().map(|d| format!("https://{d}/")),
+                    summary: recipe.summary.clone(),
+                    software: SoftwareData {
+                        name: sw.name.clone(),
+                        version: sw.version.clone(),
+                        licence: sw.licence.clone(),
+                        licence_url: licence_url(&sw.licence),
+                        website: sw.website.clone(),
+                        source: sw.source.clone(),
+                        install: install_type(sw.install),
+                    },
+                    personal: recipe.data.personal.clone(),
+                    holds_user_data: recipe.data.holds_user_data,
+                    log_retention_days: recipe.data.log_retention_days,
+                    export: recipe.data.export.as_ref().map(|e| ExportData { how: e.how.clone(), formats: e.formats.clone() }),
+                    registration: match service.access.registration {
+                        Registration::None => "None",
+                        Registration::Free => "Free",
+                        Registration::Member => "Member",
+                        Registration::Client => "Client",
+                    },
+                    capacity: match service.access.capacity {
+                        Capacity::Open => "OPEN",
+                        Capacity::Full => "FULL",
+                    },
+                    price: match service.access.price {
+                        Price::Free => "free",
+                        Price::PayWhatYouWant => "pay_what_you_want",
+                        Price::Paid => "paid",
+                    },
+                    status: match service.status {
+                        Status::Ok => "OK",
+                        Status::Warning => "WARNING",
+                        Status::Alert => "ALERT",
+                        Status::Error => "ERROR",
+                        Status::Over => "OVER",
+                        Status::Void => "VOID",
+                    },
+                    start_date: service.start_date.clone(),
+                    server,
+                })
+            })
+            .collect();
+        Self {
+            organisation: hoster.organisation.clone(),
+            admins: hoster.admins.iter().map(|a| AdminData { name: a.name.clone(), committed: a.confidentiality_commitment }).collect(),
+            servers,
+            services,
+            backups: hoster.backups.as_ref().map(backups),
+            statistics: hoster.site.statistics.clone(),
+            updated: hoster.site.updated.clone().unwrap_or_else(|| today.to_owned()),
+            generator: format!("chaton {}", env!("CARGO_PKG_VERSION")),
+            terms_reviewed: hoster.site.terms_reviewed,
+        }
+    }
+
+    pub fn economic_model(&self) -> Option<&EconomicModel> {
+        self.organisation.economic_model.as_ref()
+    }
+}
+
+fn backups(b: &Backups) -> BackupsData {
+    BackupsData {
+        schedule: match b.schedule {
+            Schedule::Hourly => "hourly",
+            Schedule::Daily => "daily",
+            Schedule::Weekly => "weekly",
+        },
+        daily: b.retention.daily,
+        weekly: b.retention.weekly,
+        monthly: b.retention.monthly,
+        destinations: b
+            .destinations
+            .iter()
+            .map(|d| DestinationData {
+                name: d.name.clone(),
+                provider: d.provider.clone(),
+                country_code: d.country.clone(),
+                country_name: country_name(&d.country).unwrap_or_default().to_owned(),
+            })
+            .collect(),
+        encryption: b.encryption,
+    }
+}
