@@ -1,0 +1,66 @@
+//! The charter site in a real browser: Debian's Chromium loads every page; only the site's
+//! own files may be requested, no page may log an error or set a cookie; screenshots of
+//! the services page at phone and desktop sizes land in `target/site-screenshots/`.
+//!
+//! Needs Debian's `chromium` and Node.js with npm (playwright-core drives Chromium; it is
+//! installed from npm into `target/`). `.ci/run` runs it with `--ignored`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/amipo/hoster.yml");
+
+fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target")
+}
+
+/// playwright-core from npm, installed once under `target/`.
+fn driver() -> PathBuf {
+    let dir = target_dir().join("browser-driver");
+    if !dir.join("node_modules/playwright-core").exists() {
+        std::fs::create_dir_all(&dir).unwrap();
+        let status = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+            .arg(&dir)
+            .arg("playwright-core@1")
+            .status()
+            .expect("npm is installed");
+        assert!(status.success(), "npm install playwright-core failed");
+    }
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/check-site.mjs"), dir.join("check-site.mjs")).unwrap();
+    dir
+}
+
+#[test]
+#[ignore = "needs Debian's chromium and npm: run by .ci/run with --ignored"]
+fn every_page_loads_only_its_own_files_without_errors() {
+    let site = tempfile::tempdir().unwrap();
+    let status = Command::new(assert_cmd::cargo::cargo_bin("chaton")).args(["docs", EXAMPLE, "--out"]).arg(site.path()).status().unwrap();
+    assert!(status.success());
+    let shots = target_dir().join("site-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let driver = driver();
+    let out = Command::new("node").arg(driver.join("check-site.mjs")).arg(site.path()).arg(&shots).output().expect("node is installed");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pages = report.as_array().unwrap();
+    assert_eq!(pages.len(), 19, "9 pages in 2 languages and the language choice");
+    let root = format!("file://{}", std::fs::canonicalize(site.path()).unwrap().display());
+    for page in pages {
+        let file = page["file"].as_str().unwrap();
+        for request in page["requests"].as_array().unwrap() {
+            let url = request.as_str().unwrap();
+            assert!(url.starts_with(&root), "{file} requested {url}, outside the site");
+        }
+        assert_eq!(page["errors"].as_array().unwrap().len(), 0, "{file}: {}", page["errors"]);
+        assert_eq!(page["cookies"], 0, "{file} sets a cookie");
+        assert_eq!(page["imagesWithoutAlt"], 0, "{file}");
+        // The root page sends readers on to their language at once (meta refresh).
+        if file != "index.html" {
+            assert_eq!(page["h1"], 1, "{file}");
+        }
+    }
+    for name in ["services-phone.png", "services-desktop.png"] {
+        assert!(std::fs::metadata(shots.join(name)).unwrap().len() > 10_000, "{name}");
+    }
+}
