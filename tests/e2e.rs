@@ -106,6 +106,18 @@ fn add_to_servers(description: &Path, extra: &str) {
     std::fs::write(description, out).unwrap();
 }
 
+/// A plain HTTP/1.1 GET to `address` for the virtual host `host`: the whole answer.
+fn http_get(address: &str, host: &str, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut stream =
+        TcpStream::connect_timeout(&format!("{address}:80").parse().unwrap(), Duration::from_secs(5)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
 fn port_answers(address: &str, port: u16) -> bool {
     TcpStream::connect_timeout(&format!("{address}:{port}").parse().unwrap(), Duration::from_secs(3)).is_ok()
 }
@@ -136,6 +148,13 @@ fn base_and_website_converge_idempotently_and_verify_on_debian_12_and_13() {
         &description,
         "    files:\n      - path: /etc/nginx/conf.d/undeclared.conf\n        content: \"server { listen 8081; return 204; }\\n\"\n        mode: \"0644\"\n",
     );
+    // d12's website publishes the charter pages.
+    let text = std::fs::read_to_string(&description).unwrap();
+    let text = text.replace(
+        "  - name: site-d12\n    recipe: website\n    server: d12\n    domain: d12.lab.test\n",
+        "  - name: site-d12\n    recipe: website\n    server: d12\n    domain: d12.lab.test\n    params:\n      charter_site: true\n",
+    );
+    std::fs::write(&description, format!("{text}site:\n  updated: 2026-11-25\n")).unwrap();
     let file = description.to_str().unwrap();
 
     let start = Instant::now();
@@ -163,6 +182,14 @@ fn base_and_website_converge_idempotently_and_verify_on_debian_12_and_13() {
             "{host}: nginx does not listen on 8081"
         );
         assert!(!port_answers(address, 8081), "{host}: 8081 is not declared but answers");
+        // The charter site is served on d12's domain (from outside, through the firewall).
+        if host == "d12" {
+            let page = http_get(address, "d12.lab.test", "/fr/services.html");
+            assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+            assert!(page.contains("<h1>Services</h1>") && page.contains("BSD-2-Clause"), "{page}");
+            let info = http_get(address, "d12.lab.test", "/chatonsinfos/organization.properties");
+            assert!(info.contains("file.protocol = ChatonsInfos-0.1"), "{info}");
+        }
         // SSH: no password login.
         let sshd = ssh(&state, host, "sshd -T");
         assert!(sshd.contains("passwordauthentication no"), "{host}: {sshd}");

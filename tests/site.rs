@@ -28,7 +28,13 @@ fn every_page_exists_in_both_languages_with_the_chatonsinfos_files() {
             assert!(!html.contains("<script"), "no script in {lang}/{page}");
         }
     }
-    for file in ["index.html", "style.css", "chatonsinfos/organization.properties", "chatonsinfos/site.properties", "chatonsinfos/wiki.properties"] {
+    for file in [
+        "index.html",
+        "style.css",
+        "chatonsinfos/organization.properties",
+        "chatonsinfos/site.properties",
+        "chatonsinfos/wiki.properties",
+    ] {
         assert!(site.files.contains_key(file), "{file}");
     }
     let services = String::from_utf8(site.files["en/services.html"].clone()).unwrap();
@@ -42,7 +48,7 @@ fn every_page_exists_in_both_languages_with_the_chatonsinfos_files() {
 #[test]
 fn the_site_is_byte_reproducible() {
     assert_eq!(build(Path::new(EXAMPLE), "2026-11-25").files, build(Path::new(EXAMPLE), "2026-11-25").files);
-    // Through the command line too, with the date pinned by SOURCE_DATE_EPOCH.
+    // Through the command line too, with the build's date set by SOURCE_DATE_EPOCH.
     let dir = tempfile::tempdir().unwrap();
     let mut trees = Vec::new();
     for name in ["a", "b"] {
@@ -57,7 +63,8 @@ fn the_site_is_byte_reproducible() {
         trees.push(read_tree(&out));
     }
     assert_eq!(trees[0], trees[1]);
-    assert!(String::from_utf8_lossy(&trees[0][Path::new("fr/index.html")]).contains("2025-11-24"));
+    // The date the description pins wins over the build's date.
+    assert!(String::from_utf8_lossy(&trees[0][Path::new("fr/index.html")]).contains("2026-11-25"));
 }
 
 fn read_tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -112,7 +119,13 @@ fn nothing_private_or_secret_is_published() {
     let site = build(Path::new(EXAMPLE), "2026-11-25");
     let description = std::fs::read_to_string(EXAMPLE).unwrap();
     // SSH keys of the admins, addresses of the servers: in the description, never on the site.
-    let canaries = ["AAAAC3NzaC1lZDI1NTE5AAAAIG7hZzE1", "AAAAC3NzaC1lZDI1NTE5AAAAIB3vQ9xR", "203.0.113.10", "loutre.amipo.example", "camille@laptop"];
+    let canaries = [
+        "AAAAC3NzaC1lZDI1NTE5AAAAIG7hZzE1",
+        "AAAAC3NzaC1lZDI1NTE5AAAAIB3vQ9xR",
+        "203.0.113.10",
+        "loutre.amipo.example",
+        "camille@laptop",
+    ];
     for canary in canaries {
         assert!(description.contains(canary), "the test canary {canary} is not in the description");
         for (path, bytes) in &site.files {
@@ -127,7 +140,9 @@ fn nothing_private_or_secret_is_published() {
 fn java_reads_the_chatonsinfos_files_back_with_every_required_key() {
     let dir = tempfile::tempdir().unwrap();
     // A hostile organisation name: non-ASCII, `=`, `:`, `#`, a leading space and a newline.
-    let text = std::fs::read_to_string(EXAMPLE).unwrap().replace("  name: AMIPO\n", "  name: \" Les Chatons d'Été: a = b #1\\n🐱\"\n");
+    let text = std::fs::read_to_string(EXAMPLE)
+        .unwrap()
+        .replace("  name: AMIPO\n", "  name: \" Les Chatons d'Été: a = b #1\\n🐱\"\n");
     let description = dir.path().join("hoster.yml");
     std::fs::write(&description, text).unwrap();
     let site = build(&description, "2026-11-25");
@@ -144,7 +159,8 @@ fn java_reads_the_chatonsinfos_files_back_with_every_required_key() {
         "import java.io.*; import java.util.*;\npublic class Dump { public static void main(String[] a) throws Exception { for (String f : a) { Properties p = new Properties(); try (InputStream in = new FileInputStream(f)) { p.load(in); } for (String k : new TreeSet<>(p.stringPropertyNames())) { String v = p.getProperty(k); System.out.println(f + \"\\t\" + k + \"\\t\" + v.replace(\"\\\\\", \"\\\\\\\\\").replace(\"\\n\", \"\\\\n\")); } } } }\n",
     )
     .unwrap();
-    let compiled = Command::new("javac").arg("-d").arg(dir.path()).arg(&java).status().expect("javac (a JDK) is installed");
+    let compiled =
+        Command::new("javac").arg("-d").arg(dir.path()).arg(&java).status().expect("javac (a JDK) is installed");
     assert!(compiled.success());
     let out = Command::new("java").arg("-cp").arg(dir.path()).arg("Dump").args(&files).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -158,16 +174,44 @@ fn java_reads_the_chatonsinfos_files_back_with_every_required_key() {
     }
     let get = |file: &str, key: &str| values.get(&(file.to_owned(), key.to_owned())).cloned().unwrap_or_default();
     assert_eq!(get("chatonsinfos_organization.properties", "organization.name"), " Les Chatons d'Été: a = b #1\\n🐱");
-    let org_keys = ["file.class", "file.protocol", "file.datetime", "file.generator", "organization.name", "organization.description", "organization.website", "organization.contact.email", "organization.legal.url", "organization.technical.url", "organization.startDate", "subs.site", "subs.wiki"];
+    let org_keys = [
+        "file.class",
+        "file.protocol",
+        "file.datetime",
+        "file.generator",
+        "organization.name",
+        "organization.description",
+        "organization.website",
+        "organization.contact.email",
+        "organization.legal.url",
+        "organization.technical.url",
+        "organization.startDate",
+        "subs.site",
+        "subs.wiki",
+    ];
     for key in org_keys {
         assert!(!get("chatonsinfos_organization.properties", key).is_empty(), "organization: {key}");
     }
     assert_eq!(get("chatonsinfos_organization.properties", "file.protocol"), "ChatonsInfos-0.1");
     let service_keys = [
-        "file.class", "service.name", "service.website", "service.status.level", "service.registration", "service.registration.load",
-        "service.install.type", "software.name", "software.version", "software.website", "software.license.name",
-        "software.license.url", "software.source.url", "host.name", "host.server.distribution", "host.provider.type",
-        "host.country.name", "host.country.code",
+        "file.class",
+        "service.name",
+        "service.website",
+        "service.status.level",
+        "service.registration",
+        "service.registration.load",
+        "service.install.type",
+        "software.name",
+        "software.version",
+        "software.website",
+        "software.license.name",
+        "software.license.url",
+        "software.source.url",
+        "host.name",
+        "host.server.distribution",
+        "host.provider.type",
+        "host.country.name",
+        "host.country.code",
     ];
     for service in ["site", "wiki"] {
         for key in service_keys {
@@ -185,7 +229,9 @@ fn docs_check_passes_on_the_example_and_fails_on_non_free_software() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok      All software is free software"));
 
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(EXAMPLE).unwrap().replace("    recipe: website\n    server: loutre", "    recipe: closed\n    server: loutre")
+    let text = std::fs::read_to_string(EXAMPLE)
+        .unwrap()
+        .replace("    recipe: website\n    server: loutre", "    recipe: closed\n    server: loutre")
         .replace("    params:\n      index: index.html\n", "");
     std::fs::write(dir.path().join("hoster.yml"), format!("{text}recipes_dir: local\n")).unwrap();
     std::fs::create_dir_all(dir.path().join("local/recipes")).unwrap();
@@ -194,7 +240,12 @@ fn docs_check_passes_on_the_example_and_fails_on_non_free_software() {
         "name: closed\nsummary: {en: A closed wiki, fr: Un wiki fermé}\nkind: service\nsoftware: {name: ClosedWiki, version: '2', licence: LicenseRef-Proprietary, website: https://example.org, source: https://example.org, install: package}\ndata:\n  personal: {en: Accounts, fr: Comptes}\n  log_retention_days: 30\n",
     )
     .unwrap();
-    let out = Command::new(assert_cmd::cargo::cargo_bin("chaton")).args(["docs"]).arg(dir.path().join("hoster.yml")).arg("--check").output().unwrap();
+    let out = Command::new(assert_cmd::cargo::cargo_bin("chaton"))
+        .args(["docs"])
+        .arg(dir.path().join("hoster.yml"))
+        .arg("--check")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("MISSING All software is free software"), "{stdout}");

@@ -27,7 +27,11 @@ fn driver() -> PathBuf {
             .expect("npm is installed");
         assert!(status.success(), "npm install playwright-core failed");
     }
-    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/check-site.mjs"), dir.join("check-site.mjs")).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/check-site.mjs"),
+        dir.join("check-site.mjs"),
+    )
+    .unwrap();
     dir
 }
 
@@ -35,12 +39,21 @@ fn driver() -> PathBuf {
 #[ignore = "needs Debian's chromium and npm: run by .ci/run with --ignored"]
 fn every_page_loads_only_its_own_files_without_errors() {
     let site = tempfile::tempdir().unwrap();
-    let status = Command::new(assert_cmd::cargo::cargo_bin("chaton")).args(["docs", EXAMPLE, "--out"]).arg(site.path()).status().unwrap();
+    let status = Command::new(assert_cmd::cargo::cargo_bin("chaton"))
+        .args(["docs", EXAMPLE, "--out"])
+        .arg(site.path())
+        .status()
+        .unwrap();
     assert!(status.success());
     let shots = target_dir().join("site-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let driver = driver();
-    let out = Command::new("node").arg(driver.join("check-site.mjs")).arg(site.path()).arg(&shots).output().expect("node is installed");
+    let out = Command::new("node")
+        .arg(driver.join("check-site.mjs"))
+        .arg(site.path())
+        .arg(&shots)
+        .output()
+        .expect("node is installed");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let pages = report.as_array().unwrap();

@@ -20,7 +20,8 @@ fn today() -> String {
 pub fn run(file: &Path, out: Option<&Path>, check: bool, recipes: Option<&Path>, color: bool) -> Result<u8, Error> {
     if out.is_none() && !check {
         return Err(Error::Invalid(vec![
-            Diagnostic::error("nothing to do").help("give --out DIR to write the site, --check for the charter report, or both"),
+            Diagnostic::error("nothing to do")
+                .help("give --out DIR to write the site, --check for the charter report, or both"),
         ]));
     }
     let checked = pipeline::check(file, recipes)?;

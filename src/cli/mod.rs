@@ -131,7 +131,9 @@ enum Command {
         recipes: RecipesArg,
     },
     /// Build the charter website (French and English) and the ChatonsInfos files.
-    #[command(after_help = "Exit codes:\n  0  success\n  1  invalid input, or with --check a required charter item is missing")]
+    #[command(
+        after_help = "Exit codes:\n  0  success\n  1  invalid input, or with --check a required charter item is missing"
+    )]
     Docs {
         file: PathBuf,
         /// Write the site into this folder.
@@ -267,7 +269,9 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
         }
         Command::Recipes { command, recipes } => recipes::run(command, recipes.dir.as_deref()),
         Command::Lab { command } => lab::run(command),
-        Command::Docs { file, out, check, recipes } => docs::run(&file, out.as_deref(), check, recipes.dir.as_deref(), color),
+        Command::Docs { file, out, check, recipes } => {
+            docs::run(&file, out.as_deref(), check, recipes.dir.as_deref(), color)
+        }
     }
 }
 

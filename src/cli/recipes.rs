@@ -129,5 +129,6 @@ fn describe(spec: &crate::recipe::model::ResourceSpec) -> String {
         R::Service(s) => s.name.clone(),
         R::Download(d) => format!("{} from {}", d.path, d.url),
         R::Command(c) => c.run.join(" "),
+        R::CharterSite(c) => format!("charter website in {}", c.path),
     }
 }

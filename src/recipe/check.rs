@@ -194,5 +194,6 @@ pub fn kind_and_notify(resource: &ResourceSpec) -> (&'static str, &[String]) {
         ResourceSpec::Service(r) => ("service", &r.notify),
         ResourceSpec::Download(r) => ("download", &r.notify),
         ResourceSpec::Command(r) => ("command", &r.notify),
+        ResourceSpec::CharterSite(r) => ("charter_site", &r.notify),
     }
 }

@@ -195,6 +195,23 @@ pub enum ResourceSpec {
     Service(ServiceSpec),
     Download(DownloadSpec),
     Command(CommandSpec),
+    /// The charter website (`chaton docs`), published as files in a folder.
+    CharterSite(CharterSiteSpec),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CharterSiteSpec {
+    /// The folder the site goes into.
+    pub path: String,
+    #[serde(default = "root")]
+    pub owner: String,
+    #[serde(default = "root")]
+    pub group: String,
+    pub when: Option<String>,
+    pub for_each: Option<String>,
+    #[serde(default)]
+    pub notify: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]

@@ -62,6 +62,10 @@ pub fn render_spec(
         wrapped.insert(kind.clone(), rendered);
         let spec: ResourceSpec = serde_json::from_value(Value::Object(wrapped))
             .map_err(|e| fail(format!("after rendering, the resource is not valid: {e}")))?;
+        if let ResourceSpec::CharterSite(site) = &spec {
+            out.extend(charter_site(site, templates).map_err(fail)?);
+            continue;
+        }
         out.push(to_resource(spec, templates, &ctx).map_err(|problem| match problem {
             Problem::Message(m) => fail(m),
             Problem::Template(d) => d,
@@ -106,6 +110,53 @@ pub fn render_check(
             CheckKind::Command { run }
         }
     })
+}
+
+/// The charter site as a folder tree: directories, then every file.
+fn charter_site(
+    spec: &crate::recipe::model::CharterSiteSpec,
+    templates: &Templates,
+) -> Result<Vec<(Resource, Vec<String>)>, String> {
+    check_path(&spec.path)?;
+    check_owner(&spec.owner, &spec.group)?;
+    let site = match &templates.site {
+        Some(Ok(site)) => site,
+        Some(Err(why)) => return Err(why.clone()),
+        None => return Err("internal error: the charter site was not built".into()),
+    };
+    let root = spec.path.trim_end_matches('/');
+    let mut folders: Vec<String> = vec![root.to_owned()];
+    for path in site.files.keys() {
+        if let Some((dir, _)) = path.rsplit_once('/') {
+            let folder = format!("{root}/{dir}");
+            if !folders.contains(&folder) {
+                folders.push(folder);
+            }
+        }
+    }
+    let mode = |m| crate::description::types::FileMode(m);
+    let mut out: Vec<(Resource, Vec<String>)> = folders
+        .into_iter()
+        .map(|path| {
+            let d = Directory { path, owner: spec.owner.clone(), group: spec.group.clone(), mode: mode(0o755) };
+            (Resource::Directory(d), Vec::new())
+        })
+        .collect();
+    for (path, bytes) in &site.files {
+        let file = File {
+            path: format!("{root}/{path}"),
+            content: bytes.clone(),
+            owner: spec.owner.clone(),
+            group: spec.group.clone(),
+            mode: mode(0o644),
+            validate: None,
+            sensitive: false,
+            secrets: Vec::new(),
+            guards_access: false,
+        };
+        out.push((Resource::File(file), spec.notify.clone()));
+    }
+    Ok(out)
 }
 
 /// Follows a dotted path (`params.peers`) in the template context.
@@ -272,6 +323,9 @@ fn to_resource(spec: ResourceSpec, templates: &Templates, ctx: &Value) -> Result
                 check_path(p)?;
             }
             (Resource::Command(Exec { run: c.run, creates: c.creates, unless: c.unless }), c.notify)
+        }
+        ResourceSpec::CharterSite(_) => {
+            return Err(Problem::Message("internal error: charter_site expands earlier".into()));
         }
     })
 }

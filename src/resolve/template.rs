@@ -16,6 +16,8 @@ use crate::source::{Pos, SourceFile, Span};
 pub struct Templates<'a> {
     tera: Tera,
     catalogue: &'a Catalogue,
+    /// The charter site, for `charter_site` resources: built once, or why it cannot be.
+    pub site: Option<Result<crate::site::Site, String>>,
 }
 
 impl<'a> Templates<'a> {
@@ -32,7 +34,7 @@ impl<'a> Templates<'a> {
                 problems.push(template_error(&e, Some(source), None));
             }
         }
-        if problems.is_empty() { Ok(Self { tera, catalogue }) } else { Err(problems) }
+        if problems.is_empty() { Ok(Self { tera, catalogue, site: None }) } else { Err(problems) }
     }
 
     /// Renders the template file `name`.

@@ -20,10 +20,36 @@ pub struct CheckItem {
 /// SPDX identifiers of free software licences (OSI-approved or FSF-free) the recipes use
 /// or that hosters commonly meet.
 const FREE_LICENCES: &[&str] = &[
-    "0BSD", "AGPL-3.0-only", "AGPL-3.0-or-later", "Apache-2.0", "Artistic-2.0", "BSD-2-Clause", "BSD-3-Clause",
-    "BSL-1.0", "CC0-1.0", "CECILL-2.1", "EPL-2.0", "EUPL-1.2", "GPL-2.0-only", "GPL-2.0-or-later", "GPL-3.0-only",
-    "GPL-3.0-or-later", "ISC", "LGPL-2.1-only", "LGPL-2.1-or-later", "LGPL-3.0-only", "LGPL-3.0-or-later", "MIT",
-    "MPL-2.0", "OpenSSL", "PostgreSQL", "Python-2.0", "SSH-OpenSSH", "Unlicense", "X11", "Zlib",
+    "0BSD",
+    "AGPL-3.0-only",
+    "AGPL-3.0-or-later",
+    "Apache-2.0",
+    "Artistic-2.0",
+    "BSD-2-Clause",
+    "BSD-3-Clause",
+    "BSL-1.0",
+    "CC0-1.0",
+    "CECILL-2.1",
+    "EPL-2.0",
+    "EUPL-1.2",
+    "GPL-2.0-only",
+    "GPL-2.0-or-later",
+    "GPL-3.0-only",
+    "GPL-3.0-or-later",
+    "ISC",
+    "LGPL-2.1-only",
+    "LGPL-2.1-or-later",
+    "LGPL-3.0-only",
+    "LGPL-3.0-or-later",
+    "MIT",
+    "MPL-2.0",
+    "OpenSSL",
+    "PostgreSQL",
+    "Python-2.0",
+    "SSH-OpenSSH",
+    "Unlicense",
+    "X11",
+    "Zlib",
 ];
 
 /// Whether every licence in an SPDX expression is free (`A AND (B OR C) WITH X`).
@@ -48,7 +74,13 @@ pub fn is_free_licence(expression: &str) -> bool {
     any
 }
 
-fn item(id: &'static str, title_en: &'static str, title_fr: &'static str, required: bool, result: Result<String, String>) -> CheckItem {
+fn item(
+    id: &'static str,
+    title_en: &'static str,
+    title_fr: &'static str,
+    required: bool,
+    result: Result<String, String>,
+) -> CheckItem {
     let ok = result.is_ok();
     CheckItem { id, title_en, title_fr, required, ok, evidence: result.unwrap_or_else(|missing| missing) }
 }
@@ -59,15 +91,22 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
     let services = &data.services;
     let mut items = Vec::new();
 
-    let non_free: Vec<String> =
-        services.iter().filter(|s| !is_free_licence(&s.software.licence)).map(|s| format!("{} ({})", s.name, s.software.licence)).collect();
+    let non_free: Vec<String> = services
+        .iter()
+        .filter(|s| !is_free_licence(&s.software.licence))
+        .map(|s| format!("{} ({})", s.name, s.software.licence))
+        .collect();
     items.push(item(
         "free-software",
         "All software is free software, with its SPDX licence",
         "Tous les logiciels sont libres, avec leur licence SPDX",
         true,
         if non_free.is_empty() {
-            Ok(services.iter().map(|s| format!("{}: {}", s.software.name, s.software.licence)).collect::<Vec<_>>().join("; "))
+            Ok(services
+                .iter()
+                .map(|s| format!("{}: {}", s.software.name, s.software.licence))
+                .collect::<Vec<_>>()
+                .join("; "))
         } else {
             Err(format!("not recognised as free: {}", non_free.join(", ")))
         },
@@ -79,7 +118,11 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
         "The source code of each software is linked",
         "Le code source de chaque logiciel est indiqué",
         true,
-        if no_source.is_empty() { Ok(format!("{} source link(s) on the services page", services.len())) } else { Err(format!("no source for {}", no_source.join(", "))) },
+        if no_source.is_empty() {
+            Ok(format!("{} source link(s) on the services page", services.len()))
+        } else {
+            Err(format!("no source for {}", no_source.join(", ")))
+        },
     ));
     items.push(item(
         "economic-model",
@@ -87,7 +130,9 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
         "Une page dédiée présente le modèle économique",
         true,
         match &data.organisation.economic_model {
-            Some(m) if !m.funding.is_empty() || m.price_policy.is_some() => Ok(format!("economy.html; funding: {}", m.funding.join(", "))),
+            Some(m) if !m.funding.is_empty() || m.price_policy.is_some() => {
+                Ok(format!("economy.html; funding: {}", m.funding.join(", ")))
+            }
             Some(_) => Err("economic_model has no funding sources and no price policy".into()),
             None => Err("organisation.economic_model is missing".into()),
         },
@@ -117,7 +162,11 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
         "Log retention is stated for every service",
         "La durée de conservation des journaux est indiquée pour chaque service",
         true,
-        Ok(services.iter().map(|s| format!("{}: {} day(s)", s.name, s.log_retention_days)).collect::<Vec<_>>().join("; ")),
+        Ok(services
+            .iter()
+            .map(|s| format!("{}: {} day(s)", s.name, s.log_retention_days))
+            .collect::<Vec<_>>()
+            .join("; ")),
     ));
     items.push(item(
         "statistics",
@@ -126,7 +175,9 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
         true,
         match &data.statistics {
             None => Ok("no statistics tool".into()),
-            Some(s) if s.self_hosted && is_free_licence(&s.licence) => Ok(format!("{} ({}), self-hosted", s.software, s.licence)),
+            Some(s) if s.self_hosted && is_free_licence(&s.licence) => {
+                Ok(format!("{} ({}), self-hosted", s.software, s.licence))
+            }
             Some(s) => Err(format!("{} ({}) is not free software hosted by you", s.software, s.licence)),
         },
     ));
@@ -135,16 +186,26 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
         "The site loads nothing from other sites (fonts, scripts, images, CDNs)",
         "Le site ne charge rien depuis d'autres sites (polices, scripts, images, CDN)",
         true,
-        if external.is_empty() { Ok("no external resource in any page".into()) } else { Err(format!("external resources: {}", external.join(", "))) },
+        if external.is_empty() {
+            Ok("no external resource in any page".into())
+        } else {
+            Err(format!("external resources: {}", external.join(", ")))
+        },
     ));
-    let unnamed: Vec<&str> = data.servers.iter().filter(|s| s.provider.trim().is_empty()).map(|s| s.name.as_str()).collect();
+    let unnamed: Vec<&str> =
+        data.servers.iter().filter(|s| s.provider.trim().is_empty()).map(|s| s.name.as_str()).collect();
     items.push(item(
         "hosting",
         "Each server's provider, country and degree of control are named",
         "L'hébergeur, le pays et le degré de maîtrise de chaque serveur sont indiqués",
         true,
         if unnamed.is_empty() {
-            Ok(data.servers.iter().map(|s| format!("{}: {}, {}, {}", s.name, s.provider, s.country_code, s.control)).collect::<Vec<_>>().join("; "))
+            Ok(data
+                .servers
+                .iter()
+                .map(|s| format!("{}: {}, {}, {}", s.name, s.provider, s.country_code, s.control))
+                .collect::<Vec<_>>()
+                .join("; "))
         } else {
             Err(format!("no provider for {}", unnamed.join(", ")))
         },
@@ -155,7 +216,11 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
         "Every admin committed to confidentiality",
         "Chaque admin s'est engagé·e à la confidentialité",
         false,
-        if uncommitted.is_empty() { Ok(format!("{} admin(s)", data.admins.len())) } else { Err(format!("not signed: {}", uncommitted.join(", "))) },
+        if uncommitted.is_empty() {
+            Ok(format!("{} admin(s)", data.admins.len()))
+        } else {
+            Err(format!("not signed: {}", uncommitted.join(", ")))
+        },
     ));
     items.push(item(
         "backups",
@@ -163,7 +228,9 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
         "Les sauvegardes sont décrites : fréquence, rétention, lieux, chiffrement",
         false,
         match &data.backups {
-            Some(b) if b.encryption => Ok(format!("{}, {} destination(s), encrypted", b.schedule, b.destinations.len())),
+            Some(b) if b.encryption => {
+                Ok(format!("{}, {} destination(s), encrypted", b.schedule, b.destinations.len()))
+            }
             Some(_) => Err("backups are not encrypted".into()),
             None => Err("no backups section".into()),
         },

@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use crate::description::Description;
 use crate::description::model::{
-    Backups, Capacity, Control, EconomicModel, Organisation, Price, ProviderType, Registration, Schedule, StatisticsTool,
-    Status,
+    Backups, Capacity, Control, EconomicModel, Organisation, Price, ProviderType, Registration, Schedule,
+    StatisticsTool, Status,
 };
 use crate::description::types::country_name;
 use crate::recipe::Catalogue;
@@ -174,7 +174,11 @@ impl SiteData {
                     personal: recipe.data.personal.clone(),
                     holds_user_data: recipe.data.holds_user_data,
                     log_retention_days: recipe.data.log_retention_days,
-                    export: recipe.data.export.as_ref().map(|e| ExportData { how: e.how.clone(), formats: e.formats.clone() }),
+                    export: recipe
+                        .data
+                        .export
+                        .as_ref()
+                        .map(|e| ExportData { how: e.how.clone(), formats: e.formats.clone() }),
                     registration: match service.access.registration {
                         Registration::None => "None",
                         Registration::Free => "Free",
@@ -205,7 +209,11 @@ impl SiteData {
             .collect();
         Self {
             organisation: hoster.organisation.clone(),
-            admins: hoster.admins.iter().map(|a| AdminData { name: a.name.clone(), committed: a.confidentiality_commitment }).collect(),
+            admins: hoster
+                .admins
+                .iter()
+                .map(|a| AdminData { name: a.name.clone(), committed: a.confidentiality_commitment })
+                .collect(),
             servers,
             services,
             backups: hoster.backups.as_ref().map(backups),

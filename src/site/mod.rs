@@ -57,8 +57,11 @@ pub fn build(description: &Description, catalogue: &Catalogue, today: &str) -> R
     tera.autoescape_on(vec![".html"]);
     let mut problems = Vec::new();
     // All at once: a page and the layout it extends must be added together.
-    let templates: Vec<(&str, &str)> =
-        catalogue.templates_under("site/").filter(|(n, _)| n.ends_with(".html")).map(|(n, s)| (n, s.text.as_str())).collect();
+    let templates: Vec<(&str, &str)> = catalogue
+        .templates_under("site/")
+        .filter(|(n, _)| n.ends_with(".html"))
+        .map(|(n, s)| (n, s.text.as_str()))
+        .collect();
     if let Err(e) = tera.add_raw_templates(templates) {
         let name = match e.kind() {
             tera::ErrorKind::SyntaxError(r) => r.filename().to_owned(),
@@ -82,11 +85,13 @@ pub fn build(description: &Description, catalogue: &Catalogue, today: &str) -> R
 
     let render = |page: &str, lang: &str, checks: &[CheckItem]| -> Result<String, Diagnostic> {
         let other = if lang == "fr" { "en" } else { "fr" };
-        let pages: Vec<_> = PAGES
+        let pages: Vec<_> =
+            PAGES.iter().map(|(id, en, fr)| json!({ "id": id, "title": if lang == "fr" { fr } else { en } })).collect();
+        let title = PAGES
             .iter()
-            .map(|(id, en, fr)| json!({ "id": id, "title": if lang == "fr" { fr } else { en } }))
-            .collect();
-        let title = PAGES.iter().find(|(id, ..)| *id == page).map(|(_, en, fr)| if lang == "fr" { *fr } else { *en }).unwrap_or_default();
+            .find(|(id, ..)| *id == page)
+            .map(|(_, en, fr)| if lang == "fr" { *fr } else { *en })
+            .unwrap_or_default();
         let value = json!({
             "site": data,
             "lang": lang,
@@ -166,7 +171,9 @@ pub fn external_resources(files: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
     for (path, bytes) in files.iter().filter(|(p, _)| p.ends_with(".html") || p.ends_with(".css")) {
         let text = String::from_utf8_lossy(bytes);
         let lower = text.to_ascii_lowercase();
-        for marker in ["src=\"http", "src='http", "src=\"//", "url(http", "url(\"http", "url('http", "url(//", "@import"] {
+        for marker in
+            ["src=\"http", "src='http", "src=\"//", "url(http", "url(\"http", "url('http", "url(//", "@import"]
+        {
             if lower.contains(marker) {
                 found.push(format!("{path} ({marker}…)"));
             }
@@ -247,7 +254,10 @@ fn chatonsinfos(data: &SiteData) -> Vec<(String, String)> {
         add("host.provider.hypervisor", s.server.hypervisor.clone());
         add("host.country.name", Some(s.server.country_name.clone()));
         add("host.country.code", Some(s.server.country_code.clone()));
-        files.push((format!("chatonsinfos/{}.properties", s.name), properties::render(&format!("ChatonsInfos of the service {}", s.name), &e)));
+        files.push((
+            format!("chatonsinfos/{}.properties", s.name),
+            properties::render(&format!("ChatonsInfos of the service {}", s.name), &e),
+        ));
     }
     files
 }

@@ -48,7 +48,10 @@ mod tests {
 
     #[test]
     fn escapes_as_java_expects() {
-        assert_eq!(escape("Assoc. des Chatons: été = 🐱", false), "Assoc. des Chatons\\: \\u00E9t\\u00E9 \\= \\uD83D\\uDC31");
+        assert_eq!(
+            escape("Assoc. des Chatons: été = 🐱", false),
+            "Assoc. des Chatons\\: \\u00E9t\\u00E9 \\= \\uD83D\\uDC31"
+        );
         assert_eq!(escape(" leading\nnew line\\", false), "\\ leading\\nnew line\\\\");
         assert_eq!(escape("a key", true), "a\\ key");
         assert_eq!(render("", &[("k".into(), "v#1!".into())]), "k = v\\#1\\!\n");
