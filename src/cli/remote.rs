@@ -65,6 +65,7 @@ fn settings(checked: &Checked, args: &ConnectionArgs) -> Settings {
         parallel: args.parallel.max(1),
         state_dir: args.remote_state_dir.clone(),
         description_dir: checked.description.dir.clone(),
+        servers: checked.description.hoster.servers.clone(),
     }
 }
 

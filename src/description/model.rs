@@ -150,6 +150,9 @@ pub struct Server {
     /// Private key file to log in with, relative to the description (tried after the
     /// ssh-agent); by default the keys of `~/.ssh`.
     pub ssh_key: Option<String>,
+    /// Another server of this description that this one is reached through (a home server
+    /// with no public address, reached through the rented one): SSH's ProxyJump.
+    pub proxy_jump: Option<String>,
     pub provider: Provider,
     pub hypervisor: Option<String>,
     pub control: Control,

@@ -205,6 +205,26 @@ fn servers(r: &mut Report) {
                 .hint("root keeps a key-only login while ssh_user is root; once the admins' accounts exist, set ssh_user to an admin login and root login is switched off");
         }
         check_country(r, &format!("{path}.provider.country"), &server.provider.country);
+        if let Some(jump) = &server.proxy_jump {
+            let names: Vec<&str> = servers.iter().map(|s| s.name.as_str()).filter(|n| *n != server.name).collect();
+            match servers.iter().find(|s| s.name == *jump && s.name != server.name) {
+                None => {
+                    let d = r.value(&format!("{path}.proxy_jump"), format!("unknown server {}", quoted(jump)));
+                    match closest(jump, names.iter().copied()) {
+                        Some(best) => d.hint(format!("did you mean {}?", quoted(best))),
+                        None => d.hint("proxy_jump names another server of this description"),
+                    };
+                }
+                Some(other) if other.proxy_jump.is_some() => {
+                    r.value(
+                        &format!("{path}.proxy_jump"),
+                        format!("{} is itself reached through another server", quoted(jump)),
+                    )
+                    .hint("chaton goes through one jump host at most");
+                }
+                Some(_) => {}
+            }
+        }
         let mut paths: HashMap<&str, usize> = HashMap::new();
         for (j, file) in server.files.iter().enumerate() {
             let fpath = format!("{path}.files[{j}]");

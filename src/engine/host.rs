@@ -54,7 +54,8 @@ fn work(
     emit: &dyn Fn(EventKind),
     channels: &mut usize,
 ) -> Result<HostResult, HostError> {
-    let endpoint = ssh_config::endpoint(server, &settings.description_dir).map_err(HostError::Setup)?;
+    let endpoint =
+        ssh_config::endpoint_via(server, &settings.servers, &settings.description_dir).map_err(HostError::Setup)?;
     emit(EventKind::Connecting { address: format!("{}@{}:{}", endpoint.user, endpoint.host, endpoint.port) });
     let start = Instant::now();
     let mut transport = SshTransport::connect(&endpoint, &settings.policy, settings.timeouts)?;

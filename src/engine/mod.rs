@@ -32,6 +32,8 @@ pub struct Settings {
     pub state_dir: String,
     /// Folder of the description: relative `ssh_key` paths start here.
     pub description_dir: std::path::PathBuf,
+    /// Every server of the description (jump hosts are found here).
+    pub servers: Vec<crate::description::model::Server>,
 }
 
 /// What to do on each host.

@@ -7,6 +7,7 @@
 pub mod hostkey;
 pub mod ssh;
 pub mod ssh_config;
+pub mod tunnel;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -24,6 +25,8 @@ pub struct Endpoint {
     pub identity_files: Vec<PathBuf>,
     /// Host key pinned in the description (`ssh-ed25519 AAAA...`).
     pub pinned_key: Option<String>,
+    /// Reached through this host (ProxyJump): a TCP tunnel over an SSH connection to it.
+    pub jump: Option<Box<Endpoint>>,
 }
 
 /// How host keys are trusted.

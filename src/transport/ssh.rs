@@ -23,6 +23,8 @@ pub struct SshTransport {
     endpoint: Endpoint,
     timeouts: Timeouts,
     channels: usize,
+    /// The tunnel through the jump host, when there is one (kept alive with the session).
+    _tunnel: Option<super::tunnel::Tunnel>,
 }
 
 impl SshTransport {
@@ -30,27 +32,22 @@ impl SshTransport {
     pub fn connect(endpoint: &Endpoint, policy: &HostKeyPolicy, timeouts: Timeouts) -> Result<Self, TransportError> {
         let name = format!("{} ({}@{}:{})", endpoint.server, endpoint.user, endpoint.host, endpoint.port);
         let connect_error = |reason: String| TransportError::Connect { endpoint: name.clone(), reason };
-        let addresses: Vec<_> = (endpoint.host.as_str(), endpoint.port)
-            .to_socket_addrs()
-            .map_err(|e| connect_error(format!("cannot resolve {}: {e}", endpoint.host)))?
-            .collect();
-        let mut last_error = String::from("no address");
-        let mut stream = None;
-        for address in &addresses {
-            match TcpStream::connect_timeout(address, timeouts.connect) {
-                Ok(s) => {
-                    stream = Some(s);
-                    break;
-                }
-                Err(e) => last_error = e.to_string(),
-            }
-        }
-        let stream = stream.ok_or_else(|| connect_error(last_error))?;
-        // Without TCP_NODELAY every channel pays a Nagle/delayed-ACK stall (about 40 ms).
-        stream.set_nodelay(true).map_err(|e| connect_error(e.to_string()))?;
-
         let mut session = Session::new().map_err(|e| connect_error(e.to_string()))?;
-        session.set_tcp_stream(stream);
+        let tunnel = match &endpoint.jump {
+            None => {
+                session.set_tcp_stream(tcp_connect(&endpoint.host, endpoint.port, timeouts).map_err(connect_error)?);
+                None
+            }
+            Some(jump) => {
+                // ProxyJump: the jump host is a full connection of its own, host key checked.
+                let hop = SshTransport::connect(jump, policy, timeouts)?;
+                let (local, tunnel) =
+                    super::tunnel::Tunnel::open(hop.session.clone(), hop, &endpoint.host, endpoint.port)
+                        .map_err(|e| connect_error(format!("through {}: {e}", jump.host)))?;
+                session.set_tcp_stream(local);
+                Some(tunnel)
+            }
+        };
         session.set_timeout(millis(timeouts.connect));
         session.method_pref(MethodType::HostKey, HOST_KEY_PREFERENCE).map_err(|e| connect_error(e.to_string()))?;
         session.handshake().map_err(|e| connect_error(format!("SSH handshake failed: {e}")))?;
@@ -60,12 +57,30 @@ impl SshTransport {
         // No libssh2 keepalive: in blocking mode it cuts reads after the keepalive interval
         // of silence (a slow `apt-get` prints nothing for longer); the script deadline
         // bounds every wait instead.
-        Ok(Self { session, endpoint: endpoint.clone(), timeouts, channels: 0 })
+        Ok(Self { session, endpoint: endpoint.clone(), timeouts, channels: 0, _tunnel: tunnel })
     }
 
     fn name(&self) -> String {
         format!("{} ({}@{}:{})", self.endpoint.server, self.endpoint.user, self.endpoint.host, self.endpoint.port)
     }
+}
+
+/// A TCP connection with TCP_NODELAY: without it every channel pays a Nagle/delayed-ACK
+/// stall (about 40 ms).
+fn tcp_connect(host: &str, port: u16, timeouts: Timeouts) -> Result<TcpStream, String> {
+    let addresses: Vec<_> =
+        (host, port).to_socket_addrs().map_err(|e| format!("cannot resolve {host}: {e}"))?.collect();
+    let mut last_error = String::from("no address");
+    for address in &addresses {
+        match TcpStream::connect_timeout(address, timeouts.connect) {
+            Ok(stream) => {
+                stream.set_nodelay(true).map_err(|e| e.to_string())?;
+                return Ok(stream);
+            }
+            Err(e) => last_error = e.to_string(),
+        }
+    }
+    Err(last_error)
 }
 
 fn millis(d: Duration) -> u32 {

@@ -49,8 +49,34 @@ fn expand(path: &str) -> PathBuf {
 }
 
 /// The endpoint of a server: the description's user and port win when they are set
-/// (port other than 22), `~/.ssh/config` supplies the real host name and key files.
-pub fn endpoint(server: &Server, description_dir: &std::path::Path) -> Result<Endpoint, String> {
+/// (port other than 22), `~/.ssh/config` supplies the real host name and key files. A
+/// `proxy_jump` server of the description (one of `servers`) is reached first.
+pub fn endpoint_via(
+    server: &Server,
+    servers: &[Server],
+    description_dir: &std::path::Path,
+) -> Result<Endpoint, String> {
+    let mut target = endpoint(server, description_dir)?;
+    if let Some(name) = &server.proxy_jump {
+        let jump = servers.iter().find(|s| s.name == *name).ok_or_else(|| format!("unknown jump server {name}"))?;
+        target.jump = Some(Box::new(endpoint(jump, description_dir)?));
+    }
+    Ok(target)
+}
+
+/// `[user@]host[:port]` of a ProxyJump line.
+fn parse_jump(spec: &str) -> (Option<String>, String, Option<u16>) {
+    let (user, rest) = match spec.rsplit_once('@') {
+        Some((u, r)) => (Some(u.to_owned()), r),
+        None => (None, spec),
+    };
+    match rest.rsplit_once(':') {
+        Some((h, p)) if p.parse::<u16>().is_ok() => (user, h.to_owned(), p.parse().ok()),
+        _ => (user, rest.to_owned(), None),
+    }
+}
+
+fn endpoint(server: &Server, description_dir: &std::path::Path) -> Result<Endpoint, String> {
     let config = Command::new("ssh")
         .arg("-G")
         .arg("-p")
@@ -62,12 +88,32 @@ pub fn endpoint(server: &Server, description_dir: &std::path::Path) -> Result<En
         .filter(|o| o.status.success())
         .map(|o| parse(&String::from_utf8_lossy(&o.stdout)))
         .unwrap_or_default();
-    if let Some(jump) = &config.proxy_jump {
-        return Err(format!(
-            "{} is reached through ProxyJump {jump} in ~/.ssh/config, which chaton does not support yet",
-            server.address
-        ));
-    }
+    let jump = match (&config.proxy_jump, &server.proxy_jump) {
+        // The description's proxy_jump wins (set by `endpoint_via`).
+        (Some(_), Some(_)) | (None, _) => None,
+        (Some(spec), None) => {
+            if spec.contains(',') {
+                return Err(format!(
+                    "{}: ProxyJump {spec} has several hops; chaton goes through one at most",
+                    server.address
+                ));
+            }
+            let (user, host, port) = parse_jump(spec);
+            let hop = Server {
+                name: format!("{} (jump host)", server.name),
+                address: host,
+                ssh_user: user.unwrap_or_else(|| server.ssh_user.clone()),
+                port: port.unwrap_or(22),
+                host_key: None,
+                ssh_key: server.ssh_key.clone(),
+                proxy_jump: None,
+                ..server.clone()
+            };
+            let mut hop_endpoint = endpoint(&hop, description_dir)?;
+            hop_endpoint.jump = None;
+            Some(Box::new(hop_endpoint))
+        }
+    };
     let mut identity_files: Vec<PathBuf> = config.identity_files.iter().map(|p| expand(p)).collect();
     if identity_files.is_empty() {
         identity_files = ["id_ed25519", "id_ecdsa", "id_rsa"]
@@ -85,6 +131,7 @@ pub fn endpoint(server: &Server, description_dir: &std::path::Path) -> Result<En
         user: server.ssh_user.clone(),
         identity_files,
         pinned_key: server.host_key.clone(),
+        jump,
     })
 }
 
@@ -101,5 +148,10 @@ mod tests {
         assert_eq!(c.identity_files.len(), 2);
         assert_eq!(c.proxy_jump, None);
         assert_eq!(parse("proxyjump bastion\n").proxy_jump.as_deref(), Some("bastion"));
+        assert_eq!(
+            parse_jump("camille@gate.example:2222"),
+            (Some("camille".into()), "gate.example".into(), Some(2222))
+        );
+        assert_eq!(parse_jump("gate"), (None, "gate".into(), None));
     }
 }
