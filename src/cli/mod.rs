@@ -2,6 +2,7 @@
 //! stdout, messages and diagnostics on stderr.
 
 mod docs;
+mod init;
 mod lab;
 mod output;
 mod plan_text;
@@ -145,6 +146,14 @@ enum Command {
         #[command(flatten)]
         recipes: RecipesArg,
     },
+    /// Write a new, commented description (asks a few questions, or takes flags).
+    Init(init::InitArgs),
+    /// Print the JSON Schema of the description, for editors' YAML language servers.
+    Schema,
+    /// Print shell completions (bash, zsh, fish).
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff).
+    Man,
     /// Practice servers on this machine: real Debian hosts in containers (needs root).
     Lab {
         #[command(subcommand)]
@@ -269,6 +278,24 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
         }
         Command::Recipes { command, recipes } => recipes::run(command, recipes.dir.as_deref()),
         Command::Lab { command } => lab::run(command),
+        Command::Init(args) => init::run(args),
+        Command::Schema => {
+            let schema = schemars::schema_for!(crate::description::Hoster);
+            output::print_json(&schema)?;
+            Ok(exit::OK)
+        }
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "chaton", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(command)
+                .render(&mut std::io::stdout())
+                .map_err(|e| Error::Output(format!("cannot write the man page: {e}")))?;
+            Ok(exit::OK)
+        }
         Command::Docs { file, out, check, recipes } => {
             docs::run(&file, out.as_deref(), check, recipes.dir.as_deref(), color)
         }

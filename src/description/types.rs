@@ -32,6 +32,20 @@ impl FileMode {
     }
 }
 
+impl schemars::JsonSchema for FileMode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FileMode".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^(0o)?[0-7]{3,4}$",
+            "description": "A Unix file mode as a quoted octal string, such as \"0644\""
+        })
+    }
+}
+
 impl fmt::Display for FileMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04o}", self.0)

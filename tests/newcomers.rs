@@ -1,0 +1,147 @@
+//! What newcomers meet first: `chaton init` (flags, or questions in a real terminal, give
+//! the same valid description), the JSON Schema for editors (an independent validator
+//! accepts the example and rejects an unknown key), completions and the man page.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn chaton() -> Command {
+    Command::new(assert_cmd::cargo::cargo_bin("chaton"))
+}
+
+#[test]
+fn init_writes_a_valid_description_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = chaton()
+        .args([
+            "init",
+            "--non-interactive",
+            "--name",
+            "Les Chatons d'Été",
+            "--domain",
+            "chatons.example",
+            "--legal-form",
+            "coop",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for file in ["hoster.yml", ".gitignore", "README.md"] {
+        assert!(dir.path().join(file).exists(), "{file}");
+    }
+    let check = chaton().arg("check").arg(dir.path().join("hoster.yml")).output().unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    // The charter self-check passes on a fresh description too.
+    let docs = chaton().arg("docs").arg(dir.path().join("hoster.yml")).arg("--check").output().unwrap();
+    assert!(docs.status.success(), "{}", String::from_utf8_lossy(&docs.stdout));
+
+    std::fs::write(dir.path().join("hoster.yml"), "# mine\n").unwrap();
+    let again = chaton().args(["init", "--non-interactive"]).arg(dir.path()).output().unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    assert_eq!(std::fs::read_to_string(dir.path().join("hoster.yml")).unwrap(), "# mine\n");
+}
+
+#[test]
+fn init_asked_in_a_real_terminal_writes_the_same_file_as_with_flags() {
+    let flags = tempfile::tempdir().unwrap();
+    let status = chaton()
+        .args([
+            "init",
+            "--non-interactive",
+            "--name",
+            "AMIPO",
+            "--domain",
+            "amipo.example",
+            "--email",
+            "hello@amipo.example",
+        ])
+        .args(["--legal-form", "association", "--server-address", "pangolin", "--ssh-user", "camille"])
+        .arg(flags.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    // A pseudo-terminal (util-linux `script`), answers typed one line at a time; one
+    // answer is wrong first and asked again.
+    let asked = tempfile::tempdir().unwrap();
+    let command = format!("{} init {}", assert_cmd::cargo::cargo_bin("chaton").display(), asked.path().display());
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) is installed");
+    let answers = "AMIPO\nAmipo.Example!\namipo.example\nhello@amipo.example\n\npangolin\ncamille\n";
+    let mut stdin = child.stdin.take().unwrap();
+    for line in answers.lines() {
+        writeln!(stdin, "{line}").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(150));
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(screen.contains("Name of your organisation [My association]:"), "{screen}");
+    assert!(screen.contains("a domain looks like amipo.example"), "{screen}");
+    assert_eq!(
+        std::fs::read_to_string(asked.path().join("hoster.yml")).unwrap(),
+        std::fs::read_to_string(flags.path().join("hoster.yml")).unwrap()
+    );
+}
+
+/// Python's `jsonschema` (an independent validator) against the description schema.
+fn validate(schema: &Path, description: &Path) -> (bool, String) {
+    let program = "import json, sys, yaml, jsonschema\n\
+class Loader(yaml.SafeLoader): pass\n\
+# YAML 1.2 as editors read it: dates stay strings.\n\
+Loader.yaml_implicit_resolvers = {k: [r for r in v if r[0] != 'tag:yaml.org,2002:timestamp'] for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}\n\
+schema = json.load(open(sys.argv[1]))\n\
+data = yaml.load(open(sys.argv[2]), Loader=Loader)\n\
+try:\n    jsonschema.validate(data, schema)\n    print('valid')\nexcept jsonschema.ValidationError as e:\n    print('invalid:', e.message)\n    sys.exit(1)\n";
+    let out = Command::new("python3").arg("-c").arg(program).arg(schema).arg(description).output().unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn the_schema_accepts_the_example_and_rejects_an_unknown_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = chaton().arg("schema").output().unwrap();
+    assert!(out.status.success());
+    let schema = dir.path().join("schema.json");
+    std::fs::write(&schema, &out.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["additionalProperties"], false);
+
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/amipo/hoster.yml");
+    let (ok, report) = validate(&schema, &example);
+    assert!(ok, "{report}");
+
+    let bad = dir.path().join("bad.yml");
+    let text = std::fs::read_to_string(&example)
+        .unwrap()
+        .replace("  geography: Lyon, France\n", "  geography: Lyon, France\n  geograhpy: typo\n");
+    std::fs::write(&bad, text).unwrap();
+    let (ok, report) = validate(&schema, &bad);
+    assert!(!ok && report.contains("geograhpy"), "{report}");
+    // chaton itself agrees.
+    assert_eq!(chaton().arg("check").arg(&bad).output().unwrap().status.code(), Some(1));
+}
+
+#[test]
+fn completions_and_man_page_come_from_the_command_line_definitions() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = chaton().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("accept-new") && text.contains("detailed-exitcode"), "{shell}");
+    }
+    let out = chaton().arg("man").output().unwrap();
+    assert!(out.status.success());
+    let roff = String::from_utf8_lossy(&out.stdout);
+    assert!(roff.starts_with(".ie") || roff.contains(".TH chaton"), "{roff}");
+    assert!(roff.contains("Exit codes"));
+}
