@@ -83,13 +83,19 @@ impl Diagnostic {
 
     /// Renders the diagnostic as text, with ANSI colours when `color` is true.
     pub fn render(&self, color: bool) -> String {
+        self.render_in(color, crate::i18n::Lang::En)
+    }
+
+    /// [`Self::render`] in a language (see `i18n`).
+    pub fn render_in(&self, color: bool, lang: crate::i18n::Lang) -> String {
+        let tr = |text: &str| crate::i18n::translate(lang, text);
         let renderer = if color { Renderer::styled() } else { Renderer::plain() };
         let level = match self.severity {
             Severity::Error => Level::ERROR,
             Severity::Warning => Level::WARNING,
         };
-        let message = sanitize(&self.message);
-        let label = self.field.as_deref().map(|f| format!("in `{}`", sanitize(f)));
+        let message = tr(&sanitize(&self.message));
+        let label = self.field.as_deref().map(|f| tr(&format!("in `{}`", sanitize(f))));
         let window = match (&self.source, self.span) {
             (Some(source), Some(span)) => Some(SnippetWindow::around(source, span)),
             _ => None,
@@ -108,7 +114,7 @@ impl Diagnostic {
                     .annotation(annotation),
             );
         }
-        let helps: Vec<String> = self.help.iter().map(|h| sanitize(h)).collect();
+        let helps: Vec<String> = self.help.iter().map(|h| tr(&sanitize(h))).collect();
         for h in &helps {
             group = group.element(Level::HELP.message(h.as_str()));
         }

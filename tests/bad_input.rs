@@ -20,6 +20,7 @@ fn check(path: &Path) -> Outcome {
         .args(["check", "--color", "never"])
         .arg(path)
         .env_remove("NO_COLOR")
+        .env("LC_ALL", "C")
         .output()
         .unwrap();
     Outcome {
@@ -126,4 +127,38 @@ fn a_missing_file_is_a_clear_error() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cannot read \"/nonexistent/hoster.yml\": no such file"), "{stderr}");
+}
+
+/// Newcomers' most frequent errors come in French with `LANG=fr_…` (or `--lang fr`).
+#[test]
+fn description_errors_speak_french_when_asked() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/bad");
+    for name in
+        ["unknown-recipe", "unknown-key-organisation", "boolean-yes", "bare-octal-mode", "missing-organisation-fields"]
+    {
+        let output = Command::cargo_bin("chaton")
+            .unwrap()
+            .args(["check", "--color", "never"])
+            .arg(corpus.join(format!("{name}.yml")))
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env("LANG", "fr_FR.UTF-8")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/");
+        let stderr = String::from_utf8_lossy(&output.stderr).replace(root, "");
+        insta::with_settings!({ snapshot_path => "snapshots/bad_input_fr", prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!(name, stderr);
+        });
+    }
+    // --lang wins over the environment.
+    let output = Command::cargo_bin("chaton")
+        .unwrap()
+        .args(["check", "--lang", "en"])
+        .arg(corpus.join("unknown-recipe.yml"))
+        .env("LANG", "fr_FR.UTF-8")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown recipe"));
 }

@@ -10,7 +10,7 @@ const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/amipo/hoste
 
 fn chaton() -> Command {
     let mut cmd = Command::cargo_bin("chaton").unwrap();
-    cmd.env_remove("NO_COLOR");
+    cmd.env_remove("NO_COLOR").env("LC_ALL", "C");
     cmd
 }
 

@@ -50,8 +50,12 @@ struct Out {
 }
 
 fn chaton(args: &[&str]) -> Out {
-    let out =
-        Command::new(assert_cmd::cargo::cargo_bin("chaton")).args(args).env_remove("SSH_AUTH_SOCK").output().unwrap();
+    let out = Command::new(assert_cmd::cargo::cargo_bin("chaton"))
+        .args(args)
+        .env_remove("SSH_AUTH_SOCK")
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
     Out {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -7,7 +7,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 fn chaton() -> Command {
-    Command::new(assert_cmd::cargo::cargo_bin("chaton"))
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("chaton"));
+    cmd.env("LC_ALL", "C");
+    cmd
 }
 
 #[test]

@@ -434,3 +434,27 @@ fn a_server_behind_a_jump_host_is_reached_through_it() {
     assert_eq!(gate.exec_channels(), 0, "nothing ran on the gate");
     assert_eq!(target.exec_channels(), 2);
 }
+
+#[test]
+fn host_key_refusals_speak_french_when_asked() {
+    let sshd = TestSshd::start();
+    let project = Project::new(&sshd, "", "");
+    let mut cmd = project.chaton(&["plan"]);
+    cmd.env_remove("LC_ALL").env("LANG", "fr_FR.UTF-8");
+    let out = run(cmd);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("la clé d'hôte de alpha"), "{}", out.stderr);
+    assert!(out.stderr.contains("est inconnue"), "{}", out.stderr);
+    assert!(out.stderr.contains("serveur(s) sur 1 en échec : alpha"), "{}", out.stderr);
+
+    let other = TestSshd::start();
+    std::fs::write(
+        project.dir.path().join("known_hosts"),
+        format!("[127.0.0.1]:{} {}\n", sshd.port, other.host_key_line()),
+    )
+    .unwrap();
+    let mut cmd = project.chaton(&["plan", "--lang", "fr"]);
+    cmd.env_remove("LC_ALL");
+    let out = run(cmd);
+    assert!(out.stderr.contains("ATTENTION : LA CLÉ D'HÔTE DE alpha"), "{}", out.stderr);
+}

@@ -75,7 +75,8 @@ fn run_tutorial(file: &str) {
         }
     }
     assert!(expectations.len() >= 8, "{file}: only {} shell blocks", expectations.len());
-    let cargo_home = std::env::var("CARGO_HOME").unwrap_or_else(|_| format!("{}/.cargo", std::env::var("HOME").unwrap()));
+    let cargo_home =
+        std::env::var("CARGO_HOME").unwrap_or_else(|_| format!("{}/.cargo", std::env::var("HOME").unwrap()));
     let path = format!("{cargo_home}/bin:{}", std::env::var("PATH").unwrap());
     let status = Command::new("bash")
         .arg("-c")
@@ -87,6 +88,7 @@ fn run_tutorial(file: &str) {
         .env("CARGO_TARGET_DIR", root.join("target"))
         .env("PATH", path)
         .env_remove("SSH_AUTH_SOCK")
+        .env("LC_ALL", "C")
         .status()
         .unwrap();
     // Whatever happened, leave no lab behind.
@@ -102,7 +104,10 @@ fn run_tutorial(file: &str) {
     for (index, (code, expected)) in expectations.iter().enumerate() {
         let output = std::fs::read_to_string(outputs.path().join(index.to_string())).unwrap();
         for line in expected {
-            assert!(output.contains(line.as_str()), "{file}: `{line}` not in the output of\n{code}\n--- output:\n{output}");
+            assert!(
+                output.contains(line.as_str()),
+                "{file}: `{line}` not in the output of\n{code}\n--- output:\n{output}"
+            );
         }
     }
 }

@@ -33,6 +33,9 @@ pub struct Cli {
     /// When to use colours (NO_COLOR is respected).
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
+    /// Language of error messages (default: from LC_ALL, LC_MESSAGES or LANG).
+    #[arg(long, global = true, value_enum)]
+    lang: Option<crate::i18n::Lang>,
     #[command(subcommand)]
     command: Command,
 }
@@ -192,8 +195,16 @@ enum RecipesCommand {
 }
 
 /// Entry point of the binary.
+/// The language messages are printed in, chosen once at start.
+static LANG: std::sync::OnceLock<crate::i18n::Lang> = std::sync::OnceLock::new();
+
+pub(crate) fn lang() -> crate::i18n::Lang {
+    *LANG.get().unwrap_or(&crate::i18n::Lang::En)
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    let _ = LANG.set(cli.lang.unwrap_or_else(crate::i18n::Lang::from_environment));
     let color = match cli.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,

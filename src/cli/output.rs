@@ -11,7 +11,7 @@ use crate::error::Error;
 pub fn print_diagnostics(diagnostics: &[Diagnostic], color: bool) {
     let mut stderr = std::io::stderr().lock();
     for d in diagnostics {
-        let _ = writeln!(stderr, "{}\n", d.render(color));
+        let _ = writeln!(stderr, "{}\n", d.render_in(color, super::lang()));
     }
 }
 
@@ -25,9 +25,9 @@ pub fn print_error(error: &Error, color: bool) {
             if warnings > 0 {
                 summary.push_str(&format!(", {warnings} warning(s)"));
             }
-            eprintln!("{summary}: nothing was changed");
+            eprintln!("{}", crate::i18n::translate(super::lang(), &format!("{summary}: nothing was changed")));
         }
-        other => eprintln!("error: {other}"),
+        other => eprintln!("error: {}", crate::i18n::translate(super::lang(), &other.to_string())),
     }
 }
 

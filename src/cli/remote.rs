@@ -223,13 +223,14 @@ fn summarize(reports: &[HostReport], json: bool) -> Result<bool, Error> {
                 let _ = writeln!(err, "{}: ok ({} channel(s))", s.server, s.channels);
             }
             Some(e) => {
-                let _ = writeln!(err, "{}: FAILED: {e}", s.server);
+                let _ = writeln!(err, "{}: FAILED: {}", s.server, crate::i18n::translate(super::lang(), e));
             }
         }
     }
     let failed: Vec<&str> = servers.iter().filter(|s| !s.ok).map(|s| s.server).collect();
     if !failed.is_empty() {
-        let _ = writeln!(err, "{} of {} server(s) failed: {}", failed.len(), servers.len(), failed.join(", "));
+        let line = format!("{} of {} server(s) failed: {}", failed.len(), servers.len(), failed.join(", "));
+        let _ = writeln!(err, "{}", crate::i18n::translate(super::lang(), &line));
     }
     Ok(all_ok)
 }

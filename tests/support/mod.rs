@@ -268,7 +268,8 @@ impl Project {
             .arg(&self.state)
             .env("HOME", &self.home)
             .env_remove("SSH_AUTH_SOCK")
-            .env_remove("NO_COLOR");
+            .env_remove("NO_COLOR")
+            .env("LC_ALL", "C");
         cmd
     }
 
