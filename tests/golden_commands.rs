@@ -135,6 +135,8 @@ fn file_with_other_content_shows_a_diff() {
     assert_eq!(change.action, Action::Update);
     let diff = change.diff.unwrap();
     assert!(diff.contains("-old\n+new\n same\n"), "{diff}");
+    // The plain explanation `plan --explain` gives.
+    assert_eq!(change.reasons, ["content differs at line 1: `old` → `new`"]);
 }
 
 #[test]
@@ -147,6 +149,7 @@ fn sensitive_file_diff_is_hidden_and_stdin_is_not_serialized() {
     secret.sensitive = true;
     let change = Resource::File(secret).plan(&f).unwrap();
     assert_eq!(change.diff.as_deref(), Some("(sensitive content not shown)"));
+    assert_eq!(change.reasons, ["content differs"], "no content in the reason either");
     let json = serde_json::to_string(&change).unwrap();
     assert!(!json.contains("CANARY") && !json.contains("old-secret"), "{json}");
 }

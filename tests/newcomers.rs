@@ -60,7 +60,16 @@ fn init_asked_in_a_real_terminal_writes_the_same_file_as_with_flags() {
             "--email",
             "hello@amipo.example",
         ])
-        .args(["--legal-form", "association", "--server-address", "pangolin", "--ssh-user", "camille"])
+        .args([
+            "--legal-form",
+            "association",
+            "--server-address",
+            "pangolin",
+            "--ssh-user",
+            "camille",
+            "--service",
+            "website",
+        ])
         .arg(flags.path())
         .status()
         .unwrap();
@@ -77,7 +86,7 @@ fn init_asked_in_a_real_terminal_writes_the_same_file_as_with_flags() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("script (util-linux) is installed");
-    let answers = "AMIPO\nAmipo.Example!\namipo.example\nhello@amipo.example\n\npangolin\ncamille\n";
+    let answers = "AMIPO\nAmipo.Example!\namipo.example\nhello@amipo.example\n\npangolin\ncamille\nwebsite\n";
     let mut stdin = child.stdin.take().unwrap();
     for line in answers.lines() {
         writeln!(stdin, "{line}").unwrap();

@@ -57,6 +57,9 @@ pub struct InitArgs {
     /// The account chaton logs in with on that server.
     #[arg(long)]
     ssh_user: Option<String>,
+    /// A service to offer, by recipe (repeat for several; see `chaton recipes list`).
+    #[arg(long = "service", value_name = "RECIPE")]
+    services: Vec<String>,
 }
 
 /// The answers, whatever way they came.
@@ -67,6 +70,7 @@ struct Answers {
     legal_form: LegalFormArg,
     server_address: String,
     ssh_user: String,
+    services: Vec<String>,
 }
 
 /// Asks on stderr, reads a line on stdin; empty (or end of input) takes the default.
@@ -150,7 +154,60 @@ fn collect(args: &InitArgs) -> Answers {
             Err("a Unix login: lower case letters, digits, `-`, `_`".into())
         }
     });
-    Answers { name, email, domain, legal_form, server_address, ssh_user }
+    let offered = service_recipes();
+    let valid_services = |list: &str| -> Result<(), String> {
+        let unknown: Vec<&str> =
+            list.split([',', ' ']).filter(|s| !s.is_empty()).filter(|s| !offered.iter().any(|o| o == s)).collect();
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("unknown: {}; available: {}", unknown.join(", "), offered.join(", ")))
+        }
+    };
+    let services = if !args.services.is_empty() {
+        args.services.clone()
+    } else {
+        let default = "website".to_owned();
+        let answer = if interactive {
+            ask(&format!("Services to offer ({})", offered.join(", ")), &default, &valid_services)
+        } else {
+            default
+        };
+        answer.split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    };
+    Answers { name, email, domain, legal_form, server_address, ssh_user, services }
+}
+
+/// The recipes a hoster can offer as services.
+fn service_recipes() -> Vec<String> {
+    crate::recipe::Catalogue::builtin()
+        .map(|c| {
+            c.recipes()
+                .filter(|r| r.recipe.kind == crate::recipe::model::RecipeKind::Service)
+                .map(|r| r.recipe.name.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The `services:` entries: the website on the main domain, others on sub-domains.
+fn services_yaml(a: &Answers, date: &str) -> String {
+    let mut out = String::new();
+    for recipe in &a.services {
+        let (name, domain, params) = if recipe == "website" {
+            (
+                "site".to_owned(),
+                a.domain.clone(),
+                "    params:\n      # Publish the charter pages on this website.\n      charter_site: true\n",
+            )
+        } else {
+            (recipe.clone(), format!("{recipe}.{}", a.domain), "")
+        };
+        out.push_str(&format!(
+            "  - name: {name}\n    recipe: {recipe}\n    server: server1\n    domain: {domain}\n    access:\n      registration: none\n    start_date: {date}\n{params}"
+        ));
+    }
+    out
 }
 
 fn today() -> String {
@@ -222,17 +279,7 @@ servers:
 
 # Your services (see `chaton recipes list`).
 services:
-  - name: site
-    recipe: website
-    server: server1
-    domain: {domain}
-    access:
-      registration: none
-    start_date: {date}
-    params:
-      # Publish the charter pages on this website.
-      charter_site: true
-
+{services}
 # The charter pages.
 site:
   # The date the pages show: change it when you change this file.
@@ -259,6 +306,7 @@ backups:
         email = q(&a.email),
         server = q(&a.server_address),
         ssh_user = a.ssh_user,
+        services = services_yaml(a, date),
     )
 }
 
@@ -274,6 +322,10 @@ fn readme(a: &Answers) -> String {
 pub fn run(args: InitArgs) -> Result<u8, Error> {
     let targets: Vec<PathBuf> = ["hoster.yml", ".gitignore", "README.md"].iter().map(|f| args.dir.join(f)).collect();
     let existing: Vec<String> = targets.iter().filter(|p| p.exists()).map(|p| p.display().to_string()).collect();
+    let offered = service_recipes();
+    if let Some(unknown) = args.services.iter().find(|s| !offered.contains(s)) {
+        return Err(Error::Output(format!("unknown service recipe \"{unknown}\"; available: {}", offered.join(", "))));
+    }
     if !existing.is_empty() && !args.force {
         return Err(Error::Output(format!(
             "{} already exist(s); nothing was written (use --force to replace)",

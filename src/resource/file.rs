@@ -61,7 +61,7 @@ impl File {
                 let mut reasons = Vec::new();
                 let mut commands = Vec::new();
                 if *sha256 != self.sha256() {
-                    reasons.push("content differs".to_owned());
+                    reasons.push(self.what_differs(text.as_deref()));
                     commands = self.write_commands();
                 } else {
                     fix_metadata(
@@ -141,6 +141,22 @@ impl File {
         }
         commands.push(Command::new(["mv", "--force", "--no-target-directory", &tmp, &self.path]));
         commands
+    }
+
+    /// One sentence on the first difference (`content differs at line 3: `PasswordAuthentication
+    /// yes` → `PasswordAuthentication no``), when the content may be shown.
+    fn what_differs(&self, before: Option<&str>) -> String {
+        let (Some(before), Ok(after), false) = (before, std::str::from_utf8(&self.content), self.sensitive) else {
+            return "content differs".to_owned();
+        };
+        let (old, new): (Vec<&str>, Vec<&str>) = (before.lines().collect(), after.lines().collect());
+        let line = old.iter().zip(&new).position(|(a, b)| a != b).unwrap_or(old.len().min(new.len()));
+        let short = |l: Option<&&str>| {
+            let text = l.map_or("(nothing)", |t| t.trim());
+            let text: String = text.chars().take(60).collect();
+            crate::diagnostic::sanitize(&text)
+        };
+        format!("content differs at line {}: `{}` → `{}`", line + 1, short(old.get(line)), short(new.get(line)))
     }
 
     /// Unified diff from the current text; sensitive or binary contents are not shown.
