@@ -2,9 +2,11 @@
 //! offline (text and JSON), render, recipes, exit codes.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use assert_cmd::Command;
+
+mod support;
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/amipo/hoster.yml");
 
@@ -112,22 +114,6 @@ fn explain_gives_a_reason_per_change() {
     assert!(text.contains("why: /etc/nftables.conf does not exist"), "{text}");
 }
 
-fn files_under(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.insert(path.strip_prefix(root).unwrap().to_path_buf(), std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn rendering_twice_gives_identical_bytes() {
     let dir = tempfile::tempdir().unwrap();
@@ -136,7 +122,7 @@ fn rendering_twice_gives_identical_bytes() {
         let (code, _, stderr) = run(&["render", EXAMPLE, "--out", out.to_str().unwrap()]);
         assert_eq!(code, 0, "{stderr}");
     }
-    let (fa, fb) = (files_under(&a), files_under(&b));
+    let (fa, fb) = (support::read_tree(&a), support::read_tree(&b));
     assert!(fa.len() > 15);
     assert_eq!(fa, fb);
     let nft = String::from_utf8(fa[Path::new("pangolin/etc/nftables.conf")].clone()).unwrap();

