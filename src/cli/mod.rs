@@ -239,7 +239,7 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
                     .collect();
                 (plan::plan(&desired, &facts), false)
             } else {
-                remote::plan(&checked, &desired, &connection, json, color)?
+                remote::plan(&checked, &desired, &connection)?
             };
             if let Some(path) = &out {
                 output::write_json_file(path, &plan)?;
@@ -266,18 +266,18 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
             let checked = pipeline::check(&file, recipes.dir.as_deref())?;
             output::print_diagnostics(&checked.warnings, color);
             let desired = pipeline::desired(&checked, connection.state_dir())?;
-            remote::apply(&checked, &desired, plan.as_deref(), &connection, json, color)
+            remote::apply(&checked, &desired, plan.as_deref(), &connection, json)
         }
         Command::Verify { file, json, recipes, connection } => {
             let checked = pipeline::check(&file, recipes.dir.as_deref())?;
             output::print_diagnostics(&checked.warnings, color);
             let desired = pipeline::desired(&checked, connection.state_dir())?;
-            remote::verify(&checked, &desired, &connection, json, color)
+            remote::verify(&checked, &desired, &connection, json)
         }
         Command::Facts { file, server, recipes, connection } => {
             let checked = pipeline::check(&file, recipes.dir.as_deref())?;
             let desired = pipeline::desired(&checked, connection.state_dir())?;
-            remote::facts(&checked, &desired, &server, &connection, color)
+            remote::facts(&checked, &desired, &server, &connection)
         }
         Command::Render { file, out, recipes } => {
             let checked = pipeline::check(&file, recipes.dir.as_deref())?;

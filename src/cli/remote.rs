@@ -237,13 +237,7 @@ fn summarize(reports: &[HostReport], json: bool) -> Result<bool, Error> {
 
 /// `chaton plan` against the servers: the plan of every host that answered, and whether
 /// any failed.
-pub fn plan(
-    checked: &Checked,
-    desired: &DesiredState,
-    args: &ConnectionArgs,
-    json: bool,
-    _color: bool,
-) -> Result<(Plan, bool), Error> {
+pub fn plan(checked: &Checked, desired: &DesiredState, args: &ConnectionArgs) -> Result<(Plan, bool), Error> {
     let desired = selected(desired, args)?;
     // With --json the plan is the only thing on stdout: progress stays on stderr.
     let reports = engine::run(
@@ -254,7 +248,6 @@ pub fn plan(
         &printer(false),
     );
     let failed = !summarize(&reports, false)?;
-    let _ = json;
     let servers = reports.into_iter().filter_map(|r| r.result.ok().and_then(|res| res.plan)).collect();
     Ok((Plan { format: FORMAT, generator: format!("chaton {}", env!("CARGO_PKG_VERSION")), servers }, failed))
 }
@@ -266,7 +259,6 @@ pub fn apply(
     saved: Option<&Path>,
     args: &ConnectionArgs,
     json: bool,
-    _color: bool,
 ) -> Result<u8, Error> {
     let desired = selected(desired, args)?;
     let expected = saved.map(load_saved_plan).transpose()?;
@@ -301,13 +293,7 @@ fn load_saved_plan(path: &Path) -> Result<BTreeMap<String, serde_json::Value>, E
 }
 
 /// `chaton verify`.
-pub fn verify(
-    checked: &Checked,
-    desired: &DesiredState,
-    args: &ConnectionArgs,
-    json: bool,
-    _color: bool,
-) -> Result<u8, Error> {
+pub fn verify(checked: &Checked, desired: &DesiredState, args: &ConnectionArgs, json: bool) -> Result<u8, Error> {
     let desired = selected(desired, args)?;
     let reports = engine::run(
         &desired,
@@ -320,13 +306,7 @@ pub fn verify(
 }
 
 /// `chaton facts SERVER`: the facts as JSON on stdout.
-pub fn facts(
-    checked: &Checked,
-    desired: &DesiredState,
-    server: &str,
-    args: &ConnectionArgs,
-    _color: bool,
-) -> Result<u8, Error> {
+pub fn facts(checked: &Checked, desired: &DesiredState, server: &str, args: &ConnectionArgs) -> Result<u8, Error> {
     let mut args = args.clone();
     args.only = vec![server.to_owned()];
     let desired = selected(desired, &args)?;

@@ -195,8 +195,7 @@ fn servers(r: &mut Report) {
         if !is_unix_name(&server.ssh_user) {
             r.value(&format!("{path}.ssh_user"), format!("{} is not a valid Unix login", quoted(&server.ssh_user)));
         }
-        if let Some(key) = server.host_key.as_ref().filter(|k| !is_ssh_public_key(k)) {
-            let _ = key;
+        if server.host_key.as_ref().is_some_and(|k| !is_ssh_public_key(k)) {
             r.value(&format!("{path}.host_key"), "not an SSH host key".into())
                 .hint("copy it from `ssh-keyscan -t ed25519 HOST` without the host name: `ssh-ed25519 AAAA...`");
         }
