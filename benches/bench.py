@@ -199,12 +199,23 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", default="1,10")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--tools", default=",".join(TOOLS), help="a subset of chaton,pyinfra,ansible (for quick looks)")
     args = parser.parse_args()
+    TOOLS[:] = [t for t in TOOLS if t in args.tools.split(",")]
     if os.geteuid() != 0:
         sys.exit("the benchmark boots lab servers: run it as root (sudo)")
     started = datetime.datetime.now(datetime.timezone.utc)
     clock = time.monotonic()
     os.makedirs(WORK, exist_ok=True)
+    # A fresh Debian machine lacks some of what this needs: install it.
+    needed = {"/usr/bin/time": "time", "/usr/sbin/debootstrap": "debootstrap", "/usr/bin/systemd-nspawn": "systemd-container",
+              "/usr/bin/tinyproxy": "tinyproxy", "/usr/bin/ssh": "openssh-client", "/usr/include/openssl/ssl.h": "libssl-dev",
+              "/usr/bin/pkg-config": "pkg-config"}
+    missing = sorted({package for path, package in needed.items() if not os.path.exists(path)})
+    if missing:
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        run(["apt-get", "update", "-q"], env=env)
+        run(["apt-get", "install", "-y", "-q", "--no-install-recommends"] + missing, env=env)
     run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT)
     if not os.path.exists(os.path.join(VENV, "bin", "ansible-playbook")):
         run([sys.executable, "-m", "venv", VENV])

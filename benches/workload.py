@@ -78,7 +78,7 @@ def pyinfra(folder, hosts, key, known_hosts, venv):
                 f"dest=f'{ROOT}/conf/file-{{item}}.conf', mode='644', item=item)\n")
         for service in SERVICES:
             f.write(f"systemd.service(name='{service}', service={service!r}, running=True, enabled=True)\n")
-    return [f"{venv}/bin/pyinfra", "-y", "--quiet", "--parallel", str(len(hosts)),
+    return [f"{venv}/bin/pyinfra", "-y", "--parallel", str(len(hosts)),
             f"{folder}/inventory.py", f"{folder}/deploy.py"]
 
 
@@ -94,7 +94,7 @@ def ansible(folder, hosts, key, known_hosts, venv):
     # for every host, multiplexed SSH connections (its default ControlPersist).
     with open(f"{folder}/ansible.cfg", "w") as f:
         f.write(f"[defaults]\ninventory = {folder}/inventory.ini\nforks = {max(len(hosts), 5)}\n"
-                "gathering = explicit\nstdout_callback = ansible.builtin.null\n"
+                "gathering = explicit\n"
                 "interpreter_python = /usr/bin/python3\n"
                 f"[ssh_connection]\npipelining = True\nssh_args = -o ControlMaster=auto -o ControlPersist=60s "
                 f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes\n")

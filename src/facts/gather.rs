@@ -19,13 +19,16 @@ use crate::shell::quote;
 /// Content of larger files is not fetched (their diff says so).
 pub const MAX_TEXT_BYTES: u64 = 256 * 1024;
 
+// One `stat` and one `sha256sum` per file (the digest cut by the shell, not `cut`); the
+// content travels only when its digest is not the desired one (a diff is then shown).
 const PRELUDE: &str = r#"export LC_ALL=C
 b64() { base64 -w0; }
 chaton_path() {
   if [ -L "$2" ]; then printf 'path\t%s\tlink\t%s\n' "$1" "$(readlink -- "$2" | tr -d '\n' | b64)"
   elif [ -f "$2" ]; then
-    printf 'path\t%s\tfile\t%s\t%s\n' "$1" "$(stat --printf '%U\t%G\t%a\t%s' -- "$2")" "$(sha256sum < "$2" | cut -d' ' -f1)"
-    if [ "$3" = 1 ] && [ "$(stat --printf '%s' -- "$2")" -le 262144 ]; then printf 'text\t%s\t%s\n' "$1" "$(b64 < "$2")"; fi
+    s=$(stat --printf '%U\t%G\t%a\t%s' -- "$2"); h=$(sha256sum < "$2"); h=${h%% *}
+    printf 'path\t%s\tfile\t%s\t%s\n' "$1" "$s" "$h"
+    if [ -n "$3" ] && [ "$h" != "$3" ] && [ "${s##*	}" -le 262144 ]; then printf 'text\t%s\t%s\n' "$1" "$(b64 < "$2")"; fi
   elif [ -d "$2" ]; then printf 'path\t%s\tdir\t%s\n' "$1" "$(stat --printf '%U\t%G\t%a' -- "$2")"
   elif [ -e "$2" ]; then printf 'path\t%s\tother\n' "$1"
   else printf 'path\t%s\tmissing\n' "$1"; fi
@@ -45,7 +48,8 @@ pub fn script(query: &FactQuery, state_dir: &str) -> String {
         s.push_str("dpkg-query -W -f 'pkg\\t${db:Status-Abbrev}\\t${Package}\\t${Version}\\n' 2>/dev/null\n");
     }
     for (i, path) in query.paths.iter().enumerate() {
-        let _ = writeln!(s, "chaton_path {i} {} {}", quote(path), u8::from(query.texts.contains(path)));
+        let expected = query.texts.get(path).map_or("''".to_owned(), |digest| digest.clone());
+        let _ = writeln!(s, "chaton_path {i} {} {expected}", quote(path));
         if let Some(pairs) = query.masked.get(path) {
             let args: String =
                 pairs.iter().map(|(file, placeholder)| format!(" {} {}", quote(file), quote(placeholder))).collect();
@@ -245,7 +249,7 @@ mod tests {
     fn query() -> FactQuery {
         let mut q = FactQuery { packages: true, firewall: true, ..FactQuery::default() };
         q.paths.extend(["/etc/motd".to_owned(), "/etc/a\tb".to_owned(), "/srv".to_owned(), "/x".to_owned()]);
-        q.texts.insert("/etc/motd".into());
+        q.texts.insert("/etc/motd".into(), "0".repeat(64));
         q.users.insert("camille".into());
         q.units.insert("nginx".into());
         q
@@ -284,7 +288,7 @@ mod tests {
     fn the_script_quotes_hostile_paths() {
         let s = script(&query(), "/var/lib/chaton");
         // Sorted: "/etc/a\tb" comes before "/etc/motd".
-        assert!(s.contains("chaton_path 0 '/etc/a\tb' 0\n"), "{s}");
-        assert!(s.contains("chaton_path 1 /etc/motd 1\n"));
+        assert!(s.contains("chaton_path 0 '/etc/a\tb' ''\n"), "{s}");
+        assert!(s.contains(&format!("chaton_path 1 /etc/motd {}\n", "0".repeat(64))));
     }
 }

@@ -104,8 +104,9 @@ impl HostFacts {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct FactQuery {
     pub paths: BTreeSet<String>,
-    /// Paths whose content is wanted too, for diffs (never sensitive files).
-    pub texts: BTreeSet<String>,
+    /// Paths whose content is wanted too, for diffs (never sensitive files), with the
+    /// digest of the desired content: the content only travels when it differs.
+    pub texts: BTreeMap<String, String>,
     /// Files holding generated secrets: their digest is taken with each secret's value
     /// replaced by its placeholder, as (secret file, placeholder) pairs.
     pub masked: BTreeMap<String, Vec<(String, String)>>,

@@ -136,7 +136,7 @@ impl Resource {
                         r.secrets.iter().map(|(placeholder, file)| (file.clone(), placeholder.clone())).collect();
                     query.masked.insert(r.path.clone(), pairs);
                 } else if !r.sensitive {
-                    query.texts.insert(r.path.clone());
+                    query.texts.insert(r.path.clone(), r.sha256());
                 }
             }
             Resource::Directory(r) => {
