@@ -143,8 +143,12 @@ def markdown(results, versions, runs, started, took):
              "1 directory tree (benches/workload.py writes it for each tool).",
              "- Ansible in its best configuration without third-party plugins: pipelining, one fork per host, "
              "ControlPersist. pyinfra with one worker per host.",
-             f"- Each number is the median of {runs} runs; connections and exec channels are per host, counted "
-             "in each host's sshd log; peak memory is the tool's maximum resident set.", ""]
+             f"- Each number is the median of {runs} run(s); connections and exec channels are per host, counted "
+             "in each host's sshd log; peak memory is the largest resident set of the tool's processes.", ""]
+    if runs < 5:
+        lines += [f"Preliminary: {runs} run(s) per measure, not the 5 the benchmark is made for (`--runs 5`, its "
+                  "default, takes longer than 20 minutes on 2 cores: Ansible alone needs about 70 s per scenario "
+                  "on 10 hosts).", ""]
     for count, by_tool in results.items():
         lines += [f"## {count} host(s)", "",
                   "| scenario | tool | wall time (s) | vs chaton | SSH connections / host | exec channels / host | peak memory (MB) |",
