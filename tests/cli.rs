@@ -277,3 +277,20 @@ fn a_local_recipe_notifying_an_unknown_handler_is_refused() {
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("no handler named \"restart wireguard\""), "{stderr}");
 }
+
+#[test]
+fn publishing_the_charter_site_needs_a_pinned_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(EXAMPLE).unwrap().replace("  updated: 2026-11-25\n", "");
+    let file = dir.path().join("hoster.yml");
+    std::fs::write(&file, text).unwrap();
+    let (code, _, stderr) = run(&["check", "--color", "never", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("publishing the charter site needs `site: updated: YYYY-MM-DD`"), "{stderr}");
+    // Without the site on the website, no date is needed.
+    let text =
+        std::fs::read_to_string(&file).unwrap().replace("      charter_site: true\n", "      charter_site: false\n");
+    std::fs::write(&file, text).unwrap();
+    let (code, _, stderr) = run(&["check", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+}

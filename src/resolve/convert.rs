@@ -119,10 +119,9 @@ fn charter_site(
 ) -> Result<Vec<(Resource, Vec<String>)>, String> {
     check_path(&spec.path)?;
     check_owner(&spec.owner, &spec.group)?;
-    let site = match &templates.site {
-        Some(Ok(site)) => site,
-        Some(Err(why)) => return Err(why.clone()),
-        None => return Err("internal error: the charter site was not built".into()),
+    let site = match templates.site() {
+        Ok(site) => site,
+        Err(why) => return Err(why.clone()),
     };
     let root = spec.path.trim_end_matches('/');
     let mut folders: Vec<String> = vec![root.to_owned()];

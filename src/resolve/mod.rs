@@ -115,18 +115,7 @@ pub fn resolve(
             _ => None,
         })
         .collect();
-    let mut templates = Templates::new(catalogue, &template_names)?;
-    let publishes_site =
-        catalogue.recipes().any(|r| r.recipe.resources.iter().any(|s| matches!(s, ResourceSpec::CharterSite(_))));
-    if publishes_site {
-        // Published pages must not change by themselves from one day to the next: the site
-        // deployed by a recipe carries the date the description pins.
-        templates.site = Some(match &description.hoster.site.updated {
-            Some(date) => crate::site::build(description, catalogue, date)
-                .map_err(|d| d.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("; ")),
-            None => Err("publishing the charter site needs `site: updated: YYYY-MM-DD` in the description, so the pages do not change every day".into()),
-        });
-    }
+    let templates = Templates::new(catalogue, &template_names)?.with_description(description);
     let mut problems = Vec::new();
     let mut servers = Vec::new();
     for server in &description.hoster.servers {

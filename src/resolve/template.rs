@@ -16,8 +16,11 @@ use crate::source::{Pos, SourceFile, Span};
 pub struct Templates<'a> {
     tera: Tera,
     catalogue: &'a Catalogue,
-    /// The charter site, for `charter_site` resources: built once, or why it cannot be.
-    pub site: Option<Result<crate::site::Site, String>>,
+    /// The description, to build the charter site from when a `charter_site` resource
+    /// asks for it.
+    description: Option<&'a crate::description::Description>,
+    /// The charter site, built the first time it is needed (or why it cannot be).
+    site: std::cell::OnceCell<Result<crate::site::Site, String>>,
 }
 
 impl<'a> Templates<'a> {
@@ -34,7 +37,32 @@ impl<'a> Templates<'a> {
                 problems.push(template_error(&e, Some(source), None));
             }
         }
-        if problems.is_empty() { Ok(Self { tera, catalogue, site: None }) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(Self { tera, catalogue, description: None, site: std::cell::OnceCell::new() })
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Lets `charter_site` resources build the site from this description.
+    pub fn with_description(mut self, description: &'a crate::description::Description) -> Self {
+        self.description = Some(description);
+        self
+    }
+
+    /// The charter site, built once on first use. Published pages must not change by
+    /// themselves from one day to the next, so the site carries the date the description pins.
+    pub fn site(&self) -> &Result<crate::site::Site, String> {
+        self.site.get_or_init(|| {
+            let Some(description) = self.description else {
+                return Err("internal error: no description to build the charter site from".into());
+            };
+            match &description.hoster.site.updated {
+                Some(date) => crate::site::build(description, self.catalogue, date)
+                    .map_err(|d| d.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("; ")),
+                None => Err("publishing the charter site needs `site: updated: YYYY-MM-DD` in the description, so the pages do not change every day".into()),
+            }
+        })
     }
 
     /// Renders the template file `name`.
