@@ -47,6 +47,9 @@ pub struct Span {
 }
 
 impl Span {
+    /// Line 1, column 1: where a problem without a better place is shown.
+    pub const FILE_START: Span = Span { start: Pos { line: 1, column: 1 }, end: Pos { line: 1, column: 1 } };
+
     pub fn point(pos: Pos) -> Self {
         Self { start: pos, end: pos }
     }

@@ -235,18 +235,23 @@ fn summarize(reports: &[HostReport], json: bool) -> Result<bool, Error> {
     Ok(all_ok)
 }
 
+/// Runs `task` on the selected servers, printing progress (JSON lines with `json`).
+fn run_task(
+    checked: &Checked,
+    desired: &DesiredState,
+    args: &ConnectionArgs,
+    task: &Task,
+    json: bool,
+) -> Vec<HostReport> {
+    engine::run(desired, &checked.description.hoster.servers, &settings(checked, args), task, &printer(json))
+}
+
 /// `chaton plan` against the servers: the plan of every host that answered, and whether
 /// any failed.
 pub fn plan(checked: &Checked, desired: &DesiredState, args: &ConnectionArgs) -> Result<(Plan, bool), Error> {
     let desired = selected(desired, args)?;
     // With --json the plan is the only thing on stdout: progress stays on stderr.
-    let reports = engine::run(
-        &desired,
-        &checked.description.hoster.servers,
-        &settings(checked, args),
-        &Task::Plan,
-        &printer(false),
-    );
+    let reports = run_task(checked, &desired, args, &Task::Plan, false);
     let failed = !summarize(&reports, false)?;
     let servers = reports.into_iter().filter_map(|r| r.result.ok().and_then(|res| res.plan)).collect();
     Ok((Plan { format: FORMAT, generator: format!("chaton {}", env!("CARGO_PKG_VERSION")), servers }, failed))
@@ -262,13 +267,7 @@ pub fn apply(
 ) -> Result<u8, Error> {
     let desired = selected(desired, args)?;
     let expected = saved.map(load_saved_plan).transpose()?;
-    let reports = engine::run(
-        &desired,
-        &checked.description.hoster.servers,
-        &settings(checked, args),
-        &Task::Apply { expected },
-        &printer(json),
-    );
+    let reports = run_task(checked, &desired, args, &Task::Apply { expected }, json);
     Ok(if summarize(&reports, json)? { exit::OK } else { exit::ERROR })
 }
 
@@ -295,13 +294,7 @@ fn load_saved_plan(path: &Path) -> Result<BTreeMap<String, serde_json::Value>, E
 /// `chaton verify`.
 pub fn verify(checked: &Checked, desired: &DesiredState, args: &ConnectionArgs, json: bool) -> Result<u8, Error> {
     let desired = selected(desired, args)?;
-    let reports = engine::run(
-        &desired,
-        &checked.description.hoster.servers,
-        &settings(checked, args),
-        &Task::Verify,
-        &printer(json),
-    );
+    let reports = run_task(checked, &desired, args, &Task::Verify, json);
     Ok(if summarize(&reports, json)? { exit::OK } else { exit::ERROR })
 }
 
@@ -310,13 +303,7 @@ pub fn facts(checked: &Checked, desired: &DesiredState, server: &str, args: &Con
     let mut args = args.clone();
     args.only = vec![server.to_owned()];
     let desired = selected(desired, &args)?;
-    let mut reports = engine::run(
-        &desired,
-        &checked.description.hoster.servers,
-        &settings(checked, &args),
-        &Task::Facts,
-        &printer(false),
-    );
+    let mut reports = run_task(checked, &desired, &args, &Task::Facts, false);
     let report = reports.pop().expect("one server selected");
     match report.result {
         Ok(result) => {

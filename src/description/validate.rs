@@ -7,7 +7,7 @@ use crate::diagnostic::{Diagnostic, quoted};
 use crate::recipe::Catalogue;
 use crate::recipe::check::check_param;
 use crate::recipe::model::{Proto, RecipeKind};
-use crate::source::{Pos, Span};
+use crate::source::Span;
 
 use super::Description;
 use super::suggest::closest;
@@ -35,7 +35,7 @@ impl Report<'_> {
     }
 
     fn push(&mut self, path: &str, span: Option<Span>, message: String) -> &mut Diagnostic {
-        let span = span.unwrap_or(Span::point(Pos { line: 1, column: 1 }));
+        let span = span.unwrap_or(Span::FILE_START);
         self.found.push(Diagnostic::error(message).at(&self.description.source, span).field(path));
         self.found.last_mut().expect("just pushed")
     }

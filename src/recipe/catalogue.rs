@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::description::Locations;
 use crate::diagnostic::{Diagnostic, quoted};
-use crate::source::SourceFile;
+use crate::source::{SourceFile, Span};
 
 use super::model::Recipe;
 
@@ -30,6 +30,14 @@ pub struct LoadedRecipe {
     pub source: Arc<SourceFile>,
     pub locations: Locations,
     pub origin: Origin,
+}
+
+impl LoadedRecipe {
+    /// A problem with `field` of this recipe, shown where it is written.
+    pub fn error_at(&self, field: &str, message: impl Into<String>) -> Diagnostic {
+        let span = self.locations.value(field).unwrap_or(Span::FILE_START);
+        Diagnostic::error(message).at(&self.source, span).field(field.to_owned())
+    }
 }
 
 #[derive(Debug, Default)]
@@ -142,8 +150,7 @@ fn parse_recipe(source: Arc<SourceFile>, path: &str, origin: Origin) -> Result<L
     let locations = Locations::index(&source.text);
     let expected = path.trim_start_matches("recipes/").trim_end_matches(".yml");
     if recipe.name != expected {
-        let span =
-            locations.value("name").unwrap_or(crate::source::Span::point(crate::source::Pos { line: 1, column: 1 }));
+        let span = locations.value("name").unwrap_or(Span::FILE_START);
         return Err(Box::new(
             Diagnostic::error(format!("recipe is named {} but its file is {}", quoted(&recipe.name), quoted(path)))
                 .at(&source, span)

@@ -69,11 +69,7 @@ pub fn check_recipe(loaded: &LoadedRecipe, catalogue: &Catalogue) -> Vec<Diagnos
     let recipe = &loaded.recipe;
     let mut problems = Vec::new();
     let mut report = |path: String, message: String, help: Option<String>| {
-        let span = loaded
-            .locations
-            .value(&path)
-            .unwrap_or(crate::source::Span::point(crate::source::Pos { line: 1, column: 1 }));
-        let mut d = Diagnostic::error(message).at(&loaded.source, span).field(path);
+        let mut d = loaded.error_at(&path, message);
         if let Some(h) = help {
             d = d.help(h);
         }

@@ -11,7 +11,6 @@ use crate::recipe::catalogue::LoadedRecipe;
 use crate::recipe::model::{CheckSpec, ResourceSpec};
 use crate::resolve::CheckKind;
 use crate::resource::{Directory, Download, Exec, File, Group, Link, Package, Resource, Service, User, secret};
-use crate::source::{Pos, Span};
 
 /// Renders `spec` (found at `field` in the recipe) into zero or more resources, each with
 /// the handlers it notifies.
@@ -22,10 +21,7 @@ pub fn render_spec(
     context: &Value,
     field: &str,
 ) -> Result<Vec<(Resource, Vec<String>)>, Diagnostic> {
-    let fail = |message: String| {
-        let at = loaded.locations.value(field).unwrap_or(Span::point(Pos { line: 1, column: 1 }));
-        Diagnostic::error(message).at(&loaded.source, at).field(field.to_owned())
-    };
+    let fail = |message: String| loaded.error_at(field, message);
     let value = serde_json::to_value(spec).map_err(|e| fail(format!("internal error: {e}")))?;
     let Value::Object(outer) = value else {
         return Err(fail("internal error: resource is not a mapping".into()));
@@ -82,10 +78,7 @@ pub fn render_check(
     context: &Value,
     field: &str,
 ) -> Result<CheckKind, Diagnostic> {
-    let fail = |message: String| {
-        let at = loaded.locations.value(field).unwrap_or(Span::point(Pos { line: 1, column: 1 }));
-        Diagnostic::error(message).at(&loaded.source, at).field(field.to_owned())
-    };
+    let fail = |message: String| loaded.error_at(field, message);
     Ok(match spec {
         CheckSpec::Port { port, proto } => {
             let text = templates.render_str(port, context, loaded, &format!("{field}.port.port"))?;

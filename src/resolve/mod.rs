@@ -291,7 +291,8 @@ struct Collector {
 }
 
 impl Collector {
-    fn push(&mut self, desired: Desired, at: Option<Diagnostic>) {
+    /// `at` is the recipe field the resource comes from, for the message of a conflict.
+    fn push(&mut self, desired: Desired, at: Option<(&LoadedRecipe, &str)>) {
         let id = desired.resource.id();
         if let Some(existing) = self.resources.iter_mut().find(|d| d.resource.id() == id) {
             if existing.resource == desired.resource {
@@ -306,7 +307,7 @@ impl Collector {
                     existing.origin, desired.origin
                 );
                 self.conflicts.push(match at {
-                    Some(d) => Diagnostic { message, ..d },
+                    Some((recipe, field)) => recipe.error_at(field, message),
                     None => Diagnostic::error(message),
                 });
             }
@@ -365,15 +366,10 @@ fn render_recipe(
         }
         let h = Handler::from_spec(&spec);
         match out.handlers.iter().find(|x| x.name == h.name) {
-            Some(existing) if *existing != h => problems.push(
-                Diagnostic::error(format!("handler \"{}\" is defined differently by two recipes", h.name)).at(
-                    &loaded.source,
-                    loaded
-                        .locations
-                        .value("handlers")
-                        .unwrap_or(crate::source::Span::point(crate::source::Pos { line: 1, column: 1 })),
-                ),
-            ),
+            Some(existing) if *existing != h => problems.push(loaded.error_at(
+                &format!("handlers[{i}]"),
+                format!("handler \"{}\" is defined differently by two recipes", h.name),
+            )),
             Some(_) => {}
             None => out.handlers.push(h),
         }
@@ -395,16 +391,7 @@ fn render_recipe(
         match convert::render_spec(templates, loaded, spec, context, &field) {
             Ok(resources) => {
                 for (resource, notify) in resources {
-                    let at = crate::diagnostic::Diagnostic::error("")
-                        .at(
-                            &loaded.source,
-                            loaded
-                                .locations
-                                .value(&field)
-                                .unwrap_or(crate::source::Span::point(crate::source::Pos { line: 1, column: 1 })),
-                        )
-                        .field(field.clone());
-                    out.push(Desired { resource, origin: origin.to_owned(), notify }, Some(at));
+                    out.push(Desired { resource, origin: origin.to_owned(), notify }, Some((loaded, &field)));
                 }
             }
             Err(d) => problems.push(d),

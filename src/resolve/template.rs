@@ -127,11 +127,10 @@ fn template_error(
     let mut d = Diagnostic::error(format!("template error: {message}"));
     match (file, field) {
         (Some(file), _) => {
-            d = d.at(file, span.unwrap_or(Span::point(Pos { line: 1, column: 1 })));
+            d = d.at(file, span.unwrap_or(Span::FILE_START));
         }
         (None, Some((recipe, field))) => {
-            let at = recipe.locations.value(field).unwrap_or(Span::point(Pos { line: 1, column: 1 }));
-            d = d.at(&recipe.source, at).field(field.to_owned());
+            d = Diagnostic { help: d.help, ..recipe.error_at(field, d.message) };
         }
         (None, None) => {}
     }
