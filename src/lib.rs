@@ -24,6 +24,7 @@ pub mod diagnostic;
 pub mod engine;
 pub mod error;
 pub mod facts;
+pub mod http;
 pub mod i18n;
 pub mod lab;
 pub mod pipeline;

@@ -64,12 +64,15 @@ fn offline_plan_lists_every_resource_of_every_server() {
         "+ user camille",
         "+ file /etc/ssh/sshd_config.d/chaton.conf",
         "+ file /etc/nftables.conf",
-        "+ package nginx",
-        "+ file /etc/nginx/sites-available/site.conf",
-        "+ link /etc/nginx/sites-enabled/wiki.conf",
+        "package nginx dehydrated openssl",
+        "+ file /etc/nginx/sites-available/chaton-site.conf",
+        "+ link /etc/nginx/sites-enabled/chaton-wiki.conf",
+        "+ file /etc/nginx/chaton/sites/wiki.conf",
         "+ file /etc/motd",
         "+ firewall_port 80/tcp",
+        "+ firewall_port 443/tcp",
         "then reload nginx",
+        "then obtain certificates",
     ] {
         assert!(text.contains(needle), "missing `{needle}`");
     }
@@ -150,7 +153,10 @@ fn recipes_list_and_show() {
     assert!(stdout.contains("base") && stdout.contains("website") && stdout.contains("BSD-2-Clause"), "{stdout}");
     let (code, stdout, _) = run(&["recipes", "show", "website"]);
     assert_eq!(code, 0);
-    assert!(stdout.contains("software: nginx") && stdout.contains("handlers:"), "{stdout}");
+    assert!(stdout.contains("software: nginx") && stdout.contains("stands on: web"), "{stdout}");
+    let (code, stdout, _) = run(&["recipes", "show", "web"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("handlers:") && stdout.contains("obtain certificates"), "{stdout}");
     let (code, stdout, _) = run(&["recipes", "show", "website", "--json"]);
     assert_eq!(code, 0);
     let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();

@@ -175,6 +175,11 @@ fn base_and_website_converge_idempotently_and_verify_on_debian_12_and_13() {
     let verify = chaton(&["verify", file]);
     assert_eq!(verify.code, 0, "verify failed:\n{}", verify.stderr);
     assert!(verify.stderr.contains("[d12] verified") && verify.stderr.contains("[d13] verified"), "{}", verify.stderr);
+    assert!(
+        verify.stderr.contains("https://d12.lab.test/ answers 200: answered 200 over TLSv1.3"),
+        "{}",
+        verify.stderr
+    );
 
     for host in ["d12", "d13"] {
         let address = &state.host(host).unwrap().address;
@@ -186,12 +191,51 @@ fn base_and_website_converge_idempotently_and_verify_on_debian_12_and_13() {
             "{host}: nginx does not listen on 8081"
         );
         assert!(!port_answers(address, 8081), "{host}: 8081 is not declared but answers");
+        assert!(port_answers(address, 443), "{host}: https closed");
+        // Plain HTTP sends visitors to HTTPS (the ACME challenges aside).
+        let plain = http_get(address, &format!("{host}.lab.test"), "/fr/services.html");
+        assert!(plain.starts_with("HTTP/1.1 301"), "{plain}");
+        assert!(plain.contains(&format!("Location: https://{host}.lab.test/fr/services.html")), "{plain}");
+        // The certificate was issued by the lab's ACME CA (pebble) over real ACME, and
+        // TLS 1.2 and 1.3 are the only versions offered.
+        let ca = state.dir.join("acme-trust.pem");
+        std::fs::write(&ca, &state.acme.as_ref().unwrap().ca_certificate).unwrap();
+        let tls = |version: &str| {
+            let out = Command::new("openssl")
+                .args(["s_client", "-connect", &format!("{address}:443"), "-servername", &format!("{host}.lab.test")])
+                .args(["-verify_return_error", "-verify_hostname", &format!("{host}.lab.test"), "-CAfile"])
+                .arg(&ca)
+                .arg(version)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+        };
+        for old in ["-tls1", "-tls1_1"] {
+            assert!(!tls(old).0, "{host}: {old} is accepted");
+        }
+        for current in ["-tls1_2", "-tls1_3"] {
+            let (ok, out) = tls(current);
+            assert!(ok, "{host}: {current} refused or certificate not trusted:\n{out}");
+            assert!(out.contains("Verify return code: 0 (ok)") && out.contains("Pebble Intermediate CA"), "{out}");
+        }
         // The charter site is served on d12's domain (from outside, through the firewall).
         if host == "d12" {
-            let page = http_get(address, "d12.lab.test", "/fr/services.html");
-            assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+            let ca = &state.acme.as_ref().unwrap().ca_certificate;
+            let get = |path: &str| {
+                let answer = chaton::http::get(
+                    address,
+                    &format!("https://d12.lab.test{path}"),
+                    Some(ca),
+                    Duration::from_secs(10),
+                )
+                .unwrap();
+                (answer.status, String::from_utf8_lossy(&answer.body).into_owned())
+            };
+            let (status, page) = get("/fr/services.html");
+            assert_eq!(status, 200, "{page}");
             assert!(page.contains("<h1>Services</h1>") && page.contains("BSD-2-Clause"), "{page}");
-            let info = http_get(address, "d12.lab.test", "/chatonsinfos/organization.properties");
+            let (_, info) = get("/chatonsinfos/organization.properties");
             assert!(info.contains("file.protocol = ChatonsInfos-0.1"), "{info}");
         }
         // SSH: no password login.

@@ -91,6 +91,12 @@ fn converged(server: &ServerState) -> HostFacts {
                     },
                 );
             }
+            Resource::Role(role) => {
+                f.postgres.get_or_insert_with(Default::default).roles.insert(role.name.clone());
+            }
+            Resource::Database(db) => {
+                f.postgres.get_or_insert_with(Default::default).databases.insert(db.name.clone(), db.owner.clone());
+            }
             Resource::Command(c) => {
                 if let Some(p) = &c.creates {
                     f.paths.insert(

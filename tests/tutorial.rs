@@ -4,7 +4,9 @@
 //!
 //! Blocks marked ```` ```sh vps ```` are meant for a rented server: before the first one,
 //! the test does what the reader is told to do in prose (put the server's address in
-//! `hoster.yml`, and its SSH key in ~/.ssh), with the lab's first host standing in.
+//! `hoster.yml`, its SSH key in ~/.ssh, and point the domain at it), with the lab's first
+//! host standing in, and the lab's certificate authority for Let's Encrypt (its DNS sends
+//! every other name to the first host).
 //!
 //! Needs root and the lab's packages; `.ci/run` runs it with `--ignored`.
 
@@ -35,6 +37,7 @@ chaton_tutorial_use_lab_as_vps() {
   address=$(sed -n 's/^    address: //p' lab/hoster.yml | head -n1)
   mkdir -p ~/.ssh && cp lab/lab_key ~/.ssh/id_ed25519 && chmod 600 ~/.ssh/id_ed25519
   sed -i "s/^    address: .*/    address: $address/; s/^    control: vps/    control: vps\n    hypervisor: systemd-nspawn/" hoster.yml
+  sed -n '/^infrastructure:/,$p' lab/hoster.yml >> hoster.yml
 }
 "#;
 

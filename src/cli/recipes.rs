@@ -64,6 +64,9 @@ pub fn run(command: RecipesCommand, local: Option<&Path>) -> Result<u8, Error> {
             let _ = writeln!(out, "  source code: {}", s.source);
             let _ = writeln!(out, "personal data: {}", r.data.personal.en);
             let _ = writeln!(out, "log retention: {} day(s)", r.data.log_retention_days);
+            if !r.requires.is_empty() {
+                let _ = writeln!(out, "stands on: {}", r.requires.join(", "));
+            }
             if let Some(export) = &r.data.export {
                 let _ = writeln!(out, "data export: {} (formats: {})", export.how.en, export.formats.join(", "));
             }
@@ -130,5 +133,7 @@ fn describe(spec: &crate::recipe::model::ResourceSpec) -> String {
         R::Download(d) => format!("{} from {}", d.path, d.url),
         R::Command(c) => c.run.join(" "),
         R::CharterSite(c) => format!("charter website in {}", c.path),
+        R::Role(r) => r.name.clone(),
+        R::Database(d) => format!("{} owned by {}", d.name, d.owner),
     }
 }

@@ -23,6 +23,10 @@ pub struct Hoster {
     pub services: Vec<Service>,
     #[serde(default)]
     pub backups: Option<Backups>,
+    /// Parameters of the recipes services stand on (`web`, `postgresql`, `backups`) and of
+    /// `base`, by recipe name: `infrastructure: {web: {acme_email: ...}}`.
+    #[serde(default)]
+    pub infrastructure: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
     /// Settings of the charter website (`chaton docs`).
     #[serde(default)]
     pub site: SiteSettings,

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::diagnostic::{Diagnostic, quoted};
 use crate::recipe::Catalogue;
 use crate::recipe::check::check_param;
-use crate::recipe::model::{Proto, RecipeKind};
+use crate::recipe::model::{Proto, Recipe, RecipeKind};
 use crate::source::Span;
 
 use super::Description;
@@ -66,6 +66,7 @@ pub fn validate(description: &Description, catalogue: &Catalogue) -> Vec<Diagnos
     admins(&mut r);
     servers(&mut r);
     services(&mut r, catalogue);
+    infrastructure(&mut r, catalogue);
     backups(&mut r);
     let mut found = r.found;
     found.sort_by_key(|d| d.span.map(|s| s.start));
@@ -265,7 +266,7 @@ fn services(r: &mut Report, catalogue: &Catalogue) {
     let hoster = &r.description.hoster;
     let server_names: Vec<&str> = hoster.servers.iter().map(|s| s.name.as_str()).collect();
     let recipe_names: Vec<&str> =
-        catalogue.recipes().filter(|l| l.recipe.kind != RecipeKind::Base).map(|l| l.recipe.name.as_str()).collect();
+        catalogue.recipes().filter(|l| l.recipe.kind == RecipeKind::Service).map(|l| l.recipe.name.as_str()).collect();
     let mut names: HashMap<&str, usize> = HashMap::new();
     let mut domains: HashMap<&str, usize> = HashMap::new();
     // (server, port, proto) -> first service index that opened it exclusively or shared.
@@ -329,39 +330,19 @@ fn services(r: &mut Report, catalogue: &Catalogue) {
                 .hint("remove this service: the base recipe needs no entry");
             continue;
         }
+        if recipe.kind == RecipeKind::Infrastructure {
+            r.value(
+                &format!("{path}.recipe"),
+                format!("recipe {} is set up for the services that need it", quoted(&recipe.name)),
+            )
+            .hint(format!("remove this service; set its parameters under `infrastructure: {{{}: ...}}`", recipe.name));
+            continue;
+        }
         if recipe.needs_domain && service.domain.is_none() {
             r.key(&format!("{path}.domain"), format!("recipe {} needs a `domain`", quoted(&recipe.name)))
                 .hint("add `domain: NAME` with the name users will type");
         }
-        // Parameters: unknown names, types, required ones.
-        let param_names: Vec<&str> = recipe.params.keys().map(String::as_str).collect();
-        for (name, value) in &service.params {
-            let ppath = format!("{path}.params.{name}");
-            match recipe.params.get(name) {
-                None => {
-                    let d = r.key(&ppath, format!("recipe {} has no parameter {}", quoted(&recipe.name), quoted(name)));
-                    match closest(name, param_names.iter().copied()) {
-                        Some(best) => d.hint(format!("did you mean {}?", quoted(best))),
-                        None if param_names.is_empty() => d.hint("this recipe takes no parameters"),
-                        None => d.hint(format!("parameters: {}", param_names.join(", "))),
-                    };
-                }
-                Some(spec) => {
-                    if let Err(e) = check_param(spec, value) {
-                        r.value(&ppath, format!("parameter `{name}`: {e}")).hint(spec.description.clone());
-                    }
-                }
-            }
-        }
-        for (name, spec) in &recipe.params {
-            if spec.default.is_none() && !service.params.contains_key(name) {
-                r.key(
-                    &format!("{path}.params.{name}"),
-                    format!("missing parameter `{name}` of recipe {}", quoted(&recipe.name)),
-                )
-                .hint(format!("{}: {}", name, spec.description));
-            }
-        }
+        check_params(r, &format!("{path}.params"), recipe, &service.params);
         // Ports: two services may not claim the same exclusive port on one server.
         for port in &recipe.ports {
             let number = match (&port.port, &port.port_param) {
@@ -397,6 +378,61 @@ fn services(r: &mut Report, catalogue: &Catalogue) {
                 None => {
                     ports.insert(key, (i, port.shared));
                 }
+            }
+        }
+    }
+}
+
+/// A recipe's parameters as a service or the `infrastructure` section sets them: unknown
+/// names, types, required ones. `path` is where they are written (`services[0].params`).
+fn check_params(r: &mut Report, path: &str, recipe: &Recipe, params: &BTreeMap<String, serde_json::Value>) {
+    let param_names: Vec<&str> = recipe.params.keys().map(String::as_str).collect();
+    for (name, value) in params {
+        let ppath = format!("{path}.{name}");
+        match recipe.params.get(name) {
+            None => {
+                let d = r.key(&ppath, format!("recipe {} has no parameter {}", quoted(&recipe.name), quoted(name)));
+                match closest(name, param_names.iter().copied()) {
+                    Some(best) => d.hint(format!("did you mean {}?", quoted(best))),
+                    None if param_names.is_empty() => d.hint("this recipe takes no parameters"),
+                    None => d.hint(format!("parameters: {}", param_names.join(", "))),
+                };
+            }
+            Some(spec) => {
+                if let Err(e) = check_param(spec, value) {
+                    r.value(&ppath, format!("parameter `{name}`: {e}")).hint(spec.description.clone());
+                }
+            }
+        }
+    }
+    for (name, spec) in &recipe.params {
+        if spec.default.is_none() && !params.contains_key(name) {
+            r.key(&format!("{path}.{name}"), format!("missing parameter `{name}` of recipe {}", quoted(&recipe.name)))
+                .hint(format!("{}: {}", name, spec.description));
+        }
+    }
+}
+
+/// The `infrastructure` section: each entry names a recipe services stand on (or `base`)
+/// and sets its parameters.
+fn infrastructure(r: &mut Report, catalogue: &Catalogue) {
+    let names: Vec<&str> =
+        catalogue.recipes().filter(|l| l.recipe.kind != RecipeKind::Service).map(|l| l.recipe.name.as_str()).collect();
+    let description = r.description;
+    for (name, params) in &description.hoster.infrastructure {
+        let path = format!("infrastructure.{name}");
+        match catalogue.get(name) {
+            Some(loaded) if loaded.recipe.kind != RecipeKind::Service => check_params(r, &path, &loaded.recipe, params),
+            Some(_) => {
+                r.key(&path, format!("recipe {} is a service", quoted(name)))
+                    .hint("set a service's parameters under its entry in `services`, in `params`");
+            }
+            None => {
+                let d = r.key(&path, format!("unknown recipe {}", quoted(name)));
+                match closest(name, names.iter().copied()) {
+                    Some(best) => d.hint(format!("did you mean {}?", quoted(best))),
+                    None => d.hint(format!("recipes set here: {}", names.join(", "))),
+                };
             }
         }
     }

@@ -73,6 +73,16 @@ pub fn script(query: &FactQuery, state_dir: &str) -> String {
     if query.firewall {
         s.push_str("if command -v nft >/dev/null 2>&1 && nft list table inet chaton >/dev/null 2>&1; then printf 'fw\\t%s\\n' \"$(nft -j list table inet chaton | b64)\"; fi\n");
     }
+    if query.postgres {
+        // Names as hex, so no name can break a record.
+        s.push_str(concat!(
+            "if command -v psql >/dev/null 2>&1; then ( cd / && runuser -u postgres -- psql -X -A -t -F \"$(printf '\\t')\" ",
+            "-c \"select 'pg', 'up'\" ",
+            "-c \"select 'pgrole', encode(convert_to(rolname, 'UTF8'), 'hex') from pg_roles\" ",
+            "-c \"select 'pgdb', encode(convert_to(datname, 'UTF8'), 'hex'), encode(convert_to(pg_get_userbyid(datdba), 'UTF8'), 'hex') from pg_database\" ",
+            "2>/dev/null ); fi\n"
+        ));
+    }
     for (i, guard) in query.guards.iter().enumerate() {
         // The guard is already shell text built by `shell::render`.
         let _ = writeln!(s, "( {guard} ) </dev/null >/dev/null 2>&1; printf 'guard\\t{i}\\t%s\\n' \"$?\"");
@@ -89,6 +99,14 @@ pub fn script(query: &FactQuery, state_dir: &str) -> String {
 
 fn b64(text: &str) -> Result<Vec<u8>, String> {
     base64::engine::general_purpose::STANDARD.decode(text.trim()).map_err(|e| format!("bad base64 in facts: {e}"))
+}
+
+fn unhex(text: &str) -> Result<String, String> {
+    let bytes: Result<Vec<u8>, _> = (0..text.len())
+        .step_by(2)
+        .map(|i| text.get(i..i + 2).ok_or(()).and_then(|h| u8::from_str_radix(h, 16).map_err(|_| ())))
+        .collect();
+    bytes.map(|b| String::from_utf8_lossy(&b).into_owned()).map_err(|()| format!("bad hex {text:?} in facts"))
 }
 
 fn nth<'a>(set: &'a BTreeSet<String>, index: &str) -> Result<&'a String, String> {
@@ -179,6 +197,17 @@ pub fn parse(output: &str, query: &FactQuery) -> Result<HostFacts, String> {
                 let name = String::from_utf8_lossy(&b64(name)?).into_owned();
                 if !facts.pending_handlers.contains(&name) {
                     facts.pending_handlers.push(name);
+                }
+            }
+            ["pg", "up"] => facts.postgres = Some(Default::default()),
+            ["pgrole", name] => {
+                if let Some(pg) = facts.postgres.as_mut() {
+                    pg.roles.insert(unhex(name)?);
+                }
+            }
+            ["pgdb", name, owner] => {
+                if let Some(pg) = facts.postgres.as_mut() {
+                    pg.databases.insert(unhex(name)?, unhex(owner)?);
                 }
             }
             ["end"] => ended = true,

@@ -30,6 +30,9 @@ pub struct HostFacts {
     pub firewall: Option<BTreeSet<(u16, Proto)>>,
     /// Results of `unless` guards, keyed by the guard's command line.
     pub guards: BTreeMap<String, bool>,
+    /// Roles and databases, when PostgreSQL runs (`None`: not installed or not running).
+    #[serde(default)]
+    pub postgres: Option<PostgresFacts>,
     /// Handlers an earlier run recorded in the journal on the server but did not run
     /// (it failed or was killed after the change that notified them).
     #[serde(default)]
@@ -77,6 +80,13 @@ pub struct UserFacts {
     pub groups: BTreeSet<String>,
 }
 
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostgresFacts {
+    pub roles: BTreeSet<String>,
+    /// Database name → owner.
+    pub databases: BTreeMap<String, String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupFacts {
     pub gid: u32,
@@ -116,4 +126,6 @@ pub struct FactQuery {
     pub guards: BTreeSet<String>,
     pub packages: bool,
     pub firewall: bool,
+    /// PostgreSQL's roles and databases.
+    pub postgres: bool,
 }

@@ -89,6 +89,16 @@ admins:
   encryption: true
 ",
     );
+    if let Some(acme) = &state.acme {
+        let _ = writeln!(
+            y,
+            "# The lab's test certificate authority (pebble) stands in for Let's Encrypt.\ninfrastructure:\n  web:\n    acme_directory: {}\n    acme_ca_certificate: |",
+            acme.directory
+        );
+        for line in acme.ca_certificate.lines() {
+            let _ = writeln!(y, "      {line}");
+        }
+    }
     let path = state.dir.join("hoster.yml");
     std::fs::write(&path, y)
         .map_err(|e| LabError::Step { what: "writing the lab description".into(), detail: e.to_string() })?;

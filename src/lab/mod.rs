@@ -8,6 +8,7 @@
 //! `up` records everything it creates in `lab.json` in the lab folder, so `down` can undo
 //! it all (mounts, namespaces, links, processes), also from another process.
 
+mod acme;
 mod base;
 mod description;
 mod net;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::description::model::Distribution;
 
+pub use acme::LabAcme;
 pub use description::write_description;
 
 /// Where base images and the proxy's files are kept between runs.
@@ -62,6 +64,12 @@ pub struct LabState {
     pub bridge: String,
     pub bridge_address: String,
     pub proxy_pid: Option<u32>,
+    /// The test certificate authority (pebble) the `web` recipe gets certificates from.
+    #[serde(default)]
+    pub acme: Option<LabAcme>,
+    /// Background processes started for the lab besides the hosts, to stop on teardown.
+    #[serde(default)]
+    pub helper_pids: Vec<u32>,
     pub hosts: Vec<LabHost>,
     /// The private key that logs in as root on every host.
     pub key: PathBuf,
@@ -126,6 +134,8 @@ pub fn up(config: &Config, on_step: &dyn Fn(&str, Duration)) -> Result<LabState,
         ("ip", "iproute2"),
         ("tinyproxy", "tinyproxy"),
         ("ssh-keygen", "openssh-client"),
+        ("pebble", "pebble"),
+        ("openssl", "openssl"),
     ] {
         require(program, package)?;
     }
@@ -162,6 +172,8 @@ pub fn up(config: &Config, on_step: &dyn Fn(&str, Duration)) -> Result<LabState,
         bridge: format!("chbr{id}"),
         bridge_address: format!("10.231.{id}.1"),
         proxy_pid: None,
+        acme: None,
+        helper_pids: Vec::new(),
         hosts: Vec::new(),
         key,
     };
@@ -218,6 +230,14 @@ fn boot(
     on_step("overlays, host keys, namespaces", start.elapsed());
 
     let start = Instant::now();
+    let mut started = Vec::new();
+    let acme = acme::start(&state.dir, &state.bridge_address, &state.hosts, &mut started);
+    state.helper_pids = started;
+    state.acme = Some(acme?);
+    state.save()?;
+    on_step("test certificate authority (pebble)", start.elapsed());
+
+    let start = Instant::now();
     for host in &mut state.hosts {
         host.pid = Some(process::boot(host, &state.dir.join("logs"))?);
     }
@@ -240,8 +260,8 @@ pub fn down(state: &LabState) -> Result<(), LabError> {
             problems.push(e.to_string());
         }
     }
-    if let Some(pid) = state.proxy_pid {
-        process::stop(pid, Duration::from_secs(5));
+    for pid in state.proxy_pid.iter().chain(&state.helper_pids) {
+        process::stop(*pid, Duration::from_secs(5));
     }
     if let Err(e) = net::bridge_down(&state.bridge) {
         problems.push(e.to_string());
@@ -258,6 +278,7 @@ fn stop_host(host: &LabHost) -> Result<(), LabError> {
     if let Some(pid) = host.pid {
         process::stop(pid, Duration::from_secs(20));
     }
+    process::remove_cgroups(host);
     process::unmount(&host.overlay.join("root"))?;
     net::host_down(host)?;
     std::fs::remove_dir_all(&host.overlay)

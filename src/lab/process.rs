@@ -13,7 +13,7 @@ use super::{LabError, LabHost};
 /// child stays a zombie until its parent waits for it).
 static CHILDREN: std::sync::Mutex<Vec<std::process::Child>> = std::sync::Mutex::new(Vec::new());
 
-fn keep(child: std::process::Child) -> u32 {
+pub(super) fn keep(child: std::process::Child) -> u32 {
     let pid = child.id();
     CHILDREN.lock().expect("children lock").push(child);
     pid
@@ -43,7 +43,7 @@ pub fn run(program: &str, args: &[&str]) -> Result<String, LabError> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-fn write(path: &Path, text: &str, mode: u32) -> Result<(), LabError> {
+pub(super) fn write(path: &Path, text: &str, mode: u32) -> Result<(), LabError> {
     use std::os::unix::fs::PermissionsExt as _;
     let fail =
         |e: std::io::Error| LabError::Step { what: format!("writing {}", path.display()), detail: e.to_string() };
@@ -86,11 +86,55 @@ pub fn prepare_root(host: &LabHost, base: &Path, public_key: &str, proxy: &str) 
     Ok(format!("{} {}", parts.next().unwrap_or_default(), parts.next().unwrap_or_default()))
 }
 
+/// The cgroup hierarchies systemd uses (hybrid: `systemd` and `unified`; or a pure v2 root).
+fn cgroup_roots() -> Vec<std::path::PathBuf> {
+    ["/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .filter(|root| root.join("cgroup.procs").exists())
+        .collect()
+}
+
+/// The host's own cgroup in each hierarchy. With `--keep-unit`, nspawn makes its machine's
+/// cgroups (`payload`, `supervisor`) under its own: hosts started from one cgroup would
+/// share them, and two hosts starting the same unit at once would tear each other's down
+/// (exit status 219/CGROUP).
+fn host_cgroups(host: &LabHost) -> Vec<std::path::PathBuf> {
+    cgroup_roots().into_iter().map(|root| root.join(format!("chaton-lab-{}", host.netns))).collect()
+}
+
+/// Removes the host's cgroups once its processes are gone, deepest first.
+pub fn remove_cgroups(host: &LabHost) {
+    fn remove(dir: &Path) {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    remove(&entry.path());
+                }
+            }
+        }
+        let _ = std::fs::remove_dir(dir);
+    }
+    for dir in host_cgroups(host) {
+        remove(&dir);
+    }
+}
+
 /// Boots the host with systemd-nspawn in the background; returns its pid.
 pub fn boot(host: &LabHost, logs: &Path) -> Result<u32, LabError> {
+    let mut procs_files = Vec::new();
+    for dir in host_cgroups(host) {
+        if std::fs::create_dir_all(&dir).is_ok() {
+            procs_files.push(
+                std::ffi::CString::new(dir.join("cgroup.procs").as_os_str().as_encoded_bytes())
+                    .expect("no NUL in a path"),
+            );
+        }
+    }
     let log = std::fs::File::create(logs.join(format!("{}.console.log", host.name)))
         .map_err(|e| LabError::Step { what: "creating the console log".into(), detail: e.to_string() })?;
-    let child = Command::new("systemd-nspawn")
+    let mut command = Command::new("systemd-nspawn");
+    command
         .arg("--quiet")
         .arg("-D")
         .arg(host.overlay.join("root"))
@@ -110,7 +154,22 @@ pub fn boot(host: &LabHost, logs: &Path) -> Result<u32, LabError> {
         .stdout(log.try_clone().map_err(|e| LabError::Step { what: "console log".into(), detail: e.to_string() })?)
         .stderr(log)
         // Its own process group: a Ctrl-C in the terminal that ran `lab up` leaves it alone.
-        .process_group(0)
+        .process_group(0);
+    // SAFETY: between fork and exec only async-signal-safe calls: open, write, close.
+    unsafe {
+        command.pre_exec(move || {
+            for file in &procs_files {
+                let fd = libc::open(file.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd >= 0 {
+                    // "0" moves the writing process (the child, about to exec nspawn).
+                    let _ = libc::write(fd, b"0".as_ptr().cast(), 1);
+                    libc::close(fd);
+                }
+            }
+            Ok(())
+        });
+    }
+    let child = command
         .spawn()
         .map_err(|e| LabError::Step { what: "starting systemd-nspawn".into(), detail: e.to_string() })?;
     Ok(keep(child))

@@ -7,7 +7,7 @@ use crate::description::types::{is_domain_name, is_email, is_web_url};
 use crate::diagnostic::{Diagnostic, quoted};
 
 use super::catalogue::{Catalogue, LoadedRecipe};
-use super::model::{ParamSpec, ParamType, ResourceSpec};
+use super::model::{ParamSpec, ParamType, RecipeKind, ResourceSpec};
 
 /// Checks a parameter value against its spec; the error is a sentence for the user.
 pub fn check_param(spec: &ParamSpec, value: &Value) -> Result<(), String> {
@@ -114,11 +114,27 @@ pub fn check_recipe(loaded: &LoadedRecipe, catalogue: &Catalogue) -> Vec<Diagnos
             _ => report(format!("ports[{i}]"), "a port needs exactly one of `port` and `port_param`".into(), None),
         }
     }
-    let handler_names: Vec<&str> = recipe.handlers.iter().map(|h| h.name.as_str()).collect();
+    for (i, name) in recipe.requires.iter().enumerate() {
+        match catalogue.get(name) {
+            Some(required) if required.recipe.kind == RecipeKind::Infrastructure => {}
+            Some(_) => report(
+                format!("requires[{i}]"),
+                format!("recipe {} is not an infrastructure recipe", quoted(name)),
+                Some("`requires` names recipes services stand on, such as web or postgresql".into()),
+            ),
+            None => report(format!("requires[{i}]"), format!("no recipe named {}", quoted(name)), None),
+        }
+    }
+    let own_handlers: Vec<&str> = recipe.handlers.iter().map(|h| h.name.as_str()).collect();
     for (i, h) in recipe.handlers.iter().enumerate() {
-        if handler_names.iter().filter(|n| **n == h.name).count() > 1 {
+        if own_handlers.iter().filter(|n| **n == h.name).count() > 1 {
             report(format!("handlers[{i}].name"), format!("handler {} is defined twice", quoted(&h.name)), None);
         }
+    }
+    // A resource may also notify the handlers of the recipes it requires ("reload nginx").
+    let mut handler_names = own_handlers;
+    for required in recipe.requires.iter().filter_map(|name| catalogue.get(name)) {
+        handler_names.extend(required.recipe.handlers.iter().map(|h| h.name.as_str()));
     }
     for (i, resource) in recipe.resources.iter().enumerate() {
         let (kind, notify) = kind_and_notify(resource);
@@ -170,6 +186,17 @@ pub fn check_recipe(loaded: &LoadedRecipe, catalogue: &Catalogue) -> Vec<Diagnos
             );
         }
     }
+    let uses_postgres = recipe.name == "postgresql" || recipe.requires.iter().any(|r| r == "postgresql");
+    for (i, resource) in recipe.resources.iter().enumerate() {
+        if matches!(resource, ResourceSpec::Role(_) | ResourceSpec::Database(_)) && !uses_postgres {
+            let (kind, _) = kind_and_notify(resource);
+            report(
+                format!("resources[{i}].{kind}"),
+                format!("a {kind} needs PostgreSQL"),
+                Some("add `requires: [postgresql]` to the recipe".into()),
+            );
+        }
+    }
     for (path, url) in [("software.website", &recipe.software.website), ("software.source", &recipe.software.source)] {
         if !is_web_url(url) {
             report(path.to_owned(), format!("{} is not a web address", quoted(url)), None);
@@ -191,5 +218,7 @@ pub fn kind_and_notify(resource: &ResourceSpec) -> (&'static str, &[String]) {
         ResourceSpec::Download(r) => ("download", &r.notify),
         ResourceSpec::Command(r) => ("command", &r.notify),
         ResourceSpec::CharterSite(r) => ("charter_site", &r.notify),
+        ResourceSpec::Role(r) => ("role", &r.notify),
+        ResourceSpec::Database(r) => ("database", &r.notify),
     }
 }

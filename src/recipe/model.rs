@@ -25,6 +25,10 @@ pub struct Recipe {
     #[serde(default)]
     pub manages_firewall: bool,
     pub data: DataPolicy,
+    /// Infrastructure recipes this one stands on (`web`, `postgresql`): set up once on
+    /// each server that has a service needing them, before the services.
+    #[serde(default)]
+    pub requires: Vec<String>,
     #[serde(default)]
     pub params: BTreeMap<String, ParamSpec>,
     #[serde(default)]
@@ -197,6 +201,35 @@ pub enum ResourceSpec {
     Command(CommandSpec),
     /// The charter website (`chaton docs`), published as files in a folder.
     CharterSite(CharterSiteSpec),
+    /// A PostgreSQL login role (the recipe must `require: [postgresql]`).
+    Role(RoleSpec),
+    /// A PostgreSQL database.
+    Database(DatabaseSpec),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleSpec {
+    /// Lowercase letters, digits and `_`.
+    pub name: String,
+    /// A generated secret of this recipe: `"{{ secrets.db_password }}"`.
+    pub password: Option<String>,
+    pub when: Option<String>,
+    pub for_each: Option<String>,
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSpec {
+    pub name: String,
+    /// The role that owns it.
+    pub owner: String,
+    pub when: Option<String>,
+    pub for_each: Option<String>,
+    #[serde(default)]
+    pub notify: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -400,7 +433,12 @@ pub enum CheckSpec {
     /// A port answers on the server.
     Port { port: String, proto: Proto },
     /// An HTTP(S) URL answers with this status.
-    Http { url: String, status: u16 },
+    Http {
+        url: String,
+        status: u16,
+        /// PEM certificates of a private or test CA to trust besides the system's (empty: none).
+        ca_certificate: Option<String>,
+    },
     /// A command succeeds on the server.
     Command { run: Vec<String> },
 }

@@ -10,7 +10,9 @@ use crate::diagnostic::{Diagnostic, quoted};
 use crate::recipe::catalogue::LoadedRecipe;
 use crate::recipe::model::{CheckSpec, ResourceSpec};
 use crate::resolve::CheckKind;
-use crate::resource::{Directory, Download, Exec, File, Group, Link, Package, Resource, Service, User, secret};
+use crate::resource::{
+    Database, Directory, Download, Exec, File, Group, Link, Package, Resource, Role, Service, User, secret,
+};
 
 /// Renders `spec` (found at `field` in the recipe) into zero or more resources, each with
 /// the handlers it notifies.
@@ -86,12 +88,19 @@ pub fn render_check(
                 text.trim().parse::<u16>().map_err(|_| fail(format!("port {} is not a port number", quoted(&text))))?;
             CheckKind::Port { port, proto: *proto }
         }
-        CheckSpec::Http { url, status } => {
+        CheckSpec::Http { url, status, ca_certificate } => {
             let url = templates.render_str(url, context, loaded, &format!("{field}.http.url"))?;
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(fail(format!("{} is not an http:// or https:// address", quoted(&url))));
             }
-            CheckKind::Http { url, status: *status }
+            let ca_certificate = match ca_certificate {
+                Some(pem) => {
+                    Some(templates.render_str(pem, context, loaded, &format!("{field}.http.ca_certificate"))?)
+                        .filter(|pem| !pem.trim().is_empty())
+                }
+                None => None,
+            };
+            CheckKind::Http { url, status: *status, ca_certificate }
         }
         CheckSpec::Command { run } => {
             let run = run
@@ -254,6 +263,37 @@ fn to_resource(spec: ResourceSpec, templates: &Templates, ctx: &Value) -> Result
                 f.notify,
             )
         }
+        ResourceSpec::Role(r) => {
+            check_sql_identifier(&r.name)?;
+            let password_file = match &r.password {
+                None => None,
+                Some(text) => {
+                    let declared: Vec<&str> = ctx["secrets"]
+                        .as_object()
+                        .map(|m| m.values().filter_map(Value::as_str).collect())
+                        .unwrap_or_default();
+                    match secret::placeholders(text).as_slice() {
+                        [(placeholder, id)]
+                            if *placeholder == text.trim() && declared.contains(&placeholder.as_str()) =>
+                        {
+                            Some(secret::path_of(ctx["chaton"]["state_dir"].as_str().unwrap_or_default(), id))
+                        }
+                        _ => {
+                            return Err(Problem::Message(format!(
+                                "the password of role {} must be one generated secret of this recipe, written \"{{{{ secrets.NAME }}}}\"",
+                                quoted(&r.name)
+                            )));
+                        }
+                    }
+                }
+            };
+            (Resource::Role(Role { name: r.name, password_file }), r.notify)
+        }
+        ResourceSpec::Database(d) => {
+            check_sql_identifier(&d.name)?;
+            check_sql_identifier(&d.owner)?;
+            (Resource::Database(Database { name: d.name, owner: d.owner }), d.notify)
+        }
         ResourceSpec::Directory(d) => {
             check_path(&d.path)?;
             check_owner(&d.owner, &d.group)?;
@@ -327,6 +367,17 @@ fn check_text(text: &str, what: &str) -> Result<(), String> {
         return Err(format!("{what} {} is empty or has a NUL byte or a line break", quoted(text)));
     }
     Ok(())
+}
+
+fn check_sql_identifier(name: &str) -> Result<(), String> {
+    if crate::resource::postgres::is_sql_identifier(name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is not a PostgreSQL name chaton accepts: lowercase letters, digits and `_`, starting with a letter or `_`, at most 63",
+            quoted(name)
+        ))
+    }
 }
 
 fn check_path(path: &str) -> Result<(), String> {

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::command::Command;
 use crate::description::Description;
-use crate::description::model::{Distribution, Server, Service};
+use crate::description::model::{Distribution, Hoster, Server, Service};
 use crate::diagnostic::Diagnostic;
 use crate::recipe::Catalogue;
 use crate::recipe::catalogue::LoadedRecipe;
@@ -55,8 +55,14 @@ pub struct Check {
 pub enum CheckKind {
     /// The port answers (TCP: from the control machine, through the firewall).
     Port { port: u16, proto: Proto },
-    /// The URL answers with this status (the host name resolves to the server).
-    Http { url: String, status: u16 },
+    /// The URL answers with this status, asked of the server's address.
+    Http {
+        url: String,
+        status: u16,
+        /// PEM certificates of a private or test CA the answer's certificate may chain to.
+        #[serde(skip)]
+        ca_certificate: Option<String>,
+    },
     /// The command succeeds on the server.
     Command { run: Vec<String> },
 }
@@ -136,11 +142,11 @@ fn resolve_server(
 ) -> Result<ServerState, Vec<Diagnostic>> {
     let hoster = &description.hoster;
     let services: Vec<&Service> = hoster.services.iter().filter(|s| s.server == server.name).collect();
-    let ports = open_ports(server, &services, catalogue);
+    let ports = open_ports(server, &services, catalogue, hoster);
     let services_json: Vec<Value> = services
         .iter()
         .map(|s| {
-            let params = catalogue.get(&s.recipe).map(|r| merged_params(r, s)).unwrap_or_default();
+            let params = catalogue.get(&s.recipe).map(|r| merged_params(r, &s.params)).unwrap_or_default();
             json!({ "name": s.name, "recipe": s.recipe, "domain": s.domain, "params": params })
         })
         .collect();
@@ -151,34 +157,31 @@ fn resolve_server(
         "servers": hoster.servers,
         "services": services_json,
         "firewall_ports": ports,
+        // The parameters of the infrastructure here (`infrastructure.web.acme_directory`).
+        "infrastructure": infrastructure_params(&services, catalogue, hoster),
+        // For each infrastructure recipe, the services here that stand on it (`uses.web`).
+        "uses": uses(&services, &services_json, catalogue),
         "chaton": { "state_dir": state_dir },
     });
 
     let mut out = Collector::default();
     let mut problems = Vec::new();
-    // 1. base, on every server.
-    for loaded in catalogue.recipes().filter(|l| l.recipe.kind == RecipeKind::Base) {
+    // 1. base, on every server; 2. the infrastructure the services here stand on, once.
+    let infrastructure = catalogue
+        .recipes()
+        .filter(|l| l.recipe.kind == RecipeKind::Base)
+        .chain(required_infrastructure(&services, catalogue).into_iter().filter_map(|name| catalogue.get(&name)));
+    for loaded in infrastructure {
+        let name = &loaded.recipe.name;
         let mut context = base_context.clone();
-        let params = merged_params(
-            loaded,
-            &Service {
-                name: loaded.recipe.name.clone(),
-                recipe: loaded.recipe.name.clone(),
-                server: server.name.clone(),
-                domain: None,
-                access: Default::default(),
-                start_date: None,
-                status: Default::default(),
-                params: BTreeMap::new(),
-            },
-        );
-        context["service"] = json!({ "name": loaded.recipe.name, "domain": null, "params": params });
+        let params = merged_params(loaded, hoster.infrastructure.get(name).unwrap_or(&BTreeMap::new()));
+        context["service"] = json!({ "name": name, "domain": null, "params": params });
         context["params"] = params;
-        if let Err(mut p) = render_recipe(templates, loaded, &context, &loaded.recipe.name, &mut out) {
+        if let Err(mut p) = render_recipe(templates, loaded, &context, name, &mut out) {
             problems.append(&mut p);
         }
     }
-    // 2. services, in description order.
+    // 3. services, in description order.
     for (service, service_json) in services.iter().zip(&services_json) {
         let Some(loaded) = catalogue.get(&service.recipe) else {
             continue;
@@ -190,7 +193,7 @@ fn resolve_server(
             problems.append(&mut p);
         }
     }
-    // 3. the hoster's own files for this server, on top of what the services installed.
+    // 4. the hoster's own files for this server, on top of what the services installed.
     for file in &server.files {
         out.push(
             Desired {
@@ -211,7 +214,7 @@ fn resolve_server(
             None,
         );
     }
-    // 4. the live firewall must accept every declared port, when a base recipe manages it.
+    // 5. the live firewall must accept every declared port, when a base recipe manages it.
     let firewall = catalogue.recipes().any(|l| l.recipe.kind == RecipeKind::Base && l.recipe.manages_firewall);
     for port in ports.iter().filter(|_| firewall) {
         out.push(
@@ -241,14 +244,21 @@ fn resolve_server(
     })
 }
 
-/// The ports open on a server: SSH first (never closed by chaton), then each service's.
-fn open_ports(server: &Server, services: &[&Service], catalogue: &Catalogue) -> Vec<OpenPort> {
+/// The ports open on a server: SSH first (never closed by chaton), then each service's, then
+/// those of the infrastructure the services stand on (the web front's 80 and 443).
+fn open_ports(server: &Server, services: &[&Service], catalogue: &Catalogue, hoster: &Hoster) -> Vec<OpenPort> {
     let mut ports = vec![OpenPort { port: server.port, proto: Proto::Tcp, service: "ssh".into() }];
-    for service in services {
-        let Some(loaded) = catalogue.get(&service.recipe) else {
+    let empty = BTreeMap::new();
+    let openers = services.iter().map(|s| (s.name.clone(), s.recipe.clone(), &s.params)).chain(
+        required_infrastructure(services, catalogue)
+            .into_iter()
+            .map(|name| (name.clone(), name.clone(), hoster.infrastructure.get(&name).unwrap_or(&empty))),
+    );
+    for (opener, recipe, set) in openers {
+        let Some(loaded) = catalogue.get(&recipe) else {
             continue;
         };
-        let params = merged_params(loaded, service);
+        let params = merged_params(loaded, set);
         for spec in &loaded.recipe.ports {
             let number = spec.port.or_else(|| {
                 spec.port_param
@@ -260,22 +270,63 @@ fn open_ports(server: &Server, services: &[&Service], catalogue: &Catalogue) -> 
             if let Some(port) = number
                 && !ports.iter().any(|p| p.port == port && p.proto == spec.proto)
             {
-                ports.push(OpenPort { port, proto: spec.proto, service: service.name.clone() });
+                ports.push(OpenPort { port, proto: spec.proto, service: opener.clone() });
             }
         }
     }
     ports
 }
 
-/// Recipe defaults overridden by the service's parameters.
-fn merged_params(loaded: &LoadedRecipe, service: &Service) -> Value {
+/// The infrastructure recipes the services of a server need, each once, in the order the
+/// services first ask for them.
+fn required_infrastructure(services: &[&Service], catalogue: &Catalogue) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for service in services {
+        for name in catalogue.get(&service.recipe).map(|l| l.recipe.requires.as_slice()).unwrap_or_default() {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+    }
+    names
+}
+
+/// `infrastructure.NAME`: the parameters of each infrastructure recipe on this server.
+fn infrastructure_params(services: &[&Service], catalogue: &Catalogue, hoster: &Hoster) -> Value {
+    let empty = BTreeMap::new();
+    let mut all = serde_json::Map::new();
+    for name in required_infrastructure(services, catalogue) {
+        if let Some(loaded) = catalogue.get(&name) {
+            let params = merged_params(loaded, hoster.infrastructure.get(&name).unwrap_or(&empty));
+            all.insert(name, params);
+        }
+    }
+    Value::Object(all)
+}
+
+/// `uses.NAME`: the services (as templates see them) that require the recipe NAME.
+fn uses(services: &[&Service], services_json: &[Value], catalogue: &Catalogue) -> Value {
+    let mut uses = serde_json::Map::new();
+    for (service, json) in services.iter().zip(services_json) {
+        for name in catalogue.get(&service.recipe).map(|l| l.recipe.requires.as_slice()).unwrap_or_default() {
+            let list = uses.entry(name.clone()).or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(list) = list {
+                list.push(json.clone());
+            }
+        }
+    }
+    Value::Object(uses)
+}
+
+/// Recipe defaults overridden by the parameters the description sets.
+fn merged_params(loaded: &LoadedRecipe, set: &BTreeMap<String, Value>) -> Value {
     let mut params = serde_json::Map::new();
     for (name, spec) in &loaded.recipe.params {
         if let Some(default) = &spec.default {
             params.insert(name.clone(), default.clone());
         }
     }
-    for (name, value) in &service.params {
+    for (name, value) in set {
         params.insert(name.clone(), value.clone());
     }
     Value::Object(params)

@@ -28,6 +28,11 @@ impl<'a> Templates<'a> {
         let mut tera = Tera::default();
         // Configuration files are not HTML: never escape.
         tera.autoescape_on(Vec::<&str>::new());
+        // `{{ value | shell_quote }}`: a value placed in a shell script (a dehydrated config,
+        // a hook) goes through the one quoting function chaton has, never by hand.
+        tera.register_filter("shell_quote", |value: &str, _: tera::Kwargs, _: &tera::State| {
+            crate::shell::quote(value).into_owned()
+        });
         let mut problems = Vec::new();
         for name in names {
             let Some(source) = catalogue.template(name) else {

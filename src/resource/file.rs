@@ -140,6 +140,11 @@ impl File {
             commands.push(Command::read_only(argv));
         }
         commands.push(Command::new(["mv", "--force", "--no-target-directory", &tmp, &self.path]));
+        if is_systemd_unit(&self.path) {
+            // systemd reads unit files when told to: the units started further down the same
+            // run, and the handlers that restart them, must see the new file.
+            commands.push(Command::new(["systemctl", "daemon-reload"]));
+        }
         commands
     }
 
@@ -180,6 +185,11 @@ impl File {
             .header(&format!("{} (on server)", self.path), &format!("{} (desired)", self.path))
             .to_string()
     }
+}
+
+/// A unit file systemd loads from the admin's folder.
+fn is_systemd_unit(path: &str) -> bool {
+    path.strip_prefix("/etc/systemd/system/").is_some_and(|name| !name.contains('/') && name.contains('.'))
 }
 
 fn masked_path(tmp: &str) -> String {

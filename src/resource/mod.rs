@@ -12,6 +12,7 @@ pub mod firewall;
 pub mod group;
 pub mod link;
 pub mod package;
+pub mod postgres;
 pub mod secret;
 pub mod service;
 pub mod user;
@@ -29,6 +30,7 @@ pub use firewall::FirewallPort;
 pub use group::Group;
 pub use link::Link;
 pub use package::Package;
+pub use postgres::{Database, Role};
 pub use secret::Secret;
 pub use service::Service;
 pub use user::User;
@@ -48,6 +50,8 @@ pub enum Resource {
     Download(Download),
     Command(Exec),
     Secret(Secret),
+    Role(Role),
+    Database(Database),
 }
 
 /// What a resource is, for people and for matching: kind and key (`file /etc/motd`).
@@ -121,6 +125,8 @@ impl Resource {
             Resource::Download(r) => ("download", r.path.clone()),
             Resource::Command(r) => ("command", r.run.join(" ")),
             Resource::Secret(r) => ("secret", r.id.clone()),
+            Resource::Role(r) => return r.id(),
+            Resource::Database(r) => return r.id(),
         };
         ResourceId { kind: kind.to_owned(), name }
     }
@@ -162,6 +168,7 @@ impl Resource {
             Resource::Secret(r) => {
                 query.paths.insert(r.path());
             }
+            Resource::Role(_) | Resource::Database(_) => query.postgres = true,
         }
     }
 
@@ -179,6 +186,8 @@ impl Resource {
             Resource::Download(r) => r.plan(facts),
             Resource::Command(r) => r.plan(facts),
             Resource::Secret(r) => r.plan(facts),
+            Resource::Role(r) => r.plan(facts),
+            Resource::Database(r) => r.plan(facts),
         }
     }
 }
