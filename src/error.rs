@@ -39,3 +39,9 @@ impl From<Box<Diagnostic>> for Error {
         Error::Invalid(vec![*d])
     }
 }
+
+impl From<crate::keys::KeysError> for Error {
+    fn from(e: crate::keys::KeysError) -> Self {
+        Error::Output(format!("backup keys: {e}"))
+    }
+}

@@ -26,6 +26,7 @@ pub mod error;
 pub mod facts;
 pub mod http;
 pub mod i18n;
+pub mod keys;
 pub mod lab;
 pub mod pipeline;
 pub mod plan;

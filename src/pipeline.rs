@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::description::{self, Description};
 use crate::diagnostic::Diagnostic;
+use crate::keys::Keys;
 use crate::recipe::Catalogue;
 use crate::recipe::check::check_recipe;
 use crate::resolve::{self, DesiredState};
@@ -36,6 +37,14 @@ pub fn check(path: &Path, recipes_dir: Option<&Path>) -> Result<Checked, Vec<Dia
 }
 
 /// Resolves the desired state; `state_dir` is chaton's folder on the servers.
-pub fn desired(checked: &Checked, state_dir: &str) -> Result<DesiredState, Vec<Diagnostic>> {
-    resolve::resolve(&checked.description, &checked.catalogue, state_dir)
+/// The desired state of every server. `keys` come from `backup_keys`.
+pub fn desired(checked: &Checked, state_dir: &str, keys: &Keys) -> Result<DesiredState, Vec<Diagnostic>> {
+    resolve::resolve(&checked.description, &checked.catalogue, state_dir, keys)
+}
+
+/// The backup keys the description needs: read (and made when missing) next to the
+/// description when `create`, stand-ins otherwise (offline work creates nothing).
+pub fn backup_keys(checked: &Checked, create: bool) -> Result<Keys, crate::keys::KeysError> {
+    let senders = resolve::backup::senders(&checked.description, &checked.catalogue);
+    if create { Keys::load_or_create(&checked.description.dir, &senders) } else { Ok(Keys::offline(&senders)) }
 }

@@ -1,6 +1,7 @@
 //! The command line: argument parsing and dispatch. The only module that prints: data on
 //! stdout, messages and diagnostics on stderr.
 
+mod backup;
 mod docs;
 mod init;
 mod lab;
@@ -157,6 +158,11 @@ enum Command {
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff).
     Man,
+    /// Backups on the servers: status, a backup now, a restore drill, a restore.
+    Backup {
+        #[command(subcommand)]
+        command: backup::BackupCommand,
+    },
     /// Practice servers on this machine: real Debian hosts in containers (needs root).
     Lab {
         #[command(subcommand)]
@@ -227,7 +233,8 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
         Command::Plan { file, offline, json, diff, explain, detailed_exitcode, out, recipes, connection } => {
             let checked = pipeline::check(&file, recipes.dir.as_deref())?;
             output::print_diagnostics(&checked.warnings, color);
-            let desired = pipeline::desired(&checked, connection.state_dir())?;
+            let keys = pipeline::backup_keys(&checked, !offline)?;
+            let desired = pipeline::desired(&checked, connection.state_dir(), &keys)?;
             let (plan, failed) = if offline {
                 let facts = desired
                     .servers
@@ -265,30 +272,35 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
         Command::Apply { file, plan, json, recipes, connection } => {
             let checked = pipeline::check(&file, recipes.dir.as_deref())?;
             output::print_diagnostics(&checked.warnings, color);
-            let desired = pipeline::desired(&checked, connection.state_dir())?;
+            let keys = pipeline::backup_keys(&checked, true)?;
+            let desired = pipeline::desired(&checked, connection.state_dir(), &keys)?;
             remote::apply(&checked, &desired, plan.as_deref(), &connection, json)
         }
         Command::Verify { file, json, recipes, connection } => {
             let checked = pipeline::check(&file, recipes.dir.as_deref())?;
             output::print_diagnostics(&checked.warnings, color);
-            let desired = pipeline::desired(&checked, connection.state_dir())?;
+            let keys = pipeline::backup_keys(&checked, true)?;
+            let desired = pipeline::desired(&checked, connection.state_dir(), &keys)?;
             remote::verify(&checked, &desired, &connection, json)
         }
         Command::Facts { file, server, recipes, connection } => {
             let checked = pipeline::check(&file, recipes.dir.as_deref())?;
-            let desired = pipeline::desired(&checked, connection.state_dir())?;
+            let keys = pipeline::backup_keys(&checked, true)?;
+            let desired = pipeline::desired(&checked, connection.state_dir(), &keys)?;
             remote::facts(&checked, &desired, &server, &connection)
         }
         Command::Render { file, out, recipes } => {
             let checked = pipeline::check(&file, recipes.dir.as_deref())?;
             output::print_diagnostics(&checked.warnings, color);
-            let desired = pipeline::desired(&checked, crate::apply::DEFAULT_STATE_DIR)?;
+            let keys = pipeline::backup_keys(&checked, false)?;
+            let desired = pipeline::desired(&checked, crate::apply::DEFAULT_STATE_DIR, &keys)?;
             let written = render::write(&desired, &out)?;
             eprintln!("wrote {written} files under {}", out.display());
             Ok(exit::OK)
         }
         Command::Recipes { command, recipes } => recipes::run(command, recipes.dir.as_deref()),
         Command::Lab { command } => lab::run(command),
+        Command::Backup { command } => backup::run(command),
         Command::Init(args) => init::run(args),
         Command::Schema => {
             let schema = schemars::schema_for!(crate::description::Hoster);
@@ -316,7 +328,8 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
 fn check(file: &std::path::Path, recipes_dir: Option<PathBuf>, json: bool, color: bool) -> Result<u8, Error> {
     let result = pipeline::check(file, recipes_dir.as_deref()).and_then(|checked| {
         // Resolving renders every template: a template error is a description error too.
-        pipeline::desired(&checked, crate::apply::DEFAULT_STATE_DIR).map(|desired| (checked, desired))
+        let keys = pipeline::backup_keys(&checked, false).unwrap_or_default();
+        pipeline::desired(&checked, crate::apply::DEFAULT_STATE_DIR, &keys).map(|desired| (checked, desired))
     });
     match result {
         Ok((checked, desired)) => {

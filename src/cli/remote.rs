@@ -120,6 +120,7 @@ fn describe(kind: &EventKind) -> Option<String> {
         EventKind::ChangeDone { .. } | EventKind::HandlerDone { .. } => return None,
         EventKind::HandlerStarted { name } => format!("handler: {name}"),
         EventKind::Checked { check, ok, detail } => format!("{} {check}: {detail}", if *ok { "ok  " } else { "FAIL" }),
+        EventKind::Output { line } => line.clone(),
         EventKind::Failed { error } => format!("failed: {}", error.lines().next().unwrap_or_default()),
         EventKind::Finished { outcome } => outcome.clone(),
     })
@@ -244,6 +245,36 @@ fn run_task(
     json: bool,
 ) -> Vec<HostReport> {
     engine::run(desired, &checked.description.hoster.servers, &settings(checked, args), task, &printer(json))
+}
+
+/// Runs an operator's `script` on the servers named (`chaton backup`). With `show_output`,
+/// its lines are shown as they come; failures are always shown. Reports come back in the
+/// order of the description, and a summary per server is printed.
+pub fn operate(
+    checked: &Checked,
+    desired: &DesiredState,
+    servers: &[String],
+    script: &str,
+    args: &ConnectionArgs,
+    show_output: bool,
+) -> Result<(Vec<HostReport>, bool), Error> {
+    let desired = DesiredState {
+        servers: desired.servers.iter().filter(|s| servers.contains(&s.name)).cloned().collect(),
+    };
+    let task = Task::Operate { script: script.to_owned() };
+    let lock = Mutex::new(());
+    let print = |event: Event| {
+        let text = match &event.kind {
+            EventKind::Output { line } if show_output => line.replace('\t', "  "),
+            EventKind::Failed { error } => format!("failed: {}", error.lines().next().unwrap_or_default()),
+            _ => return,
+        };
+        let _guard = lock.lock();
+        let _ = writeln!(std::io::stderr().lock(), "[{}] {text}", event.server);
+    };
+    let reports = engine::run(&desired, &checked.description.hoster.servers, &settings(checked, args), &task, &print);
+    let ok = reports.iter().all(|r| r.result.is_ok());
+    Ok((reports, ok))
 }
 
 /// `chaton plan` against the servers: the plan of every host that answered, and whether

@@ -61,6 +61,16 @@ fn work(
     let mut transport = SshTransport::connect(&endpoint, &settings.policy, settings.timeouts)?;
     emit(EventKind::Connected { milliseconds: start.elapsed().as_millis() });
 
+    if let Task::Operate { script } = task {
+        let output = transport.run(script, &mut |line| emit(EventKind::Output { line: line.to_owned() }));
+        *channels = transport.channels_opened();
+        let output = output?;
+        if output.exit != 0 {
+            return Err(HostError::OperationFailed { code: output.exit });
+        }
+        return Ok(HostResult { output: output.output.lines().map(str::to_owned).collect(), ..HostResult::default() });
+    }
+
     let mut query = plan::fact_query(state);
     if matches!(task, Task::Verify) {
         checks::add_guards(&state.checks, &mut query);
@@ -84,7 +94,7 @@ fn work(
     result.plan = Some(server_plan.clone());
 
     match task {
-        Task::Facts | Task::Plan => Ok(result),
+        Task::Facts | Task::Plan | Task::Operate { .. } => Ok(result),
         Task::Verify => {
             result.checks = checks::run(&state.checks, &facts, &endpoint.host, settings.timeouts.connect);
             for c in &result.checks {

@@ -48,6 +48,9 @@ pub enum Task {
     Apply { expected: Option<BTreeMap<String, serde_json::Value>> },
     /// Plan (must be empty) and run the recipes' checks.
     Verify,
+    /// Run an operator's script (`chaton backup ...`): no facts, no plan; its output lines
+    /// are events, and a non-zero exit fails the host.
+    Operate { script: String },
 }
 
 /// Something that happened on a host, for progress displays.
@@ -70,6 +73,7 @@ pub enum EventKind {
     HandlerStarted { name: String },
     HandlerDone { name: String },
     Checked { check: String, ok: bool, detail: String },
+    Output { line: String },
     Failed { error: String },
     Finished { outcome: String },
 }
@@ -91,6 +95,8 @@ pub struct HostResult {
     pub applied: usize,
     pub handlers_run: Vec<String>,
     pub checks: Vec<CheckOutcome>,
+    /// What an `Operate` script printed.
+    pub output: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +134,8 @@ pub enum HostError {
     NotConverged { changes: usize },
     #[error("{failed} check(s) failed")]
     ChecksFailed { failed: usize },
+    #[error("exit status {code}")]
+    OperationFailed { code: i32 },
 }
 
 /// Runs `task` on every server of `desired` (in the order of the description), calling

@@ -5,6 +5,7 @@
 //! Order on a server: the `base` recipe, each service in the order of the description, the
 //! server's own extra files, then the firewall ports of all of them.
 
+pub mod backup;
 pub mod convert;
 pub mod template;
 
@@ -17,6 +18,7 @@ use crate::command::Command;
 use crate::description::Description;
 use crate::description::model::{Distribution, Hoster, Server, Service};
 use crate::diagnostic::Diagnostic;
+use crate::keys::Keys;
 use crate::recipe::Catalogue;
 use crate::recipe::catalogue::LoadedRecipe;
 use crate::recipe::check::kind_and_notify;
@@ -24,6 +26,9 @@ use crate::recipe::model::{HandlerAction, HandlerSpec, Proto, RecipeKind, Resour
 use crate::resource::{File, FirewallPort, Resource, Secret, secret};
 
 use template::Templates;
+
+/// The recipe that backs up what services declare (`data.backup`), set up by chaton itself.
+pub const BACKUPS_RECIPE: &str = "backups";
 
 /// What every server should look like.
 #[derive(Debug, Clone, Serialize)]
@@ -108,10 +113,12 @@ struct OpenPort {
 
 /// Resolves every server. The description must have passed validation.
 /// `state_dir` is where chaton keeps its state on the servers (lock, journal, secrets).
+/// `keys` are the backup keys kept on the control machine (`crate::keys`).
 pub fn resolve(
     description: &Description,
     catalogue: &Catalogue,
     state_dir: &str,
+    keys: &Keys,
 ) -> Result<DesiredState, Vec<Diagnostic>> {
     let template_names: Vec<String> = catalogue
         .recipes()
@@ -125,7 +132,7 @@ pub fn resolve(
     let mut problems = Vec::new();
     let mut servers = Vec::new();
     for server in &description.hoster.servers {
-        match resolve_server(description, catalogue, &templates, server, state_dir) {
+        match resolve_server(description, catalogue, &templates, server, state_dir, keys) {
             Ok(state) => servers.push(state),
             Err(mut p) => problems.append(&mut p),
         }
@@ -139,6 +146,7 @@ fn resolve_server(
     templates: &Templates,
     server: &Server,
     state_dir: &str,
+    keys: &Keys,
 ) -> Result<ServerState, Vec<Diagnostic>> {
     let hoster = &description.hoster;
     let services: Vec<&Service> = hoster.services.iter().filter(|s| s.server == server.name).collect();
@@ -181,19 +189,44 @@ fn resolve_server(
             problems.append(&mut p);
         }
     }
-    // 3. services, in description order.
-    for (service, service_json) in services.iter().zip(&services_json) {
+    // 3. backups: what this server's services hold, and what other servers send here.
+    let service_contexts: Vec<(&Service, Value)> = services
+        .iter()
+        .zip(&services_json)
+        .map(|(service, service_json)| {
+            let mut context = base_context.clone();
+            context["service"] = service_json.clone();
+            context["params"] = service_json["params"].clone();
+            (*service, context)
+        })
+        .collect();
+    if let Some(loaded) = catalogue.get(BACKUPS_RECIPE) {
+        match backup::context(description, catalogue, templates, server, &service_contexts, keys) {
+            Ok(Some(backup)) => {
+                let mut context = base_context.clone();
+                let params = merged_params(loaded, hoster.infrastructure.get(BACKUPS_RECIPE).unwrap_or(&BTreeMap::new()));
+                context["service"] = json!({ "name": BACKUPS_RECIPE, "domain": null, "params": params });
+                context["params"] = params;
+                // Only this recipe sees the backup keys.
+                context["backup"] = backup;
+                if let Err(mut p) = render_recipe(templates, loaded, &context, BACKUPS_RECIPE, &mut out) {
+                    problems.append(&mut p);
+                }
+            }
+            Ok(None) => {}
+            Err(mut p) => problems.append(&mut p),
+        }
+    }
+    // 4. services, in description order.
+    for (service, context) in &service_contexts {
         let Some(loaded) = catalogue.get(&service.recipe) else {
             continue;
         };
-        let mut context = base_context.clone();
-        context["service"] = service_json.clone();
-        context["params"] = service_json["params"].clone();
-        if let Err(mut p) = render_recipe(templates, loaded, &context, &service.name, &mut out) {
+        if let Err(mut p) = render_recipe(templates, loaded, context, &service.name, &mut out) {
             problems.append(&mut p);
         }
     }
-    // 4. the hoster's own files for this server, on top of what the services installed.
+    // 5. the hoster's own files for this server, on top of what the services installed.
     for file in &server.files {
         out.push(
             Desired {
@@ -214,7 +247,7 @@ fn resolve_server(
             None,
         );
     }
-    // 5. the live firewall must accept every declared port, when a base recipe manages it.
+    // 6. the live firewall must accept every declared port, when a base recipe manages it.
     let firewall = catalogue.recipes().any(|l| l.recipe.kind == RecipeKind::Base && l.recipe.manages_firewall);
     for port in ports.iter().filter(|_| firewall) {
         out.push(
