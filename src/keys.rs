@@ -67,7 +67,7 @@ impl Keys {
     /// Stand-ins for offline work (`plan --offline`, `render`, `check`), which must not
     /// create anything: the files they would go into are sensitive, never shown anyway.
     pub fn offline(servers: &[String]) -> Self {
-        let stand_in = |what: &str| SecretText(format!("({what} made by `chaton apply`)")) ;
+        let stand_in = |what: &str| SecretText(format!("({what} made by `chaton apply`)"));
         let backup = servers
             .iter()
             .map(|server| {
@@ -126,12 +126,8 @@ fn write_private(path: &Path, text: &str) -> Result<(), KeysError> {
     use std::io::Write as _;
     // Written to a new file created 0600, then renamed: never readable by others, never half.
     let tmp: PathBuf = path.with_extension("new");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| io(&tmp, e))?;
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(|e| io(&tmp, e))?;
     file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).map_err(|e| io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| io(path, e))
 }

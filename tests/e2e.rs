@@ -139,9 +139,100 @@ fn nothing_left_behind(state: &LabState) {
     assert!(!links.contains(&format!(": {}:", state.bridge)), "bridge left behind");
 }
 
+/// A service that keeps notes in its own PostgreSQL database and a folder: what the
+/// `postgresql` and `backups` recipes are for.
+const NOTES_RECIPE: &str = r#"name: notes
+summary: {en: Notes kept in PostgreSQL, fr: Des notes dans PostgreSQL}
+kind: service
+requires: [postgresql]
+software: {name: notes, version: '1', licence: MIT, website: https://example.org, source: https://example.org, install: distribution}
+secrets: [db_password]
+data:
+  personal: {en: Notes, fr: Notes}
+  log_retention_days: 0
+  backup:
+    paths: ["/var/lib/{{ service.name }}"]
+    databases: ["{{ service.name | replace(from='-', to='_') }}"]
+resources:
+  - directory:
+      path: "/var/lib/{{ service.name }}"
+      mode: "0750"
+  - role:
+      name: "{{ service.name | replace(from='-', to='_') }}"
+      password: "{{ secrets.db_password }}"
+  - database:
+      name: "{{ service.name | replace(from='-', to='_') }}"
+      owner: "{{ service.name | replace(from='-', to='_') }}"
+  - file:
+      path: "/etc/{{ service.name }}.env"
+      content: "PGPASSWORD={{ secrets.db_password }}\n"
+      mode: "0600"
+checks:
+  - command:
+      run: [sh, -c, ". /etc/{{ service.name }}.env && export PGPASSWORD && psql -X -h localhost -U {{ service.name | replace(from='-', to='_') }} -d {{ service.name | replace(from='-', to='_') }} -c 'select 1'"]
+"#;
+
+/// A backup taken, a file deleted and a table dropped on d12, the drill and a real
+/// restore (files from the copy on d13, the database from the local copy) bring them back.
+fn backups_restore_what_was_lost(state: &LabState, file: &str, printed: &mut String) {
+    let psql =
+        |sql: &str| ssh(state, "d12", &format!("runuser -u postgres -- psql -X -A -t -q -d notes_d12 -c \"{sql}\""));
+    ssh(state, "d12", "echo 'a member file' > /var/www/site-d12/member.txt");
+    psql("create table note (id int, body text); insert into note values (1, 'remember the milk')");
+
+    let run = chaton(&["backup", "run", file]);
+    printed.push_str(&run.stdout);
+    printed.push_str(&run.stderr);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for (service, repository) in
+        [("site-d12", "local"), ("site-d12", "on-d13"), ("notes-d13", "local"), ("notes-d13", "on-d12")]
+    {
+        assert!(
+            run.stderr.contains(&format!("ok  {service}  {repository}  {service}-")),
+            "{service} to {repository}: {}",
+            run.stderr
+        );
+    }
+    // d12's copy really is on d13, in a folder only d12's key reaches.
+    assert!(ssh(state, "d13", "cat /srv/chaton-backups/d12/config").contains("[repository]"));
+    let status = chaton(&["backup", "status", file, "--json"]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    let rows: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 8, "4 services × 2 repositories: {rows}");
+    assert!(rows.as_array().unwrap().iter().all(|r| r["last_archive"].is_string()), "{rows}");
+
+    ssh(state, "d12", "rm /var/www/site-d12/member.txt");
+    psql("drop table note");
+    for service in ["site-d12", "notes-d12"] {
+        let drill = chaton(&["backup", "drill", file, service]);
+        assert_eq!(drill.code, 0, "{}", drill.stderr);
+        assert!(drill.stderr.contains(&format!("drilled  {service}  ")), "{}", drill.stderr);
+        if service == "notes-d12" {
+            assert!(drill.stderr.contains("database notes_d12  loads, 1 table(s)"), "{}", drill.stderr);
+        }
+        printed.push_str(&drill.stderr);
+    }
+    let status = chaton(&["backup", "status", file]);
+    assert!(status.stdout.lines().any(|l| l.starts_with("notes-d12") && !l.ends_with("never")), "{}", status.stdout);
+    // The drills are recorded next to the description, for the infrastructure page.
+    let drills = std::fs::read_to_string(state.dir.join("backup-drills.json")).unwrap();
+    assert!(drills.contains("\"notes-d12\"") && drills.contains("\"site-d12\""), "{drills}");
+
+    // The drill restored nothing in place; a restore does.
+    assert!(!ssh(state, "d12", "ls /var/www/site-d12").contains("member.txt"));
+    assert_ne!(chaton(&["backup", "restore", file, "site-d12"]).code, 0, "a restore needs --yes");
+    let restore = chaton(&["backup", "restore", file, "site-d12", "--yes", "--from", "on-d13"]);
+    assert_eq!(restore.code, 0, "{}", restore.stderr);
+    assert_eq!(ssh(state, "d12", "cat /var/www/site-d12/member.txt").trim(), "a member file");
+    let restore = chaton(&["backup", "restore", file, "notes-d12", "--yes"]);
+    assert_eq!(restore.code, 0, "{}", restore.stderr);
+    assert_eq!(psql("select body from note").trim(), "remember the milk");
+    printed.push_str(&restore.stderr);
+}
+
 #[test]
 #[ignore = "needs root and the lab's packages: run by .ci/run with --ignored"]
-fn base_and_website_converge_idempotently_and_verify_on_debian_12_and_13() {
+fn every_recipe_converges_idempotently_verifies_and_restores_on_debian_12_and_13() {
     let _one = LAB.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let guard = lab_up(dir.path(), &[("d12", Distribution::Debian12), ("d13", Distribution::Debian13)]);
@@ -158,11 +249,29 @@ fn base_and_website_converge_idempotently_and_verify_on_debian_12_and_13() {
         "  - name: site-d12\n    recipe: website\n    server: d12\n    domain: d12.lab.test\n",
         "  - name: site-d12\n    recipe: website\n    server: d12\n    domain: d12.lab.test\n    params:\n      charter_site: true\n",
     );
-    std::fs::write(&description, format!("{text}site:\n  updated: 2026-11-25\n")).unwrap();
+    // A service with a PostgreSQL database on each server (a test recipe: the database and
+    // the backups are what it is for), and each server backing up to the other as well.
+    let local = state.dir.join("local/recipes");
+    std::fs::create_dir_all(&local).unwrap();
+    std::fs::write(local.join("notes.yml"), NOTES_RECIPE).unwrap();
+    let text = text
+        .replace(
+            "backups:\n",
+            "  - name: notes-d12\n    recipe: notes\n    server: d12\n  - name: notes-d13\n    recipe: notes\n    server: d13\nbackups:\n",
+        )
+        .replace(
+            "  encryption: true\n",
+            "    - name: on-d12\n      server: d12\n      provider: chaton lab on this machine\n      country: FR\n    - name: on-d13\n      server: d13\n      provider: chaton lab on this machine\n      country: FR\n  encryption: true\n",
+        );
+    std::fs::write(&description, format!("{text}site:\n  updated: 2026-11-25\nrecipes_dir: local\n")).unwrap();
     let file = description.to_str().unwrap();
+    // Everything chaton prints, for the canary search of secrets at the end.
+    let mut printed = String::new();
 
     let start = Instant::now();
     let converge = chaton(&["apply", file]);
+    printed.push_str(&converge.stdout);
+    printed.push_str(&converge.stderr);
     assert_eq!(converge.code, 0, "converge failed:\n{}", converge.stderr);
     eprintln!("converge: {:.1} s", start.elapsed().as_secs_f64());
 
@@ -171,8 +280,17 @@ fn base_and_website_converge_idempotently_and_verify_on_debian_12_and_13() {
     assert_eq!(second.code, 0, "{}", second.stderr);
     idempotence(&second.stdout).unwrap();
     eprintln!("no-op apply: {:.2} s", start.elapsed().as_secs_f64());
+    let plan = chaton(&["plan", file, "--json", "--diff"]);
+    printed.push_str(&plan.stdout);
+    printed.push_str(&plan.stderr);
 
     let verify = chaton(&["verify", file]);
+    printed.push_str(&verify.stderr);
+    for host in ["d12", "d13"] {
+        assert!(verify.stderr.contains(&format!("[{host}] ok   `pg_isready -q` succeeds")), "{}", verify.stderr);
+        // The role logs in with its generated password (what the test recipe's check does).
+        assert!(verify.stderr.contains(&format!("psql -X -h localhost -U notes_{host}")), "{}", verify.stderr);
+    }
     assert_eq!(verify.code, 0, "verify failed:\n{}", verify.stderr);
     assert!(verify.stderr.contains("[d12] verified") && verify.stderr.contains("[d13] verified"), "{}", verify.stderr);
     assert!(
@@ -249,6 +367,26 @@ fn base_and_website_converge_idempotently_and_verify_on_debian_12_and_13() {
         assert!(ssh(&state, host, "id labadmin").contains("(sudo)"), "{host}");
     }
 
+    backups_restore_what_was_lost(&state, file, &mut printed);
+
+    // Secrets: the database password generated on each server, the backup passphrase and
+    // key kept next to the description. None is in anything chaton printed; the server
+    // files holding them are root's alone.
+    for host in ["d12", "d13"] {
+        let secret_file = format!("/var/lib/chaton/secrets/notes-{host}/db_password");
+        assert_eq!(ssh(&state, host, &format!("stat -c '%a %U' {secret_file}")).trim(), "600 root", "{host}");
+        let password = ssh(&state, host, &format!("cat {secret_file}"));
+        assert_eq!(password.trim().len(), 40, "{host}: the generated password");
+        assert!(!printed.contains(password.trim()), "{host}: the database password was printed");
+        assert_eq!(ssh(&state, host, "stat -c '%a %U' /etc/chaton/backup/passphrase").trim(), "600 root", "{host}");
+        let passphrase = std::fs::read_to_string(state.dir.join(format!("secrets/{host}/backup-passphrase"))).unwrap();
+        assert_eq!(ssh(&state, host, "cat /etc/chaton/backup/passphrase").trim(), passphrase.trim(), "{host}");
+        assert!(!printed.contains(passphrase.trim()), "{host}: the backup passphrase was printed");
+        let key = std::fs::read_to_string(state.dir.join(format!("secrets/{host}/backup-ssh-key"))).unwrap();
+        let key_body = key.lines().nth(1).unwrap();
+        assert!(!printed.contains(key_body), "{host}: the backup key was printed");
+    }
+
     // chaton now logs in as the admin, through sudo: root logins are switched off.
     let text = std::fs::read_to_string(&description).unwrap();
     std::fs::write(&description, text.replace("    ssh_user: root\n", "    ssh_user: labadmin\n")).unwrap();
@@ -273,8 +411,6 @@ fn base_and_website_converge_idempotently_and_verify_on_debian_12_and_13() {
     }
 
     // A recipe that never converges is caught by the idempotence rule.
-    let local = state.dir.join("local/recipes");
-    std::fs::create_dir_all(&local).unwrap();
     std::fs::write(
         local.join("flappy.yml"),
         "name: flappy
@@ -293,7 +429,6 @@ resources:
     .unwrap();
     let mut text = std::fs::read_to_string(&description).unwrap();
     text = text.replace("backups:", "  - name: flappy\n    recipe: flappy\n    server: d12\nbackups:");
-    text.push_str("recipes_dir: local\n");
     std::fs::write(&description, text).unwrap();
     assert_eq!(chaton(&["apply", file]).code, 0);
     let again = chaton(&["apply", file, "--json"]);

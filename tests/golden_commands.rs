@@ -7,7 +7,8 @@ use chaton::description::types::FileMode;
 use chaton::facts::{GroupFacts, HostFacts, PathState, UnitFacts, UserFacts};
 use chaton::recipe::model::{Presence, Proto};
 use chaton::resource::{
-    Action, Directory, Download, Exec, File, FirewallPort, Group, Link, Package, Resource, Service, User,
+    Action, Database, Directory, Download, Exec, File, FirewallPort, Group, Link, Package, Resource, Role, Service,
+    User,
 };
 use chaton::shell::render;
 
@@ -557,4 +558,56 @@ fn a_file_holding_a_secret_is_filled_on_the_server_and_its_masked_digest_converg
     let gathered = chaton::facts::gather::parse(&String::from_utf8_lossy(&out.stdout), &query).unwrap();
     assert!(file.plan(&gathered).is_none(), "converged: {:?}", gathered.paths);
     assert!(!String::from_utf8_lossy(&out.stdout).contains(&value));
+}
+
+// ── PostgreSQL role and database ────────────────────────────────────────────
+
+fn postgres(roles: &[&str], databases: &[(&str, &str)]) -> HostFacts {
+    HostFacts {
+        postgres: Some(chaton::facts::PostgresFacts {
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            databases: databases.iter().map(|(d, o)| (d.to_string(), o.to_string())).collect(),
+        }),
+        ..facts()
+    }
+}
+
+fn role() -> Resource {
+    Resource::Role(Role { name: "pads".into(), password_file: Some("/var/lib/chaton/secrets/pads/db_password".into()) })
+}
+
+#[test]
+fn role_missing_is_created_with_the_password_read_on_the_server() {
+    let create = commands(role(), &postgres(&["postgres"], &[])).unwrap();
+    assert_eq!(create.len(), 1);
+    // The password file's path travels, never a value; the script is a constant.
+    assert!(create[0].starts_with("sh -c "), "{}", create[0]);
+    assert!(create[0].ends_with(" sh pads /var/lib/chaton/secrets/pads/db_password"), "{}", create[0]);
+    assert!(create[0].contains("CREATE ROLE"), "{}", create[0]);
+    // Also before PostgreSQL runs (a first apply installs it further up the same script).
+    assert_eq!(action(role(), &facts()), Some(Action::Create));
+    assert_eq!(commands(role(), &postgres(&["postgres", "pads"], &[])), None);
+}
+
+#[test]
+fn database_missing_is_created_wrong_owner_is_changed_right_needs_nothing() {
+    let db = || Resource::Database(Database { name: "pads".into(), owner: "pads".into() });
+    assert_eq!(
+        commands(db(), &postgres(&["pads"], &[])).unwrap(),
+        ["runuser -u postgres -- createdb --owner pads -- pads"]
+    );
+    assert_eq!(
+        commands(db(), &postgres(&["pads"], &[("pads", "postgres")])).unwrap(),
+        ["runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -c 'ALTER DATABASE \"pads\" OWNER TO \"pads\"'"]
+    );
+    assert_eq!(commands(db(), &postgres(&["pads"], &[("pads", "pads")])), None);
+}
+
+#[test]
+fn a_new_unit_file_is_followed_by_a_daemon_reload() {
+    let unit = file("/etc/systemd/system/chaton-acme.timer", "[Timer]\n", 0o644, None);
+    let written = commands(unit, &facts()).unwrap();
+    assert_eq!(written.last().unwrap(), "systemctl daemon-reload");
+    let other = file("/etc/systemd/system.conf.d/x.conf", "[Manager]\n", 0o644, None);
+    assert!(!commands(other, &facts()).unwrap().contains(&"systemctl daemon-reload".to_owned()));
 }

@@ -238,3 +238,24 @@ fn docs_check_passes_on_the_example_and_fails_on_non_free_software() {
     assert!(stdout.contains("ClosedWiki") || stdout.contains("wiki (LicenseRef-Proprietary)"), "{stdout}");
     assert!(stdout.contains("MISSING Every service says how users get their data back"), "{stdout}");
 }
+
+#[test]
+fn the_infrastructure_page_states_the_recorded_restore_drills() {
+    let dir = tempfile::tempdir().unwrap();
+    let description = dir.path().join("hoster.yml");
+    std::fs::copy(EXAMPLE, &description).unwrap();
+    let page = |site: &chaton::site::Site, lang: &str| {
+        String::from_utf8(site.files[&format!("{lang}/infrastructure.html")].clone()).unwrap()
+    };
+    let site = build(&description, "2026-11-25");
+    assert!(page(&site, "en").contains("Last successful restore drill</dt><dd>none yet"));
+    // What `chaton backup drill` writes when a drill passes.
+    std::fs::write(dir.path().join("backup-drills.json"), r#"{"site": "2026-11-26T02:15:36Z"}"#).unwrap();
+    let site = build(&description, "2026-11-25");
+    assert!(page(&site, "en").contains("Last successful restore drill</dt><dd>site: 2026-11-26</dd>"));
+    assert!(page(&site, "fr").contains("site : 2026-11-26</dd>"));
+    // A damaged record is an error that says where, not a silently empty page.
+    std::fs::write(dir.path().join("backup-drills.json"), "{\"site\": ").unwrap();
+    let error = chaton::pipeline::check(&description, None).err().expect("refused");
+    assert!(error[0].message.contains("backup-drills.json:1:"), "{}", error[0].message);
+}

@@ -93,7 +93,17 @@ pub fn run(command: BackupCommand) -> Result<u8, Error> {
         BackupCommand::Drill { file, service, connection } => {
             let checked = pipeline::check(&file, None)?;
             let server = server_of(&checked, &service)?;
-            let (_, ok) = operate(&checked, &[server], &command_line(&["drill", &service]), &connection, true)?;
+            let (reports, ok) = operate(&checked, &[server], &command_line(&["drill", &service]), &connection, true)?;
+            let drilled = reports.iter().filter_map(|r| r.result.as_ref().ok()).flat_map(|r| &r.output).find_map(|l| {
+                match l.split('\t').collect::<Vec<_>>().as_slice() {
+                    ["drilled", s, date] if *s == service => Some((*date).to_owned()),
+                    _ => None,
+                }
+            });
+            if let (true, Some(date)) = (ok, drilled) {
+                let path = record_drill(&checked, &service, &date)?;
+                eprintln!("drill passed; recorded in {} for the infrastructure page", path.display());
+            }
             Ok(if ok { exit::OK } else { exit::ERROR })
         }
         BackupCommand::Restore { file, service, from, yes, connection } => {
@@ -116,6 +126,24 @@ pub fn run(command: BackupCommand) -> Result<u8, Error> {
             Ok(if ok { exit::OK } else { exit::ERROR })
         }
     }
+}
+
+/// Adds the drill to `backup-drills.json` next to the description (replaced atomically).
+fn record_drill(checked: &Checked, service: &str, date: &str) -> Result<PathBuf, Error> {
+    let description = &checked.description;
+    let mut drills = description.drills.clone();
+    drills.insert(service.to_owned(), date.to_owned());
+    let path = description.dir.join(crate::description::DRILLS_FILE);
+    let text = serde_json::to_string_pretty(&drills).map_err(|e| Error::Output(e.to_string()))? + "\n";
+    let fail = |e: std::io::Error| Error::Output(format!("cannot write {}: {e}", path.display()));
+    let dir = if description.dir.as_os_str().is_empty() { std::path::Path::new(".") } else { &description.dir };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
+    tmp.write_all(text.as_bytes()).map_err(fail)?;
+    // A public record, committed with the description (the temporary file starts 0600).
+    use std::os::unix::fs::PermissionsExt as _;
+    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(fail)?;
+    tmp.persist(&path).map_err(|e| fail(e.error))?;
+    Ok(path)
 }
 
 fn command_line(args: &[&str]) -> String {
@@ -164,7 +192,11 @@ fn server_of(checked: &Checked, name: &str) -> Result<String, Error> {
         return Err(Error::Invalid(vec![Diagnostic::error(format!(
             "{} is not backed up: {}",
             quoted(name),
-            if hoster.backups.is_none() { "the description has no `backups` section" } else { "its recipe keeps no data" }
+            if hoster.backups.is_none() {
+                "the description has no `backups` section"
+            } else {
+                "its recipe keeps no data"
+            }
         ))]));
     }
     Ok(service.server.clone())

@@ -310,11 +310,11 @@ backups:
     )
 }
 
-const GITIGNORE: &str = "# Built by chaton, rebuilt at will.\n/site/\n/rendered/\n/lab/\nplan.json\n";
+const GITIGNORE: &str = "# Built by chaton, rebuilt at will.\n/site/\n/rendered/\n/lab/\nplan.json\n# Backup passphrases and keys: keep a copy somewhere safe, away from the servers, and\n# out of this repository.\n/secrets/\n";
 
 fn readme(a: &Answers) -> String {
     format!(
-        "# {name}: our servers, described for chaton\n\n`hoster.yml` describes who we are, our servers and our services. With chaton:\n\n```sh\nchaton check hoster.yml          # valid?\nchaton plan hoster.yml           # what would change on the servers\nchaton apply hoster.yml          # make it so\nchaton verify hoster.yml         # and check it\nchaton docs hoster.yml --out site --check   # the charter pages\n```\n\n`known_hosts` (written by `chaton apply --accept-new`) holds the servers' host keys:\ncommit it, it is how chaton recognises them.\n",
+        "# {name}: our servers, described for chaton\n\n`hoster.yml` describes who we are, our servers and our services. With chaton:\n\n```sh\nchaton check hoster.yml          # valid?\nchaton plan hoster.yml           # what would change on the servers\nchaton apply hoster.yml          # make it so\nchaton verify hoster.yml         # and check it\nchaton docs hoster.yml --out site --check   # the charter pages\n```\n\n`known_hosts` (written by `chaton apply --accept-new`) holds the servers' host keys:\ncommit it, it is how chaton recognises them. `backup-drills.json` (written by\n`chaton backup drill`) records the restore drills the infrastructure page states: commit it\ntoo. `secrets/` holds the servers' backup passphrases and keys: never commit it, and keep\na copy somewhere safe, away from the servers: without it, backups cannot be read.\n",
         name = a.name.replace('\n', " ")
     )
 }

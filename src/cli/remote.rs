@@ -258,9 +258,8 @@ pub fn operate(
     args: &ConnectionArgs,
     show_output: bool,
 ) -> Result<(Vec<HostReport>, bool), Error> {
-    let desired = DesiredState {
-        servers: desired.servers.iter().filter(|s| servers.contains(&s.name)).cloned().collect(),
-    };
+    let desired =
+        DesiredState { servers: desired.servers.iter().filter(|s| servers.contains(&s.name)).cloned().collect() };
     let task = Task::Operate { script: script.to_owned() };
     let lock = Mutex::new(());
     let print = |event: Event| {

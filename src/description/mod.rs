@@ -7,6 +7,7 @@ pub mod suggest;
 pub mod types;
 pub mod validate;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -23,7 +24,14 @@ pub struct Description {
     pub locations: Locations,
     /// Folder of the description: relative paths in it (recipes_dir, logo) start here.
     pub dir: PathBuf,
+    /// Date of the last successful restore drill per service, from `backup-drills.json`
+    /// next to the description (written by `chaton backup drill`).
+    pub drills: BTreeMap<String, String>,
 }
+
+/// The record of restore drills, next to the description: the hoster commits it, and the
+/// infrastructure page states it.
+pub const DRILLS_FILE: &str = "backup-drills.json";
 
 /// Reads and parses a description file. Syntax and type errors stop at the first one,
 /// with its position; semantic problems are `validate`'s.
@@ -32,5 +40,21 @@ pub fn load(path: &Path) -> Result<Description, Box<Diagnostic>> {
     let hoster: Hoster = crate::yaml::parse(&source)?;
     let locations = Locations::index(&source.text);
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    Ok(Description { hoster, source, locations, dir })
+    let drills = read_drills(&dir)?;
+    Ok(Description { hoster, source, locations, dir, drills })
+}
+
+fn read_drills(dir: &Path) -> Result<BTreeMap<String, String>, Box<Diagnostic>> {
+    let path = dir.join(DRILLS_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(Box::new(Diagnostic::error(format!("cannot read {}: {e}", path.display())))),
+    };
+    serde_json::from_str(&text).map_err(|e| {
+        Box::new(
+            Diagnostic::error(format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))
+                .help("`chaton backup drill` writes this file: a JSON object, service name → date"),
+        )
+    })
 }

@@ -90,6 +90,12 @@ pub fn context(
                 Err(d) => problems.push(d),
             }
         }
+        // The service's generated secrets go with its data: a restore elsewhere finds the
+        // passwords its files were made with.
+        if !loaded.recipe.secrets.is_empty() {
+            let state_dir = context["chaton"]["state_dir"].as_str().unwrap_or_default();
+            paths.push(format!("{state_dir}/secrets/{}", service.name));
+        }
         let mut databases = Vec::new();
         for (i, t) in spec.databases.iter().enumerate() {
             match templates.render_str(t, context, loaded, &format!("data.backup.databases[{i}]")) {

@@ -204,7 +204,8 @@ fn resolve_server(
         match backup::context(description, catalogue, templates, server, &service_contexts, keys) {
             Ok(Some(backup)) => {
                 let mut context = base_context.clone();
-                let params = merged_params(loaded, hoster.infrastructure.get(BACKUPS_RECIPE).unwrap_or(&BTreeMap::new()));
+                let params =
+                    merged_params(loaded, hoster.infrastructure.get(BACKUPS_RECIPE).unwrap_or(&BTreeMap::new()));
                 context["service"] = json!({ "name": BACKUPS_RECIPE, "domain": null, "params": params });
                 context["params"] = params;
                 // Only this recipe sees the backup keys.

@@ -92,6 +92,15 @@ pub struct BackupsData {
     pub monthly: u32,
     pub destinations: Vec<DestinationData>,
     pub encryption: bool,
+    /// The last successful restore drill of each service.
+    pub drills: Vec<DrillData>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DrillData {
+    pub service: String,
+    /// `YYYY-MM-DD`.
+    pub date: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -216,7 +225,7 @@ impl SiteData {
                 .collect(),
             servers,
             services,
-            backups: hoster.backups.as_ref().map(backups),
+            backups: hoster.backups.as_ref().map(|b| backups(b, &description.drills)),
             statistics: hoster.site.statistics.clone(),
             updated: hoster.site.updated.clone().unwrap_or_else(|| today.to_owned()),
             generator: format!("chaton {}", env!("CARGO_PKG_VERSION")),
@@ -229,7 +238,7 @@ impl SiteData {
     }
 }
 
-fn backups(b: &Backups) -> BackupsData {
+fn backups(b: &Backups, drills: &std::collections::BTreeMap<String, String>) -> BackupsData {
     BackupsData {
         schedule: match b.schedule {
             Schedule::Hourly => "hourly",
@@ -250,5 +259,10 @@ fn backups(b: &Backups) -> BackupsData {
             })
             .collect(),
         encryption: b.encryption,
+        // The day is enough for readers, and keeps the pages from changing every drill.
+        drills: drills
+            .iter()
+            .map(|(service, date)| DrillData { service: service.clone(), date: date.chars().take(10).collect() })
+            .collect(),
     }
 }
