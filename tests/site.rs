@@ -259,3 +259,20 @@ fn the_infrastructure_page_states_the_recorded_restore_drills() {
     let error = chaton::pipeline::check(&description, None).err().expect("refused");
     assert!(error[0].message.contains("backup-drills.json:1:"), "{}", error[0].message);
 }
+
+#[test]
+fn the_privacy_page_states_the_log_retention_the_web_front_is_set_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let description = dir.path().join("hoster.yml");
+    let text = std::fs::read_to_string(EXAMPLE).unwrap();
+    let privacy = |text: &str| {
+        std::fs::write(&description, text).unwrap();
+        let site = build(&description, "2026-11-25");
+        String::from_utf8(site.files["en/privacy.html"].clone()).unwrap()
+    };
+    assert!(privacy(&text).contains("<td>site</td>") && privacy(&text).contains("<td>14 day(s)</td>"));
+    let longer = text.replace("  web:\n", "  web:\n    log_retention_days: 30\n");
+    assert_ne!(longer, text);
+    let page = privacy(&longer);
+    assert!(page.contains("<td>30 day(s)</td>") && !page.contains("<td>14 day(s)</td>"), "{page}");
+}

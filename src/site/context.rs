@@ -182,7 +182,7 @@ impl SiteData {
                     },
                     personal: recipe.data.personal.clone(),
                     holds_user_data: recipe.data.holds_user_data,
-                    log_retention_days: recipe.data.log_retention_days,
+                    log_retention_days: log_retention(recipe, hoster, catalogue),
                     export: recipe
                         .data
                         .export
@@ -236,6 +236,26 @@ impl SiteData {
     pub fn economic_model(&self) -> Option<&EconomicModel> {
         self.organisation.economic_model.as_ref()
     }
+}
+
+/// How long a service's logs are kept: its own, or longer where what it stands on keeps
+/// its logs longer (the web front's access logs, as the description sets them).
+fn log_retention(
+    recipe: &crate::recipe::model::Recipe,
+    hoster: &crate::description::Hoster,
+    catalogue: &Catalogue,
+) -> u32 {
+    let mut days = recipe.data.log_retention_days;
+    for required in recipe.requires.iter().filter_map(|name| catalogue.get(name)) {
+        let set = hoster.infrastructure.get(&required.recipe.name).and_then(|p| p.get("log_retention_days"));
+        let default = required.recipe.params.get("log_retention_days").and_then(|p| p.default.as_ref());
+        let value = set
+            .or(default)
+            .and_then(serde_json::Value::as_u64)
+            .map_or(required.recipe.data.log_retention_days, |d| u32::try_from(d).unwrap_or(u32::MAX));
+        days = days.max(value);
+    }
+    days
 }
 
 fn backups(b: &Backups, drills: &std::collections::BTreeMap<String, String>) -> BackupsData {
