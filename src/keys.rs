@@ -1,7 +1,8 @@
-//! Keys chaton makes and keeps on the control machine, because they must outlive a server:
-//! each server's backup passphrase (without it, a dead server's backups cannot be read) and
-//! the SSH key it uses to reach another server's backup repository (its public half goes to
-//! that other server).
+//! Keys chaton makes and keeps on the control machine, because they must outlive a server
+//! or be handed to someone: each server's backup passphrase (without it, a dead server's
+//! backups cannot be read), the SSH key it uses to reach another server's backup repository
+//! (its public half goes to that other server), and a VPN's keys (the server's public key
+//! and each generated peer's configuration go to the people who connect).
 //!
 //! They live in `secrets/SERVER/` next to the description: folders 0700, files 0600,
 //! created on first need, never printed. The hoster keeps a copy somewhere safe, away from
@@ -43,10 +44,47 @@ pub struct BackupKeys {
     pub ssh_public_key: String,
 }
 
-/// The keys of every server that sends backups.
+/// The keys of every server that sends backups, and of every VPN.
 #[derive(Debug, Clone, Default)]
 pub struct Keys {
     pub backup: BTreeMap<String, BackupKeys>,
+    /// By (server, service).
+    pub vpn: BTreeMap<(String, String), VpnKeys>,
+}
+
+/// What chaton needs to know of a VPN service to make its keys and peer configurations.
+#[derive(Debug, Clone)]
+pub struct VpnNeed {
+    pub server: String,
+    pub service: String,
+    /// The tunnel network; the server takes its first address.
+    pub network: (std::net::Ipv4Addr, u8),
+    /// (name, public key if the peer made its own).
+    pub peers: Vec<(String, Option<String>)>,
+    /// Where peers reach the server (`host:port`), for their configurations.
+    pub endpoint: String,
+    /// Networks peers send through the tunnel (`0.0.0.0/0` for a full tunnel).
+    pub allowed_ips: String,
+    pub dns: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct VpnKeys {
+    pub private_key: SecretText,
+    pub public_key: String,
+    /// `10.66.0.1/24`
+    pub address: String,
+    pub peers: Vec<VpnPeer>,
+}
+
+#[derive(Debug, Clone)]
+pub struct VpnPeer {
+    pub name: String,
+    pub public_key: String,
+    /// `10.66.0.2`
+    pub address: String,
+    /// The configuration chaton wrote for the peer (when it made the peer's keys).
+    pub configuration: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +104,7 @@ fn io(path: &Path, e: impl std::fmt::Display) -> KeysError {
 impl Keys {
     /// Stand-ins for offline work (`plan --offline`, `render`, `check`), which must not
     /// create anything: the files they would go into are sensitive, never shown anyway.
-    pub fn offline(servers: &[String]) -> Self {
+    pub fn offline(servers: &[String], vpns: &[VpnNeed]) -> Self {
         let stand_in = |what: &str| SecretText(format!("({what} made by `chaton apply`)"));
         let backup = servers
             .iter()
@@ -79,11 +117,35 @@ impl Keys {
                 (server.clone(), keys)
             })
             .collect();
-        Self { backup }
+        let vpn = vpns
+            .iter()
+            .map(|need| {
+                let peers = need
+                    .peers
+                    .iter()
+                    .zip(allocate(need.network, &BTreeMap::new(), &need.peers))
+                    .map(|((name, key), address)| VpnPeer {
+                        name: name.clone(),
+                        public_key: key.clone().unwrap_or_else(|| "(made by chaton apply)".into()),
+                        address,
+                        configuration: None,
+                    })
+                    .collect();
+                let keys = VpnKeys {
+                    private_key: stand_in("private key"),
+                    public_key: "(made by chaton apply)".into(),
+                    address: server_address(need.network),
+                    peers,
+                };
+                ((need.server.clone(), need.service.clone()), keys)
+            })
+            .collect();
+        Self { backup, vpn }
     }
 
-    /// Reads the keys of `servers` from `dir/secrets/`, making those missing.
-    pub fn load_or_create(dir: &Path, servers: &[String]) -> Result<Self, KeysError> {
+    /// Reads the keys of `servers` and `vpns` from `dir/secrets/`, making those missing, and
+    /// writes the configuration of each VPN peer whose keys chaton made.
+    pub fn load_or_create(dir: &Path, servers: &[String], vpns: &[VpnNeed]) -> Result<Self, KeysError> {
         let mut backup = BTreeMap::new();
         for server in servers {
             let folder = dir.join(FOLDER).join(server);
@@ -107,8 +169,113 @@ impl Keys {
                 },
             );
         }
-        Ok(Self { backup })
+        let mut vpn = BTreeMap::new();
+        for need in vpns {
+            vpn.insert((need.server.clone(), need.service.clone()), vpn_keys(dir, need)?);
+        }
+        Ok(Self { backup, vpn })
     }
+}
+
+/// The server's address in the tunnel: the network's first, with the prefix.
+fn server_address((network, prefix): (std::net::Ipv4Addr, u8)) -> String {
+    format!("{}/{prefix}", std::net::Ipv4Addr::from(u32::from(network) + 1))
+}
+
+/// Each peer's address: the one it had (kept in `known`), else the lowest free one from the
+/// network's second address on. Stable: adding or removing a peer moves no other.
+fn allocate(
+    (network, prefix): (std::net::Ipv4Addr, u8),
+    known: &BTreeMap<String, String>,
+    peers: &[(String, Option<String>)],
+) -> Vec<String> {
+    let first = u32::from(network) + 2;
+    let last = u32::from(network) + (1u32 << (32 - u32::from(prefix))) - 2;
+    let mut taken: Vec<String> = peers.iter().filter_map(|(name, _)| known.get(name).cloned()).collect();
+    peers
+        .iter()
+        .map(|(name, _)| {
+            if let Some(address) = known.get(name) {
+                return address.clone();
+            }
+            let free = (first..=last)
+                .map(|n| std::net::Ipv4Addr::from(n).to_string())
+                .find(|a| !taken.contains(a))
+                .unwrap_or_default();
+            taken.push(free.clone());
+            free
+        })
+        .collect()
+}
+
+fn vpn_keys(dir: &Path, need: &VpnNeed) -> Result<VpnKeys, KeysError> {
+    let folder = dir.join(FOLDER).join(&need.server).join(format!("vpn-{}", need.service));
+    private_folder(&dir.join(FOLDER))?;
+    private_folder(&dir.join(FOLDER).join(&need.server))?;
+    private_folder(&folder)?;
+    let (private_key, public_key) = x25519_pair(&folder.join("server.key"))?;
+    // Addresses given once are kept: a peer's configuration never goes stale.
+    let book = folder.join("addresses.json");
+    let known: BTreeMap<String, String> = match std::fs::read_to_string(&book) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| io(&book, e))?,
+        Err(_) => BTreeMap::new(),
+    };
+    let addresses = allocate(need.network, &known, &need.peers);
+    if addresses.iter().any(String::is_empty) {
+        return Err(io(&book, "the VPN network has no free address left for every peer"));
+    }
+    let current: BTreeMap<String, String> =
+        need.peers.iter().map(|(n, _)| n.clone()).zip(addresses.iter().cloned()).collect();
+    if current != known {
+        write_private(&book, &serde_json::to_string_pretty(&current).map_err(|e| io(&book, e))?)?;
+    }
+    let mut peers = Vec::new();
+    for ((name, given), address) in need.peers.iter().zip(addresses) {
+        let (public, configuration) = match given {
+            Some(key) => (key.clone(), None),
+            None => {
+                let (private, public) = x25519_pair(&folder.join(format!("{name}.key")))?;
+                let path = folder.join(format!("{name}.conf"));
+                let text = peer_configuration(need, name, &public_key, &private, &address);
+                if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+                    write_private(&path, &text)?;
+                }
+                (public, Some(path))
+            }
+        };
+        peers.push(VpnPeer { name: name.clone(), public_key: public, address, configuration });
+    }
+    Ok(VpnKeys { private_key, public_key, address: server_address(need.network), peers })
+}
+
+fn peer_configuration(need: &VpnNeed, peer: &str, server_public: &str, private: &SecretText, address: &str) -> String {
+    let dns = need.dns.as_ref().map(|d| format!("DNS = {d}\n")).unwrap_or_default();
+    format!(
+        "# WireGuard configuration for the peer \"{peer}\" of {service} ({server}), made by chaton.\n# Hand it over privately: it holds the peer's private key.\n[Interface]\nPrivateKey = {private}\nAddress = {address}/32\n{dns}\n[Peer]\nPublicKey = {server_public}\nEndpoint = {endpoint}\nAllowedIPs = {allowed}\nPersistentKeepalive = 25\n",
+        service = need.service,
+        server = need.server,
+        private = private.expose(),
+        endpoint = need.endpoint,
+        allowed = need.allowed_ips,
+    )
+}
+
+/// An X25519 key pair in WireGuard's base64 form, the private half kept in `path` (made
+/// there, 0600, when missing).
+fn x25519_pair(path: &Path) -> Result<(SecretText, String), KeysError> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    if !path.exists() {
+        let key = openssl::pkey::PKey::generate_x25519().map_err(|e| io(path, e))?;
+        let raw = key.raw_private_key().map_err(|e| io(path, e))?;
+        write_private(path, &format!("{}\n", b64.encode(raw)))?;
+    }
+    let private = read(path, true)?.trim().to_owned();
+    let raw = b64.decode(&private).map_err(|e| io(path, e))?;
+    let key =
+        openssl::pkey::PKey::private_key_from_raw_bytes(&raw, openssl::pkey::Id::X25519).map_err(|e| io(path, e))?;
+    let public = b64.encode(key.raw_public_key().map_err(|e| io(path, e))?);
+    Ok((SecretText(private), public))
 }
 
 fn private_folder(path: &Path) -> Result<(), KeysError> {
@@ -126,6 +293,8 @@ fn write_private(path: &Path, text: &str) -> Result<(), KeysError> {
     use std::io::Write as _;
     // Written to a new file created 0600, then renamed: never readable by others, never half.
     let tmp: PathBuf = path.with_extension("new");
+    // Left by a run that was killed halfway: never read, safe to drop.
+    let _ = std::fs::remove_file(&tmp);
     let mut file =
         std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(|e| io(&tmp, e))?;
     file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).map_err(|e| io(&tmp, e))?;
@@ -180,8 +349,8 @@ mod tests {
     fn keys_are_made_once_private_and_kept() {
         let dir = tempfile::tempdir().unwrap();
         let servers = vec!["a".to_owned()];
-        let first = Keys::load_or_create(dir.path(), &servers).unwrap();
-        let again = Keys::load_or_create(dir.path(), &servers).unwrap();
+        let first = Keys::load_or_create(dir.path(), &servers, &[]).unwrap();
+        let again = Keys::load_or_create(dir.path(), &servers, &[]).unwrap();
         let (one, two) = (&first.backup["a"], &again.backup["a"]);
         assert_eq!(one.passphrase, two.passphrase);
         assert_eq!(one.passphrase.expose().len(), 40);
@@ -194,6 +363,54 @@ mod tests {
         assert!(!format!("{first:?}").contains(one.passphrase.expose()), "Debug shows the passphrase");
         // A folder others can read is refused rather than used.
         std::fs::set_permissions(dir.path().join("secrets/a"), std::fs::Permissions::from_mode(0o755)).unwrap();
-        assert!(matches!(Keys::load_or_create(dir.path(), &servers), Err(KeysError::TooOpen { .. })));
+        assert!(matches!(Keys::load_or_create(dir.path(), &servers, &[]), Err(KeysError::TooOpen { .. })));
+    }
+
+    #[test]
+    fn wireguard_public_keys_are_x25519_of_the_private_ones() {
+        use base64::Engine as _;
+        // RFC 7748, section 6.1: Alice's key pair.
+        let hex = |h: &str| {
+            (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap()).collect::<Vec<u8>>()
+        };
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alice.key");
+        write_private(&path, &b64.encode(hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")))
+            .unwrap();
+        let (_, public) = x25519_pair(&path).unwrap();
+        assert_eq!(public, b64.encode(hex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")));
+    }
+
+    fn need(peers: &[&str]) -> VpnNeed {
+        VpnNeed {
+            server: "s".into(),
+            service: "vpn".into(),
+            network: ("10.66.0.0".parse().unwrap(), 24),
+            peers: peers.iter().map(|p| ((*p).to_owned(), None)).collect(),
+            endpoint: "vpn.example:51820".into(),
+            allowed_ips: "10.66.0.0/24".into(),
+            dns: None,
+        }
+    }
+
+    #[test]
+    fn peers_keep_their_addresses_and_get_a_private_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keys::load_or_create(dir.path(), &[], &[need(&["ada", "bob", "cyd"])]).unwrap();
+        let vpn = &keys.vpn[&("s".to_owned(), "vpn".to_owned())];
+        assert_eq!(vpn.address, "10.66.0.1/24");
+        let addresses: Vec<&str> = vpn.peers.iter().map(|p| p.address.as_str()).collect();
+        assert_eq!(addresses, ["10.66.0.2", "10.66.0.3", "10.66.0.4"]);
+        // bob leaves, dan comes: ada and cyd keep theirs, dan takes the free one.
+        let keys = Keys::load_or_create(dir.path(), &[], &[need(&["ada", "cyd", "dan"])]).unwrap();
+        let vpn = &keys.vpn[&("s".to_owned(), "vpn".to_owned())];
+        let addresses: Vec<&str> = vpn.peers.iter().map(|p| p.address.as_str()).collect();
+        assert_eq!(addresses, ["10.66.0.2", "10.66.0.4", "10.66.0.3"]);
+        let conf = vpn.peers[0].configuration.as_ref().unwrap();
+        assert_eq!(std::fs::metadata(conf).unwrap().permissions().mode() & 0o777, 0o600);
+        let text = std::fs::read_to_string(conf).unwrap();
+        assert!(text.contains("Address = 10.66.0.2/32") && text.contains(&format!("PublicKey = {}", vpn.public_key)));
+        assert!(text.contains("Endpoint = vpn.example:51820"), "{text}");
     }
 }

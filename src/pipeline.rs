@@ -42,9 +42,14 @@ pub fn desired(checked: &Checked, state_dir: &str, keys: &Keys) -> Result<Desire
     resolve::resolve(&checked.description, &checked.catalogue, state_dir, keys)
 }
 
-/// The backup keys the description needs: read (and made when missing) next to the
+/// The keys the description needs (backups, VPNs): read (and made when missing) next to the
 /// description when `create`, stand-ins otherwise (offline work creates nothing).
 pub fn backup_keys(checked: &Checked, create: bool) -> Result<Keys, crate::keys::KeysError> {
     let senders = resolve::backup::senders(&checked.description, &checked.catalogue);
-    if create { Keys::load_or_create(&checked.description.dir, &senders) } else { Ok(Keys::offline(&senders)) }
+    let vpns = resolve::vpn::needs(&checked.description, &checked.catalogue);
+    if create {
+        Keys::load_or_create(&checked.description.dir, &senders, &vpns)
+    } else {
+        Ok(Keys::offline(&senders, &vpns))
+    }
 }

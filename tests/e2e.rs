@@ -441,6 +441,88 @@ resources:
 
 #[test]
 #[ignore = "needs root and the lab's packages: run by .ci/run with --ignored"]
+fn a_vpn_peer_configuration_made_by_chaton_brings_another_server_into_the_tunnel() {
+    let _one = LAB.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let guard = lab_up(dir.path(), &[("d12", Distribution::Debian12), ("d13", Distribution::Debian13)]);
+    let state = guard.state.clone();
+    let description = lab::write_description(&state).unwrap();
+    // A VPN on each release: d12's for d13 (keys made by chaton) and a phone that made its
+    // own; d13's a full tunnel (forwarding and masquerading) for a laptop.
+    let phone = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=";
+    let text = std::fs::read_to_string(&description).unwrap().replace(
+        "backups:\n",
+        &format!(
+            "  - name: vpn-a\n    recipe: wireguard\n    server: d12\n    params:\n      peers:\n        - name: d13\n        - {{name: phone, public_key: \"{phone}\"}}\n  - name: vpn-b\n    recipe: wireguard\n    server: d13\n    params:\n      network: 10.67.0.0/24\n      full_tunnel: true\n      peers:\n        - name: laptop\nbackups:\n"
+        ),
+    );
+    std::fs::write(&description, text).unwrap();
+    let file = description.to_str().unwrap();
+
+    let converge = chaton(&["apply", file]);
+    assert_eq!(converge.code, 0, "converge failed:\n{}", converge.stderr);
+    let second = chaton(&["apply", file, "--json"]);
+    idempotence(&second.stdout).unwrap();
+    let verify = chaton(&["verify", file]);
+    assert_eq!(verify.code, 0, "{}", verify.stderr);
+    assert!(verify.stderr.contains("wg show wg-vpn-a listen-port"), "{}", verify.stderr);
+
+    // The peer configuration chaton wrote for d13, private and never printed.
+    let configuration = state.dir.join("secrets/d12/vpn-vpn-a/d13.conf");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(&configuration).unwrap().permissions().mode() & 0o777, 0o600);
+    let text = std::fs::read_to_string(&configuration).unwrap();
+    let private = text.lines().find_map(|l| l.strip_prefix("PrivateKey = ")).unwrap();
+    for out in [&converge.stdout, &converge.stderr, &second.stdout, &verify.stderr] {
+        assert!(!out.contains(private), "a peer's private key was printed");
+    }
+    assert!(
+        !ssh(&state, "d12", "cat /etc/wireguard/wg-vpn-a.conf").contains(private),
+        "the peer's key is on the server"
+    );
+    assert!(ssh(&state, "d12", "wg show wg-vpn-a allowed-ips").contains(phone), "the phone's own key is a peer");
+
+    // d13 joins d12's tunnel with that file, as a member's device would.
+    ssh(
+        &state,
+        "d13",
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -q wireguard-tools wireguard-go iputils-ping >/dev/null 2>&1",
+    );
+    let address = &state.host("d13").unwrap().address;
+    let up = Command::new("ssh")
+        .args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-i"])
+        .arg(&state.key)
+        .arg(format!("root@{address}"))
+        .arg("umask 077 && cat > /etc/wireguard/member.conf && wg-quick up member")
+        .stdin(std::fs::File::open(&configuration).unwrap())
+        .output()
+        .unwrap();
+    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+    let ping = ssh(&state, "d13", "ping -c 3 -W 2 10.66.0.1");
+    assert!(ping.contains("3 received"), "no ping across the tunnel:\n{ping}");
+    let handshakes = ssh(&state, "d12", "wg show wg-vpn-a latest-handshakes");
+    let d13_key = ssh(&state, "d13", "wg show member public-key");
+    let seen = handshakes.lines().any(|l| l.starts_with(d13_key.trim()) && !l.ends_with("\t0"));
+    assert!(seen, "no handshake from d13 in `wg show`:\n{handshakes}");
+
+    // The full tunnel forwards and masquerades its peers' traffic.
+    assert_eq!(ssh(&state, "d13", "sysctl -n net.ipv4.ip_forward").trim(), "1");
+    assert!(
+        ssh(&state, "d13", "nft list table ip chaton_nat")
+            .contains("ip saddr 10.67.0.0/24 oifname != \"wg-vpn-b\" masquerade")
+    );
+    let laptop = std::fs::read_to_string(state.dir.join("secrets/d13/vpn-vpn-b/laptop.conf")).unwrap();
+    assert!(
+        laptop.contains("AllowedIPs = 0.0.0.0/0") && laptop.contains(&format!("Endpoint = {address}:51820")),
+        "{laptop}"
+    );
+
+    drop(guard);
+    nothing_left_behind(&state);
+}
+
+#[test]
+#[ignore = "needs root and the lab's packages: run by .ci/run with --ignored"]
 fn a_host_cut_off_mid_run_does_not_stop_the_others() {
     let _one = LAB.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();

@@ -149,6 +149,9 @@ pub fn boot(host: &LabHost, logs: &Path) -> Result<u32, LabError> {
         .arg("--bind=/dev/net/tun")
         // The firewall recipes need nftables inside the host.
         .arg("--capability=CAP_NET_ADMIN")
+        // The host's own network settings (/proc/sys/net: a VPN's forwarding) are its to
+        // change: it has its own network namespace.
+        .env("SYSTEMD_NSPAWN_API_VFS_WRITABLE", "network")
         .arg("--console=passive")
         .stdin(Stdio::null())
         .stdout(log.try_clone().map_err(|e| LabError::Step { what: "console log".into(), detail: e.to_string() })?)

@@ -19,6 +19,8 @@ pub fn check_param(spec: &ParamSpec, value: &Value) -> Result<(), String> {
         ParamType::Domain => "a domain name",
         ParamType::Email => "an email address",
         ParamType::List => "a list of strings",
+        ParamType::Network => "an IPv4 network such as 10.66.0.0/24",
+        ParamType::Peers => "a list of peers, each `{name: NAME}` or `{name: NAME, public_key: KEY}`",
     };
     let wrong = || Err(format!("expected {type_name}, found {}", describe(value)));
     match (spec.kind, value) {
@@ -49,8 +51,70 @@ pub fn check_param(spec: &ParamSpec, value: &Value) -> Result<(), String> {
         (ParamType::Domain, Value::String(s)) if is_domain_name(s) => Ok(()),
         (ParamType::Email, Value::String(s)) if is_email(s) => Ok(()),
         (ParamType::List, Value::Array(items)) if items.iter().all(Value::is_string) => Ok(()),
+        (ParamType::Network, Value::String(s)) => match parse_network(s) {
+            Some(_) => Ok(()),
+            None => Err(format!("{} is not an IPv4 network such as 10.66.0.0/24 (prefix 16 to 29)", quoted(s))),
+        },
+        (ParamType::Peers, Value::Array(items)) => check_peers(items),
         _ => wrong(),
     }
+}
+
+/// An IPv4 network with a prefix from 16 to 29 (room for a server and its peers), as
+/// (network address, prefix); the address must be the network's own.
+pub fn parse_network(text: &str) -> Option<(std::net::Ipv4Addr, u8)> {
+    let (address, prefix) = text.split_once('/')?;
+    let address: std::net::Ipv4Addr = address.parse().ok()?;
+    let prefix: u8 = prefix.parse().ok()?;
+    if !(16..=29).contains(&prefix) {
+        return None;
+    }
+    let mask = u32::MAX << (32 - u32::from(prefix));
+    (u32::from(address) & !mask == 0).then_some((address, prefix))
+}
+
+/// A WireGuard public key: 32 bytes in base64.
+pub fn is_wireguard_key(text: &str) -> bool {
+    use base64::Engine as _;
+    text.len() == 44 && base64::engine::general_purpose::STANDARD.decode(text).is_ok_and(|b| b.len() == 32)
+}
+
+fn check_peers(items: &[Value]) -> Result<(), String> {
+    let mut names = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let Value::Object(map) = item else {
+            return Err(format!("peer {} is {}, expected `{{name: NAME}}`", i + 1, describe(item)));
+        };
+        if let Some(key) = map.keys().find(|k| !["name", "public_key"].contains(&k.as_str())) {
+            return Err(format!("peer {}: unknown key {} (a peer has `name` and `public_key`)", i + 1, quoted(key)));
+        }
+        let Some(Value::String(name)) = map.get("name") else {
+            return Err(format!("peer {} has no `name`", i + 1));
+        };
+        let ok = !name.is_empty()
+            && name.len() <= 32
+            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && name.starts_with(|c: char| c.is_ascii_lowercase());
+        if !ok {
+            return Err(format!("peer name {} must be lowercase letters, digits and `-` (at most 32)", quoted(name)));
+        }
+        if names.contains(name) {
+            return Err(format!("peer {} is listed twice", quoted(name)));
+        }
+        names.push(name.clone());
+        match map.get("public_key") {
+            None => {}
+            Some(Value::String(key)) if is_wireguard_key(key) => {}
+            Some(other) => {
+                return Err(format!(
+                    "the public key of peer {} is {}, not a WireGuard key (44 characters of base64, from `wg pubkey`)",
+                    quoted(name),
+                    describe(other)
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn describe(value: &Value) -> String {

@@ -33,6 +33,10 @@ pub struct Recipe {
     pub params: BTreeMap<String, ParamSpec>,
     #[serde(default)]
     pub ports: Vec<PortSpec>,
+    /// Network interfaces the recipe brings up (a VPN's tunnel): the firewall lets their
+    /// traffic reach the server, and on to the internet (masqueraded) where `forward` holds.
+    #[serde(default)]
+    pub interfaces: Vec<InterfaceSpec>,
     /// Secrets generated once on the server (passwords, keys); templates see a placeholder
     /// as `{{ secrets.NAME }}`, never the value.
     #[serde(default)]
@@ -150,6 +154,22 @@ pub enum ParamType {
     Email,
     /// A list of strings.
     List,
+    /// An IPv4 network, `10.66.0.0/24`.
+    Network,
+    /// VPN peers: a list of `{name, public_key}`; without `public_key`, chaton makes the
+    /// peer's keys and writes its configuration next to the description.
+    Peers,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InterfaceSpec {
+    /// Its name (a template: `wg-{{ service.name }}`).
+    pub name: String,
+    /// The IPv4 network behind it (a template).
+    pub network: String,
+    /// A Tera expression: when true, its traffic may go out through the server.
+    pub forward: Option<String>,
 }
 
 /// A port the recipe opens in the firewall.

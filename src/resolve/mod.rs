@@ -8,6 +8,7 @@
 pub mod backup;
 pub mod convert;
 pub mod template;
+pub mod vpn;
 
 use std::collections::BTreeMap;
 
@@ -158,6 +159,7 @@ fn resolve_server(
             json!({ "name": s.name, "recipe": s.recipe, "domain": s.domain, "params": params })
         })
         .collect();
+    let interfaces = firewall_interfaces(server, &services, &services_json, catalogue, templates)?;
     let base_context = json!({
         "organisation": hoster.organisation,
         "admins": hoster.admins,
@@ -165,6 +167,10 @@ fn resolve_server(
         "servers": hoster.servers,
         "services": services_json,
         "firewall_ports": ports,
+        // Tunnels the services bring up: `{name, network, forward, service}`; those whose
+        // traffic goes out through the server are masqueraded.
+        "firewall_masquerade": interfaces.iter().filter(|i| i["forward"] == true).collect::<Vec<_>>(),
+        "firewall_interfaces": interfaces,
         // The parameters of the infrastructure here (`infrastructure.web.acme_directory`).
         "infrastructure": infrastructure_params(&services, catalogue, hoster),
         // For each infrastructure recipe, the services here that stand on it (`uses.web`).
@@ -197,6 +203,9 @@ fn resolve_server(
             let mut context = base_context.clone();
             context["service"] = service_json.clone();
             context["params"] = service_json["params"].clone();
+            if let Some(vpn) = vpn::context(keys, &server.name, &service.name) {
+                context["vpn"] = vpn;
+            }
             (*service, context)
         })
         .collect();
@@ -311,6 +320,59 @@ fn open_ports(server: &Server, services: &[&Service], catalogue: &Catalogue, hos
     ports
 }
 
+/// The network interfaces the services of a server bring up, for the firewall.
+fn firewall_interfaces(
+    server: &Server,
+    services: &[&Service],
+    services_json: &[Value],
+    catalogue: &Catalogue,
+    templates: &Templates,
+) -> Result<Vec<Value>, Vec<Diagnostic>> {
+    let mut found = Vec::new();
+    let mut problems = Vec::new();
+    for (service, service_json) in services.iter().zip(services_json) {
+        let Some(loaded) = catalogue.get(&service.recipe) else { continue };
+        let context = json!({ "server": server, "service": service_json, "params": service_json["params"] });
+        for (i, spec) in loaded.recipe.interfaces.iter().enumerate() {
+            let field = format!("interfaces[{i}]");
+            let rendered = (|| -> Result<Value, Diagnostic> {
+                let name = templates.render_str(&spec.name, &context, loaded, &format!("{field}.name"))?;
+                let network = templates.render_str(&spec.network, &context, loaded, &format!("{field}.network"))?;
+                let forward = match &spec.forward {
+                    Some(expression) => {
+                        templates.condition(expression, &context, loaded, &format!("{field}.forward"))?
+                    }
+                    None => false,
+                };
+                let name_ok = !name.is_empty()
+                    && name.len() <= 15
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                if !name_ok {
+                    return Err(loaded.error_at(
+                        &format!("{field}.name"),
+                        format!(
+                            "{} is not an interface name (at most 15 letters, digits, - and _)",
+                            crate::diagnostic::quoted(&name)
+                        ),
+                    ));
+                }
+                if crate::recipe::check::parse_network(&network).is_none() {
+                    return Err(loaded.error_at(
+                        &format!("{field}.network"),
+                        format!("{} is not an IPv4 network", crate::diagnostic::quoted(&network)),
+                    ));
+                }
+                Ok(json!({ "name": name, "network": network, "forward": forward, "service": service.name }))
+            })();
+            match rendered {
+                Ok(v) => found.push(v),
+                Err(d) => problems.push(d),
+            }
+        }
+    }
+    if problems.is_empty() { Ok(found) } else { Err(problems) }
+}
+
 /// The infrastructure recipes the services of a server need, each once, in the order the
 /// services first ask for them.
 fn required_infrastructure(services: &[&Service], catalogue: &Catalogue) -> Vec<String> {
@@ -353,7 +415,7 @@ fn uses(services: &[&Service], services_json: &[Value], catalogue: &Catalogue) -
 }
 
 /// Recipe defaults overridden by the parameters the description sets.
-fn merged_params(loaded: &LoadedRecipe, set: &BTreeMap<String, Value>) -> Value {
+pub(crate) fn merged_params(loaded: &LoadedRecipe, set: &BTreeMap<String, Value>) -> Value {
     let mut params = serde_json::Map::new();
     for (name, spec) in &loaded.recipe.params {
         if let Some(default) = &spec.default {
