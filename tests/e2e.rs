@@ -441,19 +441,20 @@ resources:
 
 #[test]
 #[ignore = "needs root and the lab's packages: run by .ci/run with --ignored"]
-fn a_vpn_peer_configuration_made_by_chaton_brings_another_server_into_the_tunnel() {
+fn a_vpn_and_a_calendar_server_serve_another_server_on_debian_12_and_13() {
     let _one = LAB.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let guard = lab_up(dir.path(), &[("d12", Distribution::Debian12), ("d13", Distribution::Debian13)]);
     let state = guard.state.clone();
     let description = lab::write_description(&state).unwrap();
     // A VPN on each release: d12's for d13 (keys made by chaton) and a phone that made its
-    // own; d13's a full tunnel (forwarding and masquerading) for a laptop.
+    // own; d13's a full tunnel (forwarding and masquerading) for a laptop. And contacts and
+    // calendars (Radicale) on each.
     let phone = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=";
     let text = std::fs::read_to_string(&description).unwrap().replace(
         "backups:\n",
         &format!(
-            "  - name: vpn-a\n    recipe: wireguard\n    server: d12\n    params:\n      peers:\n        - name: d13\n        - {{name: phone, public_key: \"{phone}\"}}\n  - name: vpn-b\n    recipe: wireguard\n    server: d13\n    params:\n      network: 10.67.0.0/24\n      full_tunnel: true\n      peers:\n        - name: laptop\nbackups:\n"
+            "  - name: vpn-a\n    recipe: wireguard\n    server: d12\n    params:\n      peers:\n        - name: d13\n        - {{name: phone, public_key: \"{phone}\"}}\n  - name: vpn-b\n    recipe: wireguard\n    server: d13\n    params:\n      network: 10.67.0.0/24\n      full_tunnel: true\n      peers:\n        - name: laptop\n  - name: cal-d12\n    recipe: radicale\n    server: d12\n    domain: cal.d12.lab.test\n  - name: cal-d13\n    recipe: radicale\n    server: d13\n    domain: cal.d13.lab.test\nbackups:\n"
         ),
     );
     std::fs::write(&description, text).unwrap();

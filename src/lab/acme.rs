@@ -1,7 +1,8 @@
 //! The lab's certificate authority, so the `web` recipe obtains real certificates over real
 //! ACME: pebble (Let's Encrypt's test server, a Debian package) on the bridge address, and
-//! pebble-challtestsrv as its DNS, answering each lab host's name (`NAME.lab.test`) with
-//! the host's address, and any other name with the first host's.
+//! pebble-challtestsrv as its DNS, answering each lab host's name (`NAME.lab.test`, and
+//! `cal.`, `cloud.`, `pads.`, `vpn.`, `www.` before it) with the host's address, and any
+//! other name with the first host's.
 //!
 //! pebble's own HTTPS certificate is made here (it has the bridge address in it); the
 //! certificates it issues chain to a root it generates at start, fetched from its
@@ -21,6 +22,8 @@ const DIRECTORY_PORT: u16 = 14000;
 const MANAGEMENT_PORT: u16 = 15000;
 const DNS_PORT: u16 = 8053;
 const DNS_MANAGEMENT_PORT: u16 = 8055;
+/// Names each host also answers to, for services of their own (`cal.NAME.lab.test`).
+pub const SUBDOMAINS: [&str; 5] = ["cal", "cloud", "pads", "vpn", "www"];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LabAcme {
@@ -84,7 +87,9 @@ pub fn start(dir: &Path, address: &str, hosts: &[LabHost], started: &mut Vec<u32
     started.push(dns);
     wait_for_port(address, DNS_MANAGEMENT_PORT)?;
     for host in hosts {
-        add_record(address, &format!("{}.lab.test", host.name), &host.address)?;
+        for name in std::iter::once(String::new()).chain(SUBDOMAINS.iter().map(|s| format!("{s}."))) {
+            add_record(address, &format!("{name}{}.lab.test", host.name), &host.address)?;
+        }
     }
     let config = acme.join("pebble.json");
     write(
