@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use chaton::description::model::Distribution;
 use chaton::lab::{self, HostSpec, LabState};
+use chaton::recipe::verification::{self, Level};
 
 /// One lab at a time.
 static LAB: Mutex<()> = Mutex::new(());
@@ -95,6 +96,29 @@ fn idempotence(summary_stdout: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Writes what `test` proved into the verification levels `chaton recipes list` shows:
+/// (recipe, release, levels). Called once the assertions that prove them have passed.
+fn record(test: &str, proved: &[(&str, &str, &[Level])]) {
+    let catalogue = chaton::recipe::Catalogue::builtin().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let date = chaton::engine::utc_timestamp(now)[..10].to_owned();
+    let records: Vec<verification::Record> = proved
+        .iter()
+        .map(|(recipe, release, levels)| verification::Record {
+            recipe: (*recipe).to_owned(),
+            release: (*release).to_owned(),
+            digest: catalogue.digest(recipe).expect("a built-in recipe"),
+            proved: levels.to_vec(),
+            date: date.clone(),
+            test: test.to_owned(),
+        })
+        .collect();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(verification::FILE);
+    verification::record(&file, &records).unwrap();
+}
+
+const CONVERGED: &[Level] = &[Level::Converged, Level::Idempotent, Level::Verified];
 
 /// Adds `extra` under every server of the description (after its `distribution:` line).
 fn add_to_servers(description: &Path, extra: &str) {
@@ -367,7 +391,28 @@ fn every_recipe_converges_idempotently_verifies_and_restores_on_debian_12_and_13
         assert!(ssh(&state, host, "id labadmin").contains("(sudo)"), "{host}");
     }
 
+    let test = "every_recipe_converges_idempotently_verifies_and_restores_on_debian_12_and_13";
+    for release in ["debian-12", "debian-13"] {
+        for recipe in ["base", "web", "website", "postgresql", "backups"] {
+            record(test, &[(recipe, release, CONVERGED)]);
+        }
+    }
+
     backups_restore_what_was_lost(&state, file, &mut printed);
+    // What each release's services held was backed up (both servers' repositories); what
+    // d12 lost came back.
+    let restored: &[Level] = &[Level::BackedUp, Level::Restored];
+    record(
+        test,
+        &[
+            ("backups", "debian-12", restored),
+            ("website", "debian-12", restored),
+            ("postgresql", "debian-12", restored),
+            ("backups", "debian-13", &[Level::BackedUp]),
+            ("website", "debian-13", &[Level::BackedUp]),
+            ("postgresql", "debian-13", &[Level::BackedUp]),
+        ],
+    );
 
     // Secrets: the database password generated on each server, the backup passphrase and
     // key kept next to the description. None is in anything chaton printed; the server

@@ -38,6 +38,7 @@ pub fn run(command: RecipesCommand, local: Option<&Path>) -> Result<u8, Error> {
                         r.summary.en
                     );
                 }
+                out.push_str(&verification_table(&catalogue));
                 print!("{out}");
             }
             Ok(exit::OK)
@@ -118,6 +119,26 @@ fn kind_name(kind: RecipeKind) -> &'static str {
         RecipeKind::Service => "service",
         RecipeKind::Infrastructure => "infrastructure",
     }
+}
+
+/// What the end-to-end suite proved of each recipe, per Debian release, as it recorded it.
+fn verification_table(catalogue: &Catalogue) -> String {
+    use crate::recipe::verification::{Level, recorded};
+    let records = recorded();
+    let releases = ["debian-12", "debian-13"];
+    let mut out = String::from("\nWhat the end-to-end suite proved on real Debian servers (written by the suite):\n");
+    let _ = writeln!(out, "{:<12} {:<46} {}", "recipe", releases[0], releases[1]);
+    for loaded in catalogue.recipes() {
+        let name = &loaded.recipe.name;
+        let digest = catalogue.digest(name).unwrap_or_default();
+        let cell = |release: &str| match records.iter().find(|r| &r.recipe == name && r.release == release) {
+            None => "not proved".to_owned(),
+            Some(r) if r.digest != digest => format!("changed since proved ({})", r.date),
+            Some(r) => r.proved.iter().map(|l: &Level| l.label()).collect::<Vec<_>>().join(", "),
+        };
+        let _ = writeln!(out, "{:<12} {:<46} {}", name, cell(releases[0]), cell(releases[1]));
+    }
+    out
 }
 
 fn describe(spec: &crate::recipe::model::ResourceSpec) -> String {

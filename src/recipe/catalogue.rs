@@ -48,6 +48,29 @@ pub struct Catalogue {
 }
 
 impl Catalogue {
+    /// A digest of what a recipe is: its file and every template it names. A verification
+    /// level recorded for another digest no longer speaks for the recipe.
+    pub fn digest(&self, name: &str) -> Option<String> {
+        let loaded = self.get(name)?;
+        let mut text = loaded.source.text.clone();
+        let mut names: Vec<&String> = loaded
+            .recipe
+            .resources
+            .iter()
+            .filter_map(|spec| match spec {
+                super::model::ResourceSpec::File(f) => f.template.as_ref(),
+                _ => None,
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        for template in names {
+            text.push_str(&format!("\n--- {template}\n"));
+            text.push_str(self.template(template).map_or("", |t| t.text.as_str()));
+        }
+        Some(crate::command::sha256_hex(text.as_bytes()))
+    }
+
     /// The recipes shipped inside the binary.
     pub fn builtin() -> Result<Self, Vec<Diagnostic>> {
         let mut catalogue = Catalogue::default();
