@@ -99,6 +99,9 @@ fn converged(server: &ServerState) -> HostFacts {
                 f.postgres.get_or_insert_with(Default::default).databases.insert(db.name.clone(), db.owner.clone());
             }
             Resource::Command(c) => {
+                if let Some(unless) = &c.unless {
+                    f.guards.insert(chaton::resource::Exec::guard_key(unless), true);
+                }
                 if let Some(p) = &c.creates {
                     f.paths.insert(
                         p.clone(),

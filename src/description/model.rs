@@ -228,6 +228,14 @@ impl Distribution {
             Distribution::Debian13 => "Debian 13 (trixie)",
         }
     }
+
+    /// The PHP the release ships (its packages and paths are named after it).
+    pub fn php(self) -> &'static str {
+        match self {
+            Distribution::Debian12 => "8.2",
+            Distribution::Debian13 => "8.4",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

@@ -116,7 +116,7 @@ pub enum HostError {
     #[error("another chaton run holds the lock on this server ({holder}); try again when it is done")]
     Locked { holder: String },
     #[error(
-        "change {index} failed ({resource}), exit status {code}; {applied} change(s) before it were applied\n{output}"
+        "change {} failed ({resource}), exit status {code}; {applied} change(s) before it were applied\n{output}", index + 1
     )]
     ChangeFailed { index: usize, resource: String, code: i32, applied: usize, output: String },
     #[error(

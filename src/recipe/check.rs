@@ -240,7 +240,9 @@ pub fn check_recipe(loaded: &LoadedRecipe, catalogue: &Catalogue) -> Vec<Diagnos
                 report(format!("resources[{i}].command.run"), "`run` is empty".into(), None);
             }
         }
+        // A templated checksum (a parameter) is checked once rendered.
         if let ResourceSpec::Download(dl) = resource
+            && !dl.sha256.contains("{{")
             && (dl.sha256.len() != 64 || !dl.sha256.chars().all(|c| c.is_ascii_hexdigit()))
         {
             report(

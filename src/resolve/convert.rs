@@ -334,6 +334,11 @@ fn to_resource(spec: ResourceSpec, templates: &Templates, ctx: &Value) -> Result
             if !d.url.starts_with("https://") || d.url.chars().any(|c| c.is_whitespace() || c.is_control()) {
                 return Err(format!("download URL {} must be an https:// address", quoted(&d.url)).into());
             }
+            if d.sha256.len() != 64 || !d.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(
+                    format!("checksum {} is not a SHA-256 (64 hexadecimal characters)", quoted(&d.sha256)).into()
+                );
+            }
             (
                 Resource::Download(Download {
                     url: d.url,

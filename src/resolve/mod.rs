@@ -176,6 +176,8 @@ fn resolve_server(
         // For each infrastructure recipe, the services here that stand on it (`uses.web`).
         "uses": uses(&services, &services_json, catalogue),
         "chaton": { "state_dir": state_dir },
+        // What depends on the Debian release (`/etc/php/{{ debian.php }}/...`).
+        "debian": { "codename": server.distribution.codename(), "php": server.distribution.php() },
     });
 
     let mut out = Collector::default();
