@@ -127,7 +127,7 @@ fn verification_table(catalogue: &Catalogue) -> String {
     let records = recorded();
     let releases = ["debian-12", "debian-13"];
     let mut out = String::from("\nWhat the end-to-end suite proved on real Debian servers (written by the suite):\n");
-    let _ = writeln!(out, "{:<12} {:<46} {}", "recipe", releases[0], releases[1]);
+    let _ = writeln!(out, "{:<12} {:<54} {}", "recipe", releases[0], releases[1]);
     for loaded in catalogue.recipes() {
         let name = &loaded.recipe.name;
         let digest = catalogue.digest(name).unwrap_or_default();
@@ -136,7 +136,7 @@ fn verification_table(catalogue: &Catalogue) -> String {
             Some(r) if r.digest != digest => format!("changed since proved ({})", r.date),
             Some(r) => r.proved.iter().map(|l: &Level| l.label()).collect::<Vec<_>>().join(", "),
         };
-        let _ = writeln!(out, "{:<12} {:<46} {}", name, cell(releases[0]), cell(releases[1]));
+        let _ = writeln!(out, "{:<12} {:<54} {}", name, cell(releases[0]), cell(releases[1]));
     }
     out
 }

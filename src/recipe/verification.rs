@@ -91,3 +91,41 @@ pub fn record(path: &Path, records: &[Record]) -> std::io::Result<()> {
     std::fs::write(&tmp, text)?;
     std::fs::rename(&tmp, path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record_of(recipe: &str, digest: &str, proved: &[Level]) -> Record {
+        Record {
+            recipe: recipe.into(),
+            release: "debian-12".into(),
+            digest: digest.into(),
+            proved: proved.to_vec(),
+            date: "2026-11-26".into(),
+            test: "t".into(),
+        }
+    }
+
+    #[test]
+    fn levels_add_up_for_one_digest_and_start_over_for_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("levels.json");
+        record(&file, &[record_of("web", "a", &[Level::Converged, Level::Verified])]).unwrap();
+        record(&file, &[record_of("web", "a", &[Level::BackedUp]), record_of("base", "b", &[Level::Converged])])
+            .unwrap();
+        let all: Vec<Record> = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[1].proved, [Level::Converged, Level::Verified, Level::BackedUp]);
+        // The recipe changed: what was proved of the old one no longer counts.
+        record(&file, &[record_of("web", "c", &[Level::Converged])]).unwrap();
+        let all: Vec<Record> = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(all[1].proved, [Level::Converged]);
+    }
+
+    #[test]
+    fn the_recorded_levels_read() {
+        // A damaged file would silently claim nothing: it must parse.
+        assert!(serde_json::from_str::<Vec<Record>>(RECORDED).is_ok());
+    }
+}
