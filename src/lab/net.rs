@@ -43,9 +43,13 @@ pub fn host_down(host: &LabHost) -> Result<(), LabError> {
     if namespaces.lines().any(|l| l.split_whitespace().next() == Some(host.netns.as_str())) {
         run("ip", &["netns", "del", &host.netns])?;
     }
-    // Deleting the namespace deletes its end of the pair, and so the pair.
-    if run("ip", &["link", "show", &host.veth]).is_ok() {
-        run("ip", &["link", "del", &host.veth])?;
+    // Deleting the namespace deletes its end of the pair, and so the pair, but the kernel
+    // may finish that a moment later: a pair that vanished meanwhile is gone, as wanted.
+    if run("ip", &["link", "show", &host.veth]).is_ok()
+        && let Err(e) = run("ip", &["link", "del", &host.veth])
+        && run("ip", &["link", "show", &host.veth]).is_ok()
+    {
+        return Err(e);
     }
     Ok(())
 }
