@@ -37,14 +37,14 @@ pub fn check(path: &Path, recipes_dir: Option<&Path>) -> Result<Checked, Vec<Dia
 }
 
 /// Resolves the desired state; `state_dir` is chaton's folder on the servers.
-/// The desired state of every server. `keys` come from `backup_keys`.
+/// The desired state of every server. `keys` come from `keys`.
 pub fn desired(checked: &Checked, state_dir: &str, keys: &Keys) -> Result<DesiredState, Vec<Diagnostic>> {
     resolve::resolve(&checked.description, &checked.catalogue, state_dir, keys)
 }
 
 /// The keys the description needs (backups, VPNs): read (and made when missing) next to the
 /// description when `create`, stand-ins otherwise (offline work creates nothing).
-pub fn backup_keys(checked: &Checked, create: bool) -> Result<Keys, crate::keys::KeysError> {
+pub fn keys(checked: &Checked, create: bool) -> Result<Keys, crate::keys::KeysError> {
     let senders = resolve::backup::senders(&checked.description, &checked.catalogue);
     let vpns = resolve::vpn::needs(&checked.description, &checked.catalogue);
     if create {

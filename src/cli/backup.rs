@@ -160,7 +160,7 @@ fn operate(
     show: bool,
 ) -> Result<(Vec<crate::engine::HostReport>, bool), Error> {
     // The engine works on resolved servers; the backup keys are only read, never made here.
-    let keys = pipeline::backup_keys(checked, false)?;
+    let keys = pipeline::keys(checked, false)?;
     let desired = pipeline::desired(checked, args.state_dir(), &keys)?;
     remote::operate(checked, &desired, servers, script, args, show)
 }

@@ -233,7 +233,7 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
         Command::Plan { file, offline, json, diff, explain, detailed_exitcode, out, recipes, connection } => {
             let checked = pipeline::check(&file, recipes.dir.as_deref())?;
             output::print_diagnostics(&checked.warnings, color);
-            let keys = pipeline::backup_keys(&checked, !offline)?;
+            let keys = pipeline::keys(&checked, !offline)?;
             let desired = pipeline::desired(&checked, connection.state_dir(), &keys)?;
             let (plan, failed) = if offline {
                 let facts = desired
@@ -272,27 +272,27 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
         Command::Apply { file, plan, json, recipes, connection } => {
             let checked = pipeline::check(&file, recipes.dir.as_deref())?;
             output::print_diagnostics(&checked.warnings, color);
-            let keys = pipeline::backup_keys(&checked, true)?;
+            let keys = pipeline::keys(&checked, true)?;
             let desired = pipeline::desired(&checked, connection.state_dir(), &keys)?;
             remote::apply(&checked, &desired, plan.as_deref(), &connection, json)
         }
         Command::Verify { file, json, recipes, connection } => {
             let checked = pipeline::check(&file, recipes.dir.as_deref())?;
             output::print_diagnostics(&checked.warnings, color);
-            let keys = pipeline::backup_keys(&checked, true)?;
+            let keys = pipeline::keys(&checked, true)?;
             let desired = pipeline::desired(&checked, connection.state_dir(), &keys)?;
             remote::verify(&checked, &desired, &connection, json)
         }
         Command::Facts { file, server, recipes, connection } => {
             let checked = pipeline::check(&file, recipes.dir.as_deref())?;
-            let keys = pipeline::backup_keys(&checked, true)?;
+            let keys = pipeline::keys(&checked, true)?;
             let desired = pipeline::desired(&checked, connection.state_dir(), &keys)?;
             remote::facts(&checked, &desired, &server, &connection)
         }
         Command::Render { file, out, recipes } => {
             let checked = pipeline::check(&file, recipes.dir.as_deref())?;
             output::print_diagnostics(&checked.warnings, color);
-            let keys = pipeline::backup_keys(&checked, false)?;
+            let keys = pipeline::keys(&checked, false)?;
             let desired = pipeline::desired(&checked, crate::apply::DEFAULT_STATE_DIR, &keys)?;
             let written = render::write(&desired, &out)?;
             eprintln!("wrote {written} files under {}", out.display());
@@ -328,7 +328,7 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
 fn check(file: &std::path::Path, recipes_dir: Option<PathBuf>, json: bool, color: bool) -> Result<u8, Error> {
     let result = pipeline::check(file, recipes_dir.as_deref()).and_then(|checked| {
         // Resolving renders every template: a template error is a description error too.
-        let keys = pipeline::backup_keys(&checked, false).unwrap_or_default();
+        let keys = pipeline::keys(&checked, false).unwrap_or_default();
         pipeline::desired(&checked, crate::apply::DEFAULT_STATE_DIR, &keys).map(|desired| (checked, desired))
     });
     match result {

@@ -82,6 +82,7 @@ pub fn start(dir: &Path, address: &str, hosts: &[LabHost], started: &mut Vec<u32
             "-management",
             &format!("{address}:{DNS_MANAGEMENT_PORT}"),
         ],
+        &[],
         &dir.join("logs/acme-dns.log"),
     )?;
     started.push(dns);
@@ -105,22 +106,14 @@ pub fn start(dir: &Path, address: &str, hosts: &[LabHost], started: &mut Vec<u32
         .to_string(),
         0o644,
     )?;
-    let pebble = {
-        let log = log_file(&dir.join("logs/acme.log"))?;
-        let child = Command::new("pebble")
-            .args(["-config", &config.display().to_string(), "-dnsserver", &format!("{address}:{DNS_PORT}")])
-            // No random sleeps in validation, no deliberately rejected nonces: a test CA that
-            // answers the same way every run.
-            .env("PEBBLE_VA_NOSLEEP", "1")
-            .env("PEBBLE_WFE_NONCEREJECT", "0")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|e| step("acme log", e))?)
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .map_err(|e| step("starting pebble", e))?;
-        keep(child)
-    };
+    let pebble = spawn(
+        "pebble",
+        &["-config", &config.display().to_string(), "-dnsserver", &format!("{address}:{DNS_PORT}")],
+        // No random sleeps in validation, no deliberately rejected nonces: a test CA that
+        // answers the same way every run.
+        &[("PEBBLE_VA_NOSLEEP", "1"), ("PEBBLE_WFE_NONCEREJECT", "0")],
+        &dir.join("logs/acme.log"),
+    )?;
     started.push(pebble);
     wait_for_port(address, MANAGEMENT_PORT)?;
     let api_certificate = std::fs::read_to_string(&cert).map_err(|e| step("reading pebble's certificate", e))?;
@@ -148,10 +141,12 @@ fn log_file(path: &Path) -> Result<std::fs::File, LabError> {
     std::fs::File::create(path).map_err(|e| step(&format!("creating {}", path.display()), e))
 }
 
-fn spawn(program: &str, args: &[&str], log: &Path) -> Result<u32, LabError> {
+/// Starts `program` in the background, its output into `log`; returns its pid.
+fn spawn(program: &str, args: &[&str], env: &[(&str, &str)], log: &Path) -> Result<u32, LabError> {
     let log = log_file(log)?;
     let child = Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(log.try_clone().map_err(|e| step("log", e))?)
         .stderr(log)

@@ -151,7 +151,9 @@ fn resolve_server(
 ) -> Result<ServerState, Vec<Diagnostic>> {
     let hoster = &description.hoster;
     let services: Vec<&Service> = hoster.services.iter().filter(|s| s.server == server.name).collect();
-    let ports = open_ports(server, &services, catalogue, hoster);
+    let required: Vec<&LoadedRecipe> =
+        required_infrastructure(&services, catalogue).iter().filter_map(|name| catalogue.get(name)).collect();
+    let ports = open_ports(server, &services, &required, catalogue, hoster);
     let services_json: Vec<Value> = services
         .iter()
         .map(|s| {
@@ -172,7 +174,10 @@ fn resolve_server(
         "firewall_masquerade": interfaces.iter().filter(|i| i["forward"] == true).collect::<Vec<_>>(),
         "firewall_interfaces": interfaces,
         // The parameters of the infrastructure here (`infrastructure.web.acme_directory`).
-        "infrastructure": infrastructure_params(&services, catalogue, hoster),
+        "infrastructure": required
+            .iter()
+            .map(|l| (l.recipe.name.clone(), described_params(l, hoster)))
+            .collect::<serde_json::Map<_, _>>(),
         // For each infrastructure recipe, the services here that stand on it (`uses.web`).
         "uses": uses(&services, &services_json, catalogue),
         "chaton": { "state_dir": state_dir },
@@ -183,17 +188,10 @@ fn resolve_server(
     let mut out = Collector::default();
     let mut problems = Vec::new();
     // 1. base, on every server; 2. the infrastructure the services here stand on, once.
-    let infrastructure = catalogue
-        .recipes()
-        .filter(|l| l.recipe.kind == RecipeKind::Base)
-        .chain(required_infrastructure(&services, catalogue).into_iter().filter_map(|name| catalogue.get(&name)));
-    for loaded in infrastructure {
-        let name = &loaded.recipe.name;
-        let mut context = base_context.clone();
-        let params = merged_params(loaded, hoster.infrastructure.get(name).unwrap_or(&BTreeMap::new()));
-        context["service"] = json!({ "name": name, "domain": null, "params": params });
-        context["params"] = params;
-        if let Err(mut p) = render_recipe(templates, loaded, &context, name, &mut out) {
+    let bases = catalogue.recipes().filter(|l| l.recipe.kind == RecipeKind::Base);
+    for loaded in bases.chain(required.iter().copied()) {
+        let context = server_recipe_context(&base_context, loaded, hoster);
+        if let Err(mut p) = render_recipe(templates, loaded, &context, &loaded.recipe.name, &mut out) {
             problems.append(&mut p);
         }
     }
@@ -214,11 +212,7 @@ fn resolve_server(
     if let Some(loaded) = catalogue.get(BACKUPS_RECIPE) {
         match backup::context(description, catalogue, templates, server, &service_contexts, keys) {
             Ok(Some(backup)) => {
-                let mut context = base_context.clone();
-                let params =
-                    merged_params(loaded, hoster.infrastructure.get(BACKUPS_RECIPE).unwrap_or(&BTreeMap::new()));
-                context["service"] = json!({ "name": BACKUPS_RECIPE, "domain": null, "params": params });
-                context["params"] = params;
+                let mut context = server_recipe_context(&base_context, loaded, hoster);
                 // Only this recipe sees the backup keys.
                 context["backup"] = backup;
                 if let Err(mut p) = render_recipe(templates, loaded, &context, BACKUPS_RECIPE, &mut out) {
@@ -291,19 +285,20 @@ fn resolve_server(
 
 /// The ports open on a server: SSH first (never closed by chaton), then each service's, then
 /// those of the infrastructure the services stand on (the web front's 80 and 443).
-fn open_ports(server: &Server, services: &[&Service], catalogue: &Catalogue, hoster: &Hoster) -> Vec<OpenPort> {
+fn open_ports(
+    server: &Server,
+    services: &[&Service],
+    required: &[&LoadedRecipe],
+    catalogue: &Catalogue,
+    hoster: &Hoster,
+) -> Vec<OpenPort> {
     let mut ports = vec![OpenPort { port: server.port, proto: Proto::Tcp, service: "ssh".into() }];
-    let empty = BTreeMap::new();
-    let openers = services.iter().map(|s| (s.name.clone(), s.recipe.clone(), &s.params)).chain(
-        required_infrastructure(services, catalogue)
-            .into_iter()
-            .map(|name| (name.clone(), name.clone(), hoster.infrastructure.get(&name).unwrap_or(&empty))),
-    );
-    for (opener, recipe, set) in openers {
-        let Some(loaded) = catalogue.get(&recipe) else {
-            continue;
-        };
-        let params = merged_params(loaded, set);
+    let of_services = services.iter().filter_map(|s| {
+        catalogue.get(&s.recipe).map(|loaded| (s.name.as_str(), loaded, merged_params(loaded, &s.params)))
+    });
+    let of_infrastructure =
+        required.iter().map(|loaded| (loaded.recipe.name.as_str(), *loaded, described_params(loaded, hoster)));
+    for (opener, loaded, params) in of_services.chain(of_infrastructure) {
         for spec in &loaded.recipe.ports {
             let number = spec.port.or_else(|| {
                 spec.port_param
@@ -315,7 +310,7 @@ fn open_ports(server: &Server, services: &[&Service], catalogue: &Catalogue, hos
             if let Some(port) = number
                 && !ports.iter().any(|p| p.port == port && p.proto == spec.proto)
             {
-                ports.push(OpenPort { port, proto: spec.proto, service: opener.clone() });
+                ports.push(OpenPort { port, proto: spec.proto, service: opener.to_owned() });
             }
         }
     }
@@ -389,19 +384,6 @@ fn required_infrastructure(services: &[&Service], catalogue: &Catalogue) -> Vec<
     names
 }
 
-/// `infrastructure.NAME`: the parameters of each infrastructure recipe on this server.
-fn infrastructure_params(services: &[&Service], catalogue: &Catalogue, hoster: &Hoster) -> Value {
-    let empty = BTreeMap::new();
-    let mut all = serde_json::Map::new();
-    for name in required_infrastructure(services, catalogue) {
-        if let Some(loaded) = catalogue.get(&name) {
-            let params = merged_params(loaded, hoster.infrastructure.get(&name).unwrap_or(&empty));
-            all.insert(name, params);
-        }
-    }
-    Value::Object(all)
-}
-
 /// `uses.NAME`: the services (as templates see them) that require the recipe NAME.
 fn uses(services: &[&Service], services_json: &[Value], catalogue: &Catalogue) -> Value {
     let mut uses = serde_json::Map::new();
@@ -414,6 +396,22 @@ fn uses(services: &[&Service], services_json: &[Value], catalogue: &Catalogue) -
         }
     }
     Value::Object(uses)
+}
+
+/// The parameters of a recipe set up for the server itself (`base`, infrastructure): its
+/// defaults, overridden by the description's `infrastructure: {NAME: {...}}`.
+pub(crate) fn described_params(loaded: &LoadedRecipe, hoster: &Hoster) -> Value {
+    merged_params(loaded, hoster.infrastructure.get(&loaded.recipe.name).unwrap_or(&BTreeMap::new()))
+}
+
+/// The context of a recipe set up for the server itself: its parameters stand as
+/// `params` and as the `service` it renders for.
+fn server_recipe_context(base: &Value, loaded: &LoadedRecipe, hoster: &Hoster) -> Value {
+    let mut context = base.clone();
+    let params = described_params(loaded, hoster);
+    context["service"] = json!({ "name": loaded.recipe.name, "domain": null, "params": params });
+    context["params"] = params;
+    context
 }
 
 /// Recipe defaults overridden by the parameters the description sets.

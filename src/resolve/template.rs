@@ -110,7 +110,7 @@ fn to_context(value: &Value) -> Result<Context, Diagnostic> {
 }
 
 /// Turns a Tera error into a diagnostic in the template file, or at the recipe field for
-/// inline template strings.
+/// inline template strings. (Tera's own message names the variables a template may use.)
 fn template_error(
     error: &tera::Error,
     file: Option<&Arc<SourceFile>>,
@@ -135,9 +135,29 @@ fn template_error(
             d = d.at(file, span.unwrap_or(Span::FILE_START));
         }
         (None, Some((recipe, field))) => {
-            d = Diagnostic { help: d.help, ..recipe.error_at(field, d.message) };
+            d = recipe.error_at(field, d.message);
         }
         (None, None) => {}
     }
-    d.help("template variables: organisation, admins, server, servers, service, params, services, firewall_ports, item")
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `shell_quote` is what recipes put user values into shell scripts with: a real `sh`
+    /// must read back exactly the value, whatever it holds.
+    #[test]
+    fn shell_quote_gives_the_shell_the_value_itself() {
+        let catalogue = Catalogue::builtin().unwrap();
+        let templates = Templates::new(&catalogue, &[]).unwrap();
+        let loaded = catalogue.get("base").unwrap();
+        for value in ["plain", "two words", "it's", "$(id) `id` $HOME", "a\nb", "", "-n", "*"] {
+            let context = serde_json::json!({ "value": value });
+            let script = templates.render_str("printf '%s' {{ value | shell_quote }}", &context, loaded, "t").unwrap();
+            let out = std::process::Command::new("sh").arg("-c").arg(&script).output().unwrap();
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), value, "{script}");
+        }
+    }
 }

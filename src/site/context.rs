@@ -247,12 +247,8 @@ fn log_retention(
 ) -> u32 {
     let mut days = recipe.data.log_retention_days;
     for required in recipe.requires.iter().filter_map(|name| catalogue.get(name)) {
-        let set = hoster.infrastructure.get(&required.recipe.name).and_then(|p| p.get("log_retention_days"));
-        let default = required.recipe.params.get("log_retention_days").and_then(|p| p.default.as_ref());
-        let value = set
-            .or(default)
-            .and_then(serde_json::Value::as_u64)
-            .map_or(required.recipe.data.log_retention_days, |d| u32::try_from(d).unwrap_or(u32::MAX));
+        let set = crate::resolve::described_params(required, hoster)["log_retention_days"].as_u64();
+        let value = set.map_or(required.recipe.data.log_retention_days, |d| u32::try_from(d).unwrap_or(u32::MAX));
         days = days.max(value);
     }
     days
