@@ -25,7 +25,7 @@ fn run(args: &[&str]) -> (i32, String, String) {
 fn the_example_is_valid() {
     let (code, _, stderr) = run(&["check", EXAMPLE]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("is valid: 2 server(s), 5 service(s)"), "{stderr}");
+    assert!(stderr.contains("is valid: 2 server(s), 6 service(s)"), "{stderr}");
 }
 
 #[test]

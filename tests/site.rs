@@ -276,3 +276,23 @@ fn the_privacy_page_states_the_log_retention_the_web_front_is_set_to() {
     let page = privacy(&longer);
     assert!(page.contains("<td>30 day(s)</td>") && !page.contains("<td>14 day(s)</td>"), "{page}");
 }
+
+#[test]
+fn the_data_page_states_the_pad_retention_the_description_sets() {
+    let dir = tempfile::tempdir().unwrap();
+    let description = dir.path().join("hoster.yml");
+    let text = std::fs::read_to_string(EXAMPLE).unwrap();
+    let data = |text: &str, lang: &str| {
+        std::fs::write(&description, text).unwrap();
+        let site = build(&description, "2026-11-25");
+        String::from_utf8(site.files[&format!("{lang}/data.html")].clone()).unwrap()
+    };
+    assert!(data(&text, "en").contains("Pads nobody has edited for 365 days are deleted"));
+    assert!(data(&text, "fr").contains("Les pads que personne n&#39;a modifiés depuis 365 jours sont supprimés"));
+    let shorter = text.replace("pad_retention_days: 365", "pad_retention_days: 90");
+    assert_ne!(shorter, text);
+    assert!(data(&shorter, "en").contains("Pads nobody has edited for 90 days are deleted"));
+    let forever = text.replace("pad_retention_days: 365", "pad_retention_days: 0");
+    let page = data(&forever, "en");
+    assert!(page.contains("Pads are kept until someone deletes them.") && !page.contains("are deleted"), "{page}");
+}

@@ -65,6 +65,9 @@ pub fn run(command: RecipesCommand, local: Option<&Path>) -> Result<u8, Error> {
             let _ = writeln!(out, "  source code: {}", s.source);
             let _ = writeln!(out, "personal data: {}", r.data.personal.en);
             let _ = writeln!(out, "log retention: {} day(s)", r.data.log_retention_days);
+            if let Some(retention) = &r.data.retention {
+                let _ = writeln!(out, "content retention (parameter `{}`): {}", retention.param, retention.after.en);
+            }
             if !r.requires.is_empty() {
                 let _ = writeln!(out, "stands on: {}", r.requires.join(", "));
             }
@@ -127,7 +130,7 @@ fn verification_table(catalogue: &Catalogue) -> String {
     let records = recorded();
     let releases = ["debian-12", "debian-13"];
     let mut out = String::from("\nWhat the end-to-end suite proved on real Debian servers (written by the suite):\n");
-    let _ = writeln!(out, "{:<12} {:<54} {}", "recipe", releases[0], releases[1]);
+    let mut rows = Vec::new();
     for loaded in catalogue.recipes() {
         let name = &loaded.recipe.name;
         let digest = catalogue.digest(name).unwrap_or_default();
@@ -136,7 +139,13 @@ fn verification_table(catalogue: &Catalogue) -> String {
             Some(r) if r.digest != digest => format!("changed since proved ({})", r.date),
             Some(r) => r.proved.iter().map(|l: &Level| l.label()).collect::<Vec<_>>().join(", "),
         };
-        let _ = writeln!(out, "{:<12} {:<54} {}", name, cell(releases[0]), cell(releases[1]));
+        rows.push((name.clone(), cell(releases[0]), cell(releases[1])));
+    }
+    // The first release's column is as wide as its longest cell.
+    let width = rows.iter().map(|(_, first, _)| first.chars().count()).max().unwrap_or(0).max(releases[0].len());
+    let _ = writeln!(out, "{:<12} {:<width$} {}", "recipe", releases[0], releases[1]);
+    for (name, first, second) in rows {
+        let _ = writeln!(out, "{name:<12} {first:<width$} {second}");
     }
     out
 }

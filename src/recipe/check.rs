@@ -150,6 +150,18 @@ pub fn check_recipe(loaded: &LoadedRecipe, catalogue: &Catalogue) -> Vec<Diagnos
             report(format!("params.{name}.choices"), "only string parameters take `choices`".into(), None);
         }
     }
+    if let Some(retention) = &recipe.data.retention
+        && recipe.params.get(&retention.param).is_none_or(|p| p.kind != ParamType::Integer || p.default.is_none())
+    {
+        report(
+            "data.retention.param".into(),
+            format!(
+                "`retention.param` names {}, which is not an integer parameter with a default",
+                quoted(&retention.param)
+            ),
+            None,
+        );
+    }
     for (i, name) in recipe.secrets.iter().enumerate() {
         let ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !ok || recipe.secrets.iter().filter(|n| *n == name).count() > 1 {

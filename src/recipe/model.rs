@@ -107,6 +107,9 @@ pub struct DataPolicy {
     pub log_retention_days: u32,
     /// How a user gets their data out, if the service holds user data.
     pub export: Option<Export>,
+    /// Content the service deletes after a while, as a parameter sets it (pads nobody
+    /// edits any more): the charter pages say so.
+    pub retention: Option<Retention>,
     #[serde(default)]
     pub backup: BackupSpec,
 }
@@ -117,6 +120,16 @@ pub struct Export {
     pub how: Text,
     /// Open formats the data comes out in.
     pub formats: Vec<String>,
+}
+
+/// What goes, and when: `after` where the parameter `param` (days) is above 0, with `{days}`
+/// replaced by it; `never` where it is 0.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    pub param: String,
+    pub after: Text,
+    pub never: Text,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

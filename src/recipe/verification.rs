@@ -32,6 +32,10 @@ pub enum Level {
     ConfigurationValidated,
     /// Where the upstream archive cannot be fetched: a wrong checksum stops the install.
     ChecksumRefused,
+    /// Where the upstream archive cannot be fetched: the recipe's own release steps (build,
+    /// switch, restart, health check, and going back when a release does not start) ran on
+    /// a real server with a stand-in archive laid out like the upstream one.
+    ReleaseStepsRehearsed,
 }
 
 impl Level {
@@ -44,6 +48,7 @@ impl Level {
             Level::Restored => "restored",
             Level::ConfigurationValidated => "configuration validated",
             Level::ChecksumRefused => "checksum refused",
+            Level::ReleaseStepsRehearsed => "release steps rehearsed",
         }
     }
 }

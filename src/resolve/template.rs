@@ -33,6 +33,10 @@ impl<'a> Templates<'a> {
         tera.register_filter("shell_quote", |value: &str, _: tera::Kwargs, _: &tera::State| {
             crate::shell::quote(value).into_owned()
         });
+        // `{{ value | json_string }}`: a value placed in a JSON file, quoted and escaped.
+        tera.register_filter("json_string", |value: &str, _: tera::Kwargs, _: &tera::State| {
+            serde_json::Value::String(value.to_owned()).to_string()
+        });
         let mut problems = Vec::new();
         for name in names {
             let Some(source) = catalogue.template(name) else {
@@ -158,6 +162,21 @@ mod tests {
             let script = templates.render_str("printf '%s' {{ value | shell_quote }}", &context, loaded, "t").unwrap();
             let out = std::process::Command::new("sh").arg("-c").arg(&script).output().unwrap();
             assert_eq!(String::from_utf8(out.stdout).unwrap(), value, "{script}");
+        }
+    }
+
+    /// `json_string` puts user values into JSON files (Etherpad's settings): a JSON parser
+    /// must read back exactly the value.
+    #[test]
+    fn json_string_gives_a_json_parser_the_value_itself() {
+        let catalogue = Catalogue::builtin().unwrap();
+        let templates = Templates::new(&catalogue, &[]).unwrap();
+        let loaded = catalogue.get("base").unwrap();
+        for value in ["plain", "say \"hi\"", "back\\slash", "a\nb\tc", "", "Café « chez nous »", "</script>"] {
+            let context = serde_json::json!({ "value": value });
+            let text = templates.render_str("{\"title\": {{ value | json_string }}}", &context, loaded, "t").unwrap();
+            let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(parsed["title"], value, "{text}");
         }
     }
 }

@@ -68,6 +68,9 @@ pub struct ServiceData {
     pub personal: Text,
     pub holds_user_data: bool,
     pub log_retention_days: u32,
+    /// What the service deletes, and when (pads nobody edits any more), as the description
+    /// sets it.
+    pub retention: Option<Text>,
     pub export: Option<ExportData>,
     /// ChatonsInfos values.
     pub registration: &'static str,
@@ -183,6 +186,7 @@ impl SiteData {
                     personal: recipe.data.personal.clone(),
                     holds_user_data: recipe.data.holds_user_data,
                     log_retention_days: log_retention(recipe, hoster, catalogue),
+                    retention: content_retention(service, catalogue),
                     export: recipe
                         .data
                         .export
@@ -252,6 +256,19 @@ fn log_retention(
         days = days.max(value);
     }
     days
+}
+
+/// The sentence on what the service deletes and when, with the days the description sets
+/// (or the recipe's default).
+fn content_retention(service: &crate::description::model::Service, catalogue: &Catalogue) -> Option<Text> {
+    let loaded = catalogue.get(&service.recipe)?;
+    let retention = loaded.recipe.data.retention.as_ref()?;
+    let days = crate::resolve::merged_params(loaded, &service.params)[&retention.param].as_u64().unwrap_or(0);
+    if days == 0 {
+        return Some(retention.never.clone());
+    }
+    let fill = |text: &str| text.replace("{days}", &days.to_string());
+    Some(Text { en: fill(&retention.after.en), fr: fill(&retention.after.fr) })
 }
 
 fn backups(b: &Backups, drills: &std::collections::BTreeMap<String, String>) -> BackupsData {
