@@ -56,11 +56,21 @@ def counts(lab, hosts):
     return on_all(hosts, lambda h: tuple(int(x) for x in ssh(lab, h[1], COUNT).split()))
 
 
+def busy_seconds():
+    """CPU time the whole machine has spent so far (all processes: the tool, sshd, the lab
+    servers' work), from /proc/stat: user, nice, system, irq and softirq."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:]
+    return sum(int(fields[i]) for i in (0, 1, 2, 5, 6)) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(command, lab, hosts, env):
     before = counts(lab, hosts)
+    busy = busy_seconds()
     start = time.monotonic()
     out = subprocess.run(["/usr/bin/time", "-f", "%M"] + command, text=True, capture_output=True, env=env, cwd=env.get("PWD"))
     elapsed = time.monotonic() - start
+    machine_cpu = busy_seconds() - busy
     if out.returncode != 0:
         sys.exit(f"{command[0]} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
     after = counts(lab, hosts)
@@ -68,7 +78,8 @@ def measure(command, lab, hosts, env):
     # The `before` query's own connection and channel are counted in `after`.
     connections = statistics.mean(a[0] - b[0] - 1 for a, b in zip(after, before))
     channels = statistics.mean(a[1] - b[1] - 1 for a, b in zip(after, before))
-    return {"seconds": elapsed, "connections": connections, "channels": channels, "peak_mb": peak_kb / 1024}
+    return {"seconds": elapsed, "connections": connections, "channels": channels, "peak_mb": peak_kb / 1024,
+            "machine_cpu": machine_cpu}
 
 
 def reset(lab, hosts):
@@ -101,6 +112,7 @@ def setup_lab(count):
 def bench(count, runs, versions):
     folder, lab, hosts, known = setup_lab(count)
     results = {}
+    spent = {}
     try:
         for tool in TOOLS:
             tool_dir = os.path.join(folder, tool)
@@ -113,6 +125,7 @@ def bench(count, runs, versions):
                 command = getattr(workload, tool)(tool_dir, hosts, lab["key"], known, VENV)
             env = dict(os.environ, PWD=tool_dir, ANSIBLE_CONFIG=os.path.join(tool_dir, "ansible.cfg"))
             samples = {s: [] for s in SCENARIOS}
+            tool_started = time.monotonic()
             for i in range(runs):
                 reset(lab, hosts)
                 samples["first apply"].append(measure(command, lab, hosts, env))
@@ -121,15 +134,18 @@ def bench(count, runs, versions):
                 samples["re-apply after drift"].append(measure(command, lab, hosts, env))
                 print(f"  {count} host(s), {tool}, run {i + 1}/{runs}: "
                       + ", ".join(f"{s} {samples[s][-1]['seconds']:.2f} s" for s in SCENARIOS), flush=True)
+            spent[tool] = time.monotonic() - tool_started
             results[tool] = {s: {
                 "median_seconds": statistics.median(x["seconds"] for x in v),
                 "connections": statistics.median(x["connections"] for x in v),
                 "channels": statistics.median(x["channels"] for x in v),
                 "peak_mb": max(x["peak_mb"] for x in v),
+                "machine_cpu": statistics.median(x["machine_cpu"] for x in v),
                 "all_seconds": [round(x["seconds"], 3) for x in v],
             } for s, v in samples.items()}
     finally:
         run([CHATON, "lab", "down", "--dir", folder])
+    results["minutes spent"] = {tool: round(seconds / 60, 1) for tool, seconds in spent.items()}
     return results
 
 
@@ -144,23 +160,29 @@ def markdown(results, versions, runs, started, took):
              "- Ansible in its best configuration without third-party plugins: pipelining, one fork per host, "
              "ControlPersist. pyinfra with one worker per host.",
              f"- Each number is the median of {runs} run(s); connections and exec channels are per host, counted "
-             "in each host's sshd log; peak memory is the largest resident set of the tool's processes.", ""]
+             "in each host's sshd log; peak memory is the largest resident set of the tool's processes.",
+             "- Machine CPU is the CPU time every process on the machine spent during the run (the tool, sshd and "
+             "the servers' own work, from /proc/stat). The lab servers share the machine's cores with the tool: "
+             f"with {os.cpu_count()} cores, a run cannot take less wall time than its machine CPU divided by "
+             f"{os.cpu_count()}, so where the two meet the run is bound by this machine, not by waiting.", ""]
     if runs < 5:
         lines += [f"Preliminary: {runs} run(s) per measure, not the 5 the benchmark is made for (`--runs 5`, its "
                   "default, takes longer than 20 minutes on 2 cores: Ansible alone needs about 70 s per scenario "
                   "on 10 hosts).", ""]
     for count, by_tool in results.items():
         lines += [f"## {count} host(s)", "",
-                  "| scenario | tool | wall time (s) | vs chaton | SSH connections / host | exec channels / host | peak memory (MB) |",
-                  "|---|---|---:|---:|---:|---:|---:|"]
+                  "| scenario | tool | wall time (s) | vs chaton | machine CPU (s) | SSH connections / host | exec channels / host | peak memory (MB) |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|"]
         for scenario in SCENARIOS:
             base = by_tool["chaton"][scenario]["median_seconds"]
             for tool in TOOLS:
                 r = by_tool[tool][scenario]
                 ratio = r["median_seconds"] / base if base else float("nan")
-                lines.append(f"| {scenario} | {tool} | {r['median_seconds']:.2f} | {ratio:.1f}× | "
+                lines.append(f"| {scenario} | {tool} | {r['median_seconds']:.2f} | {ratio:.1f}× | {r['machine_cpu']:.2f} | "
                              f"{r['connections']:.0f} | {r['channels']:.0f} | {r['peak_mb']:.0f} |")
-        lines.append("")
+        spent = by_tool["minutes spent"]
+        lines += ["", f"Time the {count}-host runs took, resets and counting included: "
+                  + ", ".join(f"{tool} {spent[tool]:.1f} min" for tool in TOOLS) + ".", ""]
     lines += ["![Wall time against number of hosts](benchmarks.svg)", "",
               "Raw samples: `target/bench/results.json` after a run.", ""]
     return "\n".join(lines)
