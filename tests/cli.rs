@@ -153,12 +153,19 @@ fn recipes_list_and_show() {
     assert!(stdout.contains("base") && stdout.contains("website") && stdout.contains("BSD-2-Clause"), "{stdout}");
     // Each recipe has a line in the table of what the suite proved, per release.
     let table = stdout.split("What the end-to-end suite proved").nth(1).expect("the verification table");
-    for recipe in ["base", "web", "website", "postgresql", "backups", "wireguard", "radicale", "nextcloud"] {
+    for recipe in ["base", "web", "website", "postgresql", "backups", "wireguard", "radicale", "nextcloud", "etherpad"]
+    {
         assert!(table.lines().any(|l| l.starts_with(&format!("{recipe} "))), "{recipe}: {table}");
     }
     let (code, stdout, _) = run(&["recipes", "show", "website"]);
     assert_eq!(code, 0);
     assert!(stdout.contains("software: nginx") && stdout.contains("stands on: web"), "{stdout}");
+    let (code, stdout, _) = run(&["recipes", "show", "etherpad"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("content retention (parameter `pad_retention_days`): Pads nobody has edited for {days} days"),
+        "{stdout}"
+    );
     let (code, stdout, _) = run(&["recipes", "show", "web"]);
     assert_eq!(code, 0);
     assert!(stdout.contains("handlers:") && stdout.contains("obtain certificates"), "{stdout}");

@@ -24,3 +24,34 @@ fn builtin_recipes_state_their_charter_metadata() {
         assert!(!r.data.personal.en.is_empty() && !r.data.personal.fr.is_empty(), "{}", r.name);
     }
 }
+
+/// `data.retention` must name an integer parameter with a default: the charter pages state
+/// its value.
+#[test]
+fn a_retention_naming_no_integer_parameter_is_refused_where_it_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("recipes")).unwrap();
+    let recipe = |param: &str| {
+        format!(
+            "name: notes\nsummary: {{en: Notes, fr: Notes}}\nkind: service\n\
+             software: {{name: Notes, version: '1', licence: MIT, website: https://example.org, source: https://example.org, install: distribution}}\n\
+             data:\n  personal: {{en: Notes, fr: Notes}}\n  log_retention_days: 0\n  \
+             retention:\n    param: {param}\n    after: {{en: 'After {{days}} days', fr: 'Après {{days}} jours'}}\n    \
+             never: {{en: Kept, fr: Gardées}}\n\
+             params:\n  keep_days: {{type: integer, description: Days, default: 30}}\n  label: {{type: string, description: Label, default: x}}\n"
+        )
+    };
+    for (param, refused) in [("keep_days", false), ("label", true), ("kept_days", true)] {
+        std::fs::write(dir.path().join("recipes/notes.yml"), recipe(param)).unwrap();
+        let catalogue = Catalogue::builtin().unwrap().with_local(dir.path()).unwrap_or_else(|d| panic!("{d:?}"));
+        let problems = check_recipe(catalogue.get("notes").unwrap(), &catalogue);
+        let text = format!("{problems:?}");
+        if refused {
+            assert_eq!(problems.len(), 1, "{param}: {text}");
+            assert!(text.contains("not an integer parameter with a default") && text.contains(param), "{text}");
+            assert!(text.contains("start: Pos { line: 9, column: 12 }"), "{param}: the position of `param`: {text}");
+        } else {
+            assert!(problems.is_empty(), "{text}");
+        }
+    }
+}

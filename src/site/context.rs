@@ -163,7 +163,8 @@ impl SiteData {
             .services
             .iter()
             .filter_map(|service| {
-                let recipe = &catalogue.get(&service.recipe)?.recipe;
+                let loaded = catalogue.get(&service.recipe)?;
+                let recipe = &loaded.recipe;
                 if recipe.kind != RecipeKind::Service {
                     return None;
                 }
@@ -186,7 +187,7 @@ impl SiteData {
                     personal: recipe.data.personal.clone(),
                     holds_user_data: recipe.data.holds_user_data,
                     log_retention_days: log_retention(recipe, hoster, catalogue),
-                    retention: content_retention(service, catalogue),
+                    retention: content_retention(loaded, service),
                     export: recipe
                         .data
                         .export
@@ -260,8 +261,10 @@ fn log_retention(
 
 /// The sentence on what the service deletes and when, with the days the description sets
 /// (or the recipe's default).
-fn content_retention(service: &crate::description::model::Service, catalogue: &Catalogue) -> Option<Text> {
-    let loaded = catalogue.get(&service.recipe)?;
+fn content_retention(
+    loaded: &crate::recipe::catalogue::LoadedRecipe,
+    service: &crate::description::model::Service,
+) -> Option<Text> {
     let retention = loaded.recipe.data.retention.as_ref()?;
     let days = crate::resolve::merged_params(loaded, &service.params)[&retention.param].as_u64().unwrap_or(0);
     if days == 0 {
