@@ -119,6 +119,9 @@ const FRENCH: &[(&str, &str)] = &[
         "  chaton refuses to connect. If the change is expected, remove the old key from {} after checking the new fingerprint.",
         "  chaton refuse de se connecter. Si le changement est attendu, retirez l'ancienne clé de {} après avoir vérifié la nouvelle empreinte.",
     ),
+    ("the host key of {} is REVOKED", "la clé d'hôte de {} est RÉVOQUÉE"),
+    ("  it presents {}, marked @revoked in {}.", "  il présente {}, marquée @revoked dans {}."),
+    ("  chaton refuses to connect.", "  chaton refuse de se connecter."),
     ("{} of {} server(s) failed: {}", "{} serveur(s) sur {} en échec : {}"),
 ];
 

@@ -50,6 +50,29 @@ pub struct Keys {
     pub backup: BTreeMap<String, BackupKeys>,
     /// By (server, service).
     pub vpn: BTreeMap<(String, String), VpnKeys>,
+    /// Every key above as a server holds it, with the file it is kept in here: so that a key
+    /// made on this run never silently replaces the one a server already holds (a
+    /// description cloned without its `secrets/`), and so a lost one can be fetched back.
+    pub kept: Vec<KeptKey>,
+}
+
+/// A key kept next to the description, as it reaches a server.
+#[derive(Debug, Clone)]
+pub struct KeptKey {
+    pub server: String,
+    /// What it is, for people: "the backup passphrase".
+    pub what: String,
+    /// What replacing it on the server breaks.
+    pub breaks: &'static str,
+    /// The file it is kept in, next to the description.
+    pub local: PathBuf,
+    /// The text the server's files hold of it: the key itself, or for a VPN peer whose
+    /// private key never leaves this machine, its public key.
+    pub value: SecretText,
+    /// Made by this run: no server has ever had it.
+    pub made_now: bool,
+    /// The server holds the key itself, so it can be fetched back from there.
+    pub on_server: bool,
 }
 
 /// What chaton needs to know of a VPN service to make its keys and peer configurations.
@@ -140,40 +163,71 @@ impl Keys {
                 ((need.server.clone(), need.service.clone()), keys)
             })
             .collect();
-        Self { backup, vpn }
+        Self { backup, vpn, kept: Vec::new() }
     }
 
     /// Reads the keys of `servers` and `vpns` from `dir/secrets/`, making those missing, and
     /// writes the configuration of each VPN peer whose keys chaton made.
     pub fn load_or_create(dir: &Path, servers: &[String], vpns: &[VpnNeed]) -> Result<Self, KeysError> {
         let mut backup = BTreeMap::new();
+        let mut kept = Vec::new();
         for server in servers {
             let folder = dir.join(FOLDER).join(server);
             private_folder(&dir.join(FOLDER))?;
             private_folder(&folder)?;
             let passphrase = folder.join("backup-passphrase");
-            if !passphrase.exists() {
+            let passphrase_made = !passphrase.exists();
+            if passphrase_made {
                 write_private(&passphrase, &random_text(40)?)?;
             }
             let key = folder.join("backup-ssh-key");
-            if !key.exists() {
+            let key_made = !key.exists();
+            if key_made {
                 make_ssh_key(&key, &format!("chaton-backup@{server}"))?;
             }
             let public = read(&key.with_extension("pub"), false)?;
-            backup.insert(
-                server.clone(),
-                BackupKeys {
-                    passphrase: SecretText(read(&passphrase, true)?.trim().to_owned()),
-                    ssh_private_key: SecretText(read(&key, true)?),
-                    ssh_public_key: public.trim().to_owned(),
-                },
-            );
+            let keys = BackupKeys {
+                passphrase: SecretText(read(&passphrase, true)?.trim().to_owned()),
+                ssh_private_key: SecretText(read(&key, true)?),
+                ssh_public_key: public.trim().to_owned(),
+            };
+            let breaks = "every backup it made so far could no longer be read";
+            kept.push(KeptKey {
+                server: server.clone(),
+                what: "the backup passphrase".into(),
+                breaks,
+                local: passphrase,
+                value: keys.passphrase.clone(),
+                made_now: passphrase_made,
+                on_server: true,
+            });
+            kept.push(KeptKey {
+                server: server.clone(),
+                what: "the backup SSH key".into(),
+                breaks: "its backups on other servers could no longer be reached",
+                local: key,
+                value: keys.ssh_private_key.clone(),
+                made_now: key_made,
+                on_server: true,
+            });
+            backup.insert(server.clone(), keys);
         }
         let mut vpn = BTreeMap::new();
         for need in vpns {
-            vpn.insert((need.server.clone(), need.service.clone()), vpn_keys(dir, need)?);
+            vpn.insert((need.server.clone(), need.service.clone()), vpn_keys(dir, need, &mut kept)?);
         }
-        Ok(Self { backup, vpn })
+        Ok(Self { backup, vpn, kept })
+    }
+
+    /// Forgets the keys this run made for `server` (files next to the description): after a
+    /// refusal, so that the next run does not take them for the server's own.
+    pub fn remove_made_now(kept: &[KeptKey], server: &str) {
+        for key in kept.iter().filter(|k| k.made_now && k.server == server) {
+            // With what was made beside it: an SSH key's public half, a peer's configuration.
+            for path in [key.local.clone(), key.local.with_extension("pub"), key.local.with_extension("conf")] {
+                let _ = std::fs::remove_file(path);
+            }
+        }
     }
 }
 
@@ -208,12 +262,23 @@ fn allocate(
         .collect()
 }
 
-fn vpn_keys(dir: &Path, need: &VpnNeed) -> Result<VpnKeys, KeysError> {
+fn vpn_keys(dir: &Path, need: &VpnNeed, kept: &mut Vec<KeptKey>) -> Result<VpnKeys, KeysError> {
     let folder = dir.join(FOLDER).join(&need.server).join(format!("vpn-{}", need.service));
     private_folder(&dir.join(FOLDER))?;
     private_folder(&dir.join(FOLDER).join(&need.server))?;
     private_folder(&folder)?;
-    let (private_key, public_key) = x25519_pair(&folder.join("server.key"))?;
+    let server_key = folder.join("server.key");
+    let made_now = !server_key.exists();
+    let (private_key, public_key) = x25519_pair(&server_key)?;
+    kept.push(KeptKey {
+        server: need.server.clone(),
+        what: format!("the private key of the VPN {}", need.service),
+        breaks: "every peer configuration handed out so far would stop working",
+        local: server_key,
+        value: private_key.clone(),
+        made_now,
+        on_server: true,
+    });
     // Addresses given once are kept: a peer's configuration never goes stale.
     let book = folder.join("addresses.json");
     let known: BTreeMap<String, String> = match std::fs::read_to_string(&book) {
@@ -234,7 +299,18 @@ fn vpn_keys(dir: &Path, need: &VpnNeed) -> Result<VpnKeys, KeysError> {
         let (public, configuration) = match given {
             Some(key) => (key.clone(), None),
             None => {
-                let (private, public) = x25519_pair(&folder.join(format!("{name}.key")))?;
+                let key = folder.join(format!("{name}.key"));
+                let made_now = !key.exists();
+                let (private, public) = x25519_pair(&key)?;
+                kept.push(KeptKey {
+                    server: need.server.clone(),
+                    what: format!("the key of {name}, a peer of the VPN {}", need.service),
+                    breaks: "the configuration handed to this peer would stop working",
+                    local: key,
+                    value: SecretText(public.clone()),
+                    made_now,
+                    on_server: false,
+                });
                 let path = folder.join(format!("{name}.conf"));
                 let text = peer_configuration(need, name, &public_key, &private, &address);
                 if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
@@ -278,7 +354,8 @@ fn x25519_pair(path: &Path) -> Result<(SecretText, String), KeysError> {
     Ok((SecretText(private), public))
 }
 
-fn private_folder(path: &Path) -> Result<(), KeysError> {
+/// A folder readable by its owner only (made 0700 with its parents when missing).
+pub fn private_folder(path: &Path) -> Result<(), KeysError> {
     if !path.exists() {
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path).map_err(|e| io(path, e))?;
     }
@@ -289,7 +366,8 @@ fn private_folder(path: &Path) -> Result<(), KeysError> {
     Ok(())
 }
 
-fn write_private(path: &Path, text: &str) -> Result<(), KeysError> {
+/// Writes `text` to `path`, 0600, whole or not at all.
+pub fn write_private(path: &Path, text: &str) -> Result<(), KeysError> {
     use std::io::Write as _;
     // Written to a new file created 0600, then renamed: never readable by others, never half.
     let tmp: PathBuf = path.with_extension("new");

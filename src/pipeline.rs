@@ -53,3 +53,12 @@ pub fn keys(checked: &Checked, create: bool) -> Result<Keys, crate::keys::KeysEr
         Ok(Keys::offline(&senders, &vpns))
     }
 }
+
+/// The keys the description needs, read and made in `dir` instead of next to the
+/// description: stand-ins with real shapes, for `chaton keys fetch` to find where each key
+/// sits in the servers' files.
+pub fn keys_in(checked: &Checked, dir: &Path) -> Result<Keys, crate::keys::KeysError> {
+    let senders = resolve::backup::senders(&checked.description, &checked.catalogue);
+    let vpns = resolve::vpn::needs(&checked.description, &checked.catalogue);
+    Keys::load_or_create(dir, &senders, &vpns)
+}

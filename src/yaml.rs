@@ -168,6 +168,14 @@ fn explain(raw: &str) -> (String, Vec<String>) {
             vec!["aliases are limited to protect against \"billion laughs\" files; write the values out".to_owned()],
         );
     }
+    if raw.starts_with("budget breached") {
+        // serde-saphyr's parser budget (nesting depth, node count): its own words are Rust's.
+        let what = if raw.contains("Depth") { "nested too deep" } else { "too large" };
+        return (
+            format!("the YAML here is {what} for a description"),
+            vec!["a description nests a few levels only: check the brackets and the indentation here".to_owned()],
+        );
+    }
     if raw.starts_with("cannot deserialize null") {
         return (
             "a value is missing here".to_owned(),

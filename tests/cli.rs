@@ -160,12 +160,16 @@ fn recipes_list_and_show() {
     let (code, stdout, _) = run(&["recipes", "show", "website"]);
     assert_eq!(code, 0);
     assert!(stdout.contains("software: nginx") && stdout.contains("stands on: web"), "{stdout}");
+    // A recipe limited to some releases says so, and the table does not call it unproved there.
+    let etherpad = table.lines().find(|l| l.starts_with("etherpad ")).unwrap();
+    assert!(etherpad.contains("does not run there"), "{etherpad}");
     let (code, stdout, _) = run(&["recipes", "show", "etherpad"]);
     assert_eq!(code, 0);
     assert!(
         stdout.contains("content retention (parameter `pad_retention_days`): Pads nobody has edited for {days} days"),
         "{stdout}"
     );
+    assert!(stdout.contains("runs on: Debian 13 (trixie) only (Etherpad 2.3 needs Node.js 20.18"), "{stdout}");
     let (code, stdout, _) = run(&["recipes", "show", "web"]);
     assert_eq!(code, 0);
     assert!(stdout.contains("handlers:") && stdout.contains("obtain certificates"), "{stdout}");

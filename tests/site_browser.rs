@@ -8,6 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod support;
+
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/amipo/hoster.yml");
 
 /// The example's charter site, built into a temporary folder.
@@ -26,34 +28,13 @@ fn target_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("target")
 }
 
-/// playwright-core from npm, installed once under `target/`.
-fn driver() -> PathBuf {
-    let dir = target_dir().join("browser-driver");
-    if !dir.join("node_modules/playwright-core").exists() {
-        std::fs::create_dir_all(&dir).unwrap();
-        let status = Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
-            .arg(&dir)
-            .arg("playwright-core@1")
-            .status()
-            .expect("npm is installed");
-        assert!(status.success(), "npm install playwright-core failed");
-    }
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/check-site.mjs"),
-        dir.join("check-site.mjs"),
-    )
-    .unwrap();
-    dir
-}
-
 #[test]
 #[ignore = "needs Debian's chromium and npm: run by .ci/run with --ignored"]
 fn every_page_loads_only_its_own_files_without_errors() {
     let site = built_site();
     let shots = target_dir().join("site-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
-    let driver = driver();
+    let driver = support::browser_driver("check-site.mjs");
     let out = Command::new("node")
         .arg(driver.join("check-site.mjs"))
         .arg(site.path())

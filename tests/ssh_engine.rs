@@ -458,3 +458,118 @@ fn host_key_refusals_speak_french_when_asked() {
     let out = run(cmd);
     assert!(out.stderr.contains("ATTENTION : LA CLÉ D'HÔTE DE alpha"), "{}", out.stderr);
 }
+
+#[test]
+fn a_failing_command_whose_output_has_no_final_newline_is_reported_with_its_last_words() {
+    // PHP's exceptions end without a newline: the failure record is glued to them.
+    let sshd = TestSshd::start();
+    let project = Project::new(&sshd, "", "      pause: '1'\n");
+    let recipe = project.dir.path().join("local/recipes/probe.yml");
+    let text = std::fs::read_to_string(&recipe).unwrap();
+    let failing = text.replace(
+        "run: [sleep, \"{{ params.pause }}\"]",
+        "run: [sh, -c, \"echo first line; printf '#30 {main} thrown'; exit 3\"]",
+    );
+    assert_ne!(failing, text);
+    std::fs::write(&recipe, failing).unwrap();
+    project.trust(&sshd);
+    let out = run(project.chaton(&["apply"]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("alpha: FAILED: change") && out.stderr.contains("(command sh -c"), "{}", out.stderr);
+    assert!(out.stderr.contains("exit status 3"), "{}", out.stderr);
+    assert!(out.stderr.contains("first line\n") && out.stderr.contains("#30 {main} thrown"), "{}", out.stderr);
+    assert!(!out.stderr.contains("stopped unexpectedly") && !out.stderr.contains("CHATON"), "{}", out.stderr);
+}
+
+/// A known_hosts with a line chaton cannot read, and the host recorded with another key.
+fn known_hosts_variants(sshd: &TestSshd, other: &TestSshd) -> Vec<(&'static str, String)> {
+    let wrong = format!("[127.0.0.1]:{} {}", sshd.port, other.host_key_line());
+    let truncated = &wrong[..wrong.len() / 2];
+    let long = format!("[10.9.9.9]:22 ssh-ed25519 {}", "A".repeat(6000));
+    // `ssh-keygen -H` hashes the host names of a file in place.
+    let dir = tempfile::tempdir().unwrap();
+    let hashed_file = dir.path().join("known_hosts");
+    std::fs::write(&hashed_file, format!("{wrong}\n")).unwrap();
+    let status = Command::new("ssh-keygen").arg("-H").arg("-f").arg(&hashed_file).output().unwrap();
+    assert!(status.status.success(), "{status:?}");
+    let hashed = std::fs::read_to_string(&hashed_file).unwrap();
+    assert!(hashed.starts_with("|1|"), "{hashed}");
+    vec![
+        ("truncated line", format!("{truncated}\n{wrong}\n")),
+        ("long line", format!("{long}\n{wrong}\n")),
+        ("garbage", format!("\u{1b}]0;title\u{7} \0\u{ff}garbage\n{wrong}\n")),
+        ("hashed", hashed),
+        ("CRLF", format!("{wrong}\r\n")),
+        ("marker", format!("@cert-authority *.example.org {}\n{wrong}\n", other.host_key_line())),
+        ("wildcard", format!("[127.0.0.?]:{} {}\n", sshd.port, other.host_key_line())),
+        ("other key type", format!("[127.0.0.1]:{} ssh-rsa {}\n", sshd.port, rsa_blob())),
+    ]
+}
+
+/// A well-formed ssh-rsa public key blob (type, exponent, modulus), base64.
+fn rsa_blob() -> String {
+    use base64::Engine as _;
+    let mut blob = Vec::new();
+    for part in [&b"ssh-rsa"[..], &[1, 0, 1], &[0xc5; 257]] {
+        blob.extend_from_slice(&(part.len() as u32).to_be_bytes());
+        blob.extend_from_slice(part);
+    }
+    base64::engine::general_purpose::STANDARD.encode(blob)
+}
+
+#[test]
+fn a_changed_host_key_is_refused_whatever_else_known_hosts_holds() {
+    let sshd = TestSshd::start();
+    let other = TestSshd::start();
+    for (variant, text) in known_hosts_variants(&sshd, &other) {
+        let project = Project::new(&sshd, "", "");
+        std::fs::write(project.dir.path().join("known_hosts"), &text).unwrap();
+        let out = run(project.chaton(&["apply", "--accept-new"]));
+        assert_eq!(out.code, 1, "{variant}: {}", out.stderr);
+        assert!(out.stderr.contains("HAS CHANGED"), "{variant}: {}", out.stderr);
+        assert!(!out.stderr.contains("run again with --accept-new"), "{variant}: {}", out.stderr);
+        assert_eq!(std::fs::read_to_string(project.dir.path().join("known_hosts")).unwrap(), text, "{variant}");
+        assert!(!project.root.exists(), "{variant}: nothing applied");
+        // The same in the user's own known_hosts.
+        let project = Project::new(&sshd, "", "");
+        std::fs::write(project.home.join(".ssh/known_hosts"), &text).unwrap();
+        let out = run(project.chaton(&["plan", "--accept-new"]));
+        assert!(out.code == 1 && out.stderr.contains("HAS CHANGED"), "{variant} (~/.ssh): {}", out.stderr);
+    }
+    assert_eq!(sshd.exec_channels(), 0, "no command ran");
+}
+
+#[test]
+fn the_right_key_is_found_past_unreadable_lines_and_a_revoked_one_refused() {
+    let sshd = TestSshd::start();
+    let right = sshd.known_hosts_line();
+    let long = format!("[10.9.9.9]:22 ssh-ed25519 {}", "A".repeat(6000));
+    for (variant, text) in [
+        ("long line first", format!("{long}\n{right}\n")),
+        ("truncated line first", format!("{}\n{right}\r\n", &right[..20])),
+    ] {
+        let project = Project::new(&sshd, "", "");
+        std::fs::write(project.dir.path().join("known_hosts"), &text).unwrap();
+        let out = run(project.chaton(&["plan"]));
+        assert_eq!(out.code, 0, "{variant}: {}", out.stderr);
+    }
+    let project = Project::new(&sshd, "", "");
+    let revoked = format!("@revoked * {}\n{right}\n", sshd.host_key_line());
+    std::fs::write(project.dir.path().join("known_hosts"), revoked).unwrap();
+    let out = run(project.chaton(&["plan", "--accept-new"]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("is REVOKED"), "{}", out.stderr);
+}
+
+#[test]
+fn a_named_ssh_key_that_does_not_exist_is_named_in_the_login_error() {
+    let sshd = TestSshd::start();
+    let project = Project::new(&sshd, "    ssh_key: keys/gone\n", "");
+    project.trust(&sshd);
+    // The test key is elsewhere: ~/.ssh/id_ed25519 would log in; hide it.
+    std::fs::remove_file(project.home.join(".ssh/id_ed25519")).unwrap();
+    let out = run(project.chaton(&["plan"]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let missing = project.dir.path().join("keys/gone");
+    assert!(out.stderr.contains(&format!("{}: no such file", missing.display())), "{}", out.stderr);
+}

@@ -10,7 +10,9 @@
 //!   change's temporary files;
 //! - runs the handlers, removing each from the journal once it succeeded.
 //!
-//! Progress lines start with `CHATON<TAB>`; everything else is command output.
+//! Progress records are `CHATON<TAB>...` lines; everything else is command output. A
+//! command whose output does not end with a newline glues the next record to it, so the
+//! parser finds a record at the end of a line too (`split_line`).
 
 use std::fmt::Write as _;
 
@@ -37,12 +39,29 @@ pub enum Progress {
     },
     /// Another run holds the lock; the text says who.
     Locked(String),
+    /// A command went on but has something to say after the run (`CHATON<TAB>warning<TAB>TEXT`,
+    /// printed by a recipe's own script: an app store out of reach, for example).
+    Warning(String),
     Finished,
 }
 
-/// Parses one output line; `None` for command output.
+/// Splits one output line into the command output it holds and the progress record that
+/// ends it, if any: `#30 {main}CHATON\tfailed\t3\t1` is the output `#30 {main}` (the last
+/// words of a command that printed no final newline) and the record `failed 3 1`.
+pub fn split_line(line: &str) -> (&str, Option<Progress>) {
+    for (at, _) in line.match_indices(MARKER) {
+        if let Some(progress) = parse_line(&line[at..]) {
+            return (&line[..at], Some(progress));
+        }
+    }
+    (line, None)
+}
+
+const MARKER: &str = "CHATON\t";
+
+/// Parses one output line that is a whole progress record; `None` for anything else.
 pub fn parse_line(line: &str) -> Option<Progress> {
-    let rest = line.strip_prefix("CHATON\t")?;
+    let rest = line.strip_prefix(MARKER)?;
     let fields: Vec<&str> = rest.split('\t').collect();
     Some(match fields.as_slice() {
         ["begin", i] => Progress::Begin(i.parse().ok()?),
@@ -55,6 +74,7 @@ pub fn parse_line(line: &str) -> Option<Progress> {
         }
         ["locked", holder] => Progress::Locked((*holder).to_owned()),
         ["locked"] => Progress::Locked(String::new()),
+        ["warning", text] => Progress::Warning((*text).to_owned()),
         ["finished"] => Progress::Finished,
         _ => return None,
     })
@@ -170,5 +190,17 @@ mod tests {
             Some(Progress::Locked("camille@laptop pid 42".into()))
         );
         assert_eq!(parse_line("Reading package lists..."), None);
+        assert_eq!(parse_line("CHATON\twarning\tno app store"), Some(Progress::Warning("no app store".into())));
+    }
+
+    #[test]
+    fn a_record_glued_to_output_without_a_final_newline_is_still_found() {
+        assert_eq!(
+            split_line("#30 {main}CHATON\tfailed\t0\t1"),
+            ("#30 {main}", Some(Progress::Failed { index: 0, code: 1 }))
+        );
+        assert_eq!(split_line("CHATON\tdone\t2"), ("", Some(Progress::Done(2))));
+        assert_eq!(split_line("said CHATON\tsomething else"), ("said CHATON\tsomething else", None));
+        assert_eq!(split_line("plain output"), ("plain output", None));
     }
 }

@@ -41,17 +41,24 @@ fn failed(e: lab::LabError) -> Error {
     Error::Output(e.to_string())
 }
 
+/// `count` hosts per release asked for, numbered per release: `--debian 12 --debian 12`
+/// asks for two Debian 12 hosts, d12-1 and d12-2.
+fn host_specs(releases: &[u8], count: u8) -> Vec<HostSpec> {
+    let mut hosts: Vec<HostSpec> = Vec::new();
+    for &release in releases {
+        let distribution = if release == 12 { Distribution::Debian12 } else { Distribution::Debian13 };
+        let before = hosts.iter().filter(|h| h.distribution == distribution).count();
+        for i in 1..=usize::from(count) {
+            hosts.push(HostSpec { name: format!("d{release}-{}", before + i), distribution });
+        }
+    }
+    hosts
+}
+
 pub fn run(command: LabCommand) -> Result<u8, Error> {
     match command {
         LabCommand::Up { dir, releases, count, cache } => {
-            let mut hosts = Vec::new();
-            for release in releases {
-                let distribution = if release == 12 { Distribution::Debian12 } else { Distribution::Debian13 };
-                for i in 1..=count {
-                    hosts.push(HostSpec { name: format!("d{release}-{i}"), distribution });
-                }
-            }
-            let config = Config { dir, hosts, cache };
+            let config = Config { dir, hosts: host_specs(&releases, count), cache };
             let state = lab::up(&config, &|step, took| eprintln!("lab: {step}: {:.1} s", took.as_secs_f64()))
                 .map_err(failed)?;
             let description = lab::write_description(&state).map_err(failed)?;
@@ -85,5 +92,16 @@ pub fn run(command: LabCommand) -> Result<u8, Error> {
             }
             Ok(exit::OK)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_release_asked_twice_gets_hosts_numbered_on() {
+        let names: Vec<String> = host_specs(&[12, 13, 12], 2).into_iter().map(|h| h.name).collect();
+        assert_eq!(names, ["d12-1", "d12-2", "d13-1", "d13-2", "d12-3", "d12-4"]);
     }
 }

@@ -4,6 +4,7 @@
 mod backup;
 mod docs;
 mod init;
+mod keys;
 mod lab;
 mod output;
 mod plan_text;
@@ -163,6 +164,11 @@ enum Command {
         #[command(subcommand)]
         command: backup::BackupCommand,
     },
+    /// The keys kept next to the description (`secrets/`): fetch back those the servers hold.
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
     /// Practice servers on this machine: real Debian hosts in containers (needs root).
     Lab {
         #[command(subcommand)]
@@ -301,6 +307,7 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
         Command::Recipes { command, recipes } => recipes::run(command, recipes.dir.as_deref()),
         Command::Lab { command } => lab::run(command),
         Command::Backup { command } => backup::run(command),
+        Command::Keys { command } => keys::run(command),
         Command::Init(args) => init::run(args),
         Command::Schema => {
             let schema = schemars::schema_for!(crate::description::Hoster);

@@ -24,7 +24,8 @@ pub fn render(plan: &Plan, options: &Options) -> String {
     for server in &plan.servers {
         let facts = match &server.facts {
             FactsSource::AssumedFresh { distribution } => format!("offline: assuming a fresh {distribution}"),
-            FactsSource::Live { os, .. } => os.clone(),
+            // What the server says of itself reaches the terminal escaped.
+            FactsSource::Live { os, .. } => crate::diagnostic::sanitize(os),
         };
         let _ = writeln!(out, "{} {} ({})", paint("server", "1", options.color), server.server, facts);
         for planned in &server.changes {
@@ -36,7 +37,8 @@ pub fn render(plan: &Plan, options: &Options) -> String {
                 Action::Run => ("36", &mut run),
             };
             *counter += 1;
-            let line = format!("  {} {}", change.action.symbol(), change.resource);
+            let line =
+                format!("  {} {}", change.action.symbol(), crate::diagnostic::sanitize(&change.resource.to_string()));
             let _ = writeln!(out, "{}  [{}]", paint(&line, code, options.color), planned.origin);
             if options.explain {
                 for reason in &change.reasons {
@@ -46,13 +48,16 @@ pub fn render(plan: &Plan, options: &Options) -> String {
             if let Some(diff) = &change.diff {
                 let show = change.action != Action::Create || options.show_new_content || !diff.starts_with("---");
                 if show {
+                    // Lines of a file on the server: terminal escapes in them (a title, a
+                    // cleared screen, a link) are shown, never obeyed.
                     for line in diff.lines() {
                         let code = match line.chars().next() {
                             Some('+') => "32",
                             Some('-') => "31",
                             _ => "0",
                         };
-                        let _ = writeln!(out, "      {}", paint(line, code, options.color));
+                        let _ =
+                            writeln!(out, "      {}", paint(&crate::diagnostic::sanitize(line), code, options.color));
                     }
                 }
             }
@@ -78,4 +83,44 @@ pub fn render(plan: &Plan, options: &Options) -> String {
         plan.servers.len()
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{PlannedChange, ServerPlan};
+    use crate::resource::{Change, ResourceId};
+
+    #[test]
+    fn terminal_escapes_from_a_server_are_shown_not_obeyed() {
+        let hostile = "\u{1b}]0;owned\u{7}\u{1b}[2J\u{1b}]8;;https://evil.example\u{1b}\\link\u{1b}]8;;\u{1b}\\";
+        let change = Change {
+            resource: ResourceId { kind: "file".into(), name: "/etc/motd".into() },
+            action: Action::Update,
+            before: None,
+            after: None,
+            reasons: vec![format!("the server's copy says {hostile}")],
+            diff: Some(format!("--- /etc/motd (server)\n+++ /etc/motd (desired)\n-{hostile}\n+hello\n")),
+            commands: Vec::new(),
+            cleanup: Vec::new(),
+            guards_access: None,
+        };
+        let plan = Plan {
+            format: 1,
+            generator: "test".into(),
+            servers: vec![ServerPlan {
+                server: "alpha".into(),
+                address: "192.0.2.1".into(),
+                facts: FactsSource::Live { digest: "d".into(), os: format!("debian 12 {hostile}") },
+                changes: vec![PlannedChange { origin: "base".into(), change }],
+                unchanged: Vec::new(),
+                handlers: Vec::new(),
+            }],
+        };
+        for explain in [false, true] {
+            let text = render(&plan, &Options { show_new_content: true, explain, color: false });
+            assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "{text:?}");
+            assert!(text.contains("\\u{1b}]0;owned"), "shown escaped: {text}");
+        }
+    }
 }

@@ -68,6 +68,10 @@ pub fn run(command: RecipesCommand, local: Option<&Path>) -> Result<u8, Error> {
             if let Some(retention) = &r.data.retention {
                 let _ = writeln!(out, "content retention (parameter `{}`): {}", retention.param, retention.after.en);
             }
+            if let Some(releases) = &r.releases {
+                let runs_on: Vec<&str> = releases.only.iter().map(|d| d.label()).collect();
+                let _ = writeln!(out, "runs on: {} only ({})", runs_on.join(", "), releases.why);
+            }
             if !r.requires.is_empty() {
                 let _ = writeln!(out, "stands on: {}", r.requires.join(", "));
             }
@@ -134,10 +138,19 @@ fn verification_table(catalogue: &Catalogue) -> String {
     for loaded in catalogue.recipes() {
         let name = &loaded.recipe.name;
         let digest = catalogue.digest(name).unwrap_or_default();
+        let runs_on =
+            |release: &str| loaded.recipe.releases.as_ref().is_none_or(|r| r.only.iter().any(|d| d.name() == release));
         let cell = |release: &str| match records.iter().find(|r| &r.recipe == name && r.release == release) {
+            _ if !runs_on(release) => "does not run there".to_owned(),
             None => "not proved".to_owned(),
             Some(r) if r.digest != digest => format!("changed since proved ({})", r.date),
-            Some(r) => r.proved.iter().map(|l: &Level| l.label()).collect::<Vec<_>>().join(", "),
+            Some(r) => {
+                let levels = r.proved.iter().map(|l: &Level| l.label()).collect::<Vec<_>>().join(", ");
+                match &r.upstream {
+                    Some(version) => format!("{levels} ({version})"),
+                    None => levels,
+                }
+            }
         };
         rows.push((name.clone(), cell(releases[0]), cell(releases[1])));
     }

@@ -41,6 +41,11 @@ pub struct ConnectionArgs {
     /// Where chaton keeps its lock and handler journal on the servers.
     #[arg(long, default_value = DEFAULT_STATE_DIR, hide = true)]
     remote_state_dir: String,
+    /// Let keys just made next to the description (backup passphrase and SSH key, VPN keys)
+    /// replace those the servers hold: their old backups can no longer be read and the VPN
+    /// configurations handed out stop working. Without it, such a run is refused.
+    #[arg(long)]
+    replace_keys: bool,
 }
 
 impl ConnectionArgs {
@@ -66,6 +71,7 @@ fn settings(checked: &Checked, args: &ConnectionArgs) -> Settings {
         state_dir: args.remote_state_dir.clone(),
         description_dir: checked.description.dir.clone(),
         servers: checked.description.hoster.servers.clone(),
+        replace_keys: args.replace_keys,
     }
 }
 
@@ -120,6 +126,7 @@ fn describe(kind: &EventKind) -> Option<String> {
         EventKind::ChangeDone { .. } | EventKind::HandlerDone { .. } => return None,
         EventKind::HandlerStarted { name } => format!("handler: {name}"),
         EventKind::Checked { check, ok, detail } => format!("{} {check}: {detail}", if *ok { "ok  " } else { "FAIL" }),
+        EventKind::Warning { text } => format!("warning: {text}"),
         EventKind::Output { line } => line.clone(),
         EventKind::Failed { error } => format!("failed: {}", error.lines().next().unwrap_or_default()),
         EventKind::Finished { outcome } => outcome.clone(),
@@ -158,6 +165,9 @@ impl Bars {
             }
             EventKind::Checked { ok: false, check, detail } => {
                 let _ = self.multi.println(format!("[{}] FAIL {check}: {detail}", event.server));
+            }
+            EventKind::Warning { text } => {
+                let _ = self.multi.println(format!("[{}] warning: {text}", event.server));
             }
             _ => {}
         }
@@ -244,7 +254,19 @@ fn run_task(
     task: &Task,
     json: bool,
 ) -> Vec<HostReport> {
-    engine::run(desired, &checked.description.hoster.servers, &settings(checked, args), task, &printer(json))
+    let reports =
+        engine::run(desired, &checked.description.hoster.servers, &settings(checked, args), task, &printer(json));
+    // A server that refused a key made on this run: that key must not outlive the run, or
+    // the next one would take it for the server's own.
+    for report in &reports {
+        if let Err(engine::HostError::KeyWouldBeReplaced { .. }) = &report.result
+            && let Some(state) = desired.servers.iter().find(|s| s.name == report.server)
+        {
+            let kept: Vec<crate::keys::KeptKey> = state.kept_keys.iter().map(|k| k.key.clone()).collect();
+            crate::keys::Keys::remove_made_now(&kept, &report.server);
+        }
+    }
+    reports
 }
 
 /// Runs an operator's `script` on the servers named (`chaton backup`). With `show_output`,

@@ -222,6 +222,14 @@ impl Distribution {
         }
     }
 
+    /// As the description writes it (`debian-12`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Distribution::Debian12 => "debian-12",
+            Distribution::Debian13 => "debian-13",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Distribution::Debian12 => "Debian 12 (bookworm)",

@@ -338,6 +338,33 @@ fn services(r: &mut Report, catalogue: &Catalogue) {
             .hint(format!("remove this service; set its parameters under `infrastructure: {{{}: ...}}`", recipe.name));
             continue;
         }
+        if let (Some(releases), Some(server)) =
+            (&recipe.releases, hoster.servers.iter().find(|s| s.name == service.server))
+            && !releases.only.contains(&server.distribution)
+        {
+            let fitting: Vec<&str> = hoster
+                .servers
+                .iter()
+                .filter(|s| releases.only.contains(&s.distribution))
+                .map(|s| s.name.as_str())
+                .collect();
+            let runs_on: Vec<&str> = releases.only.iter().map(|d| d.label()).collect();
+            let d = r.value(
+                &format!("{path}.server"),
+                format!(
+                    "recipe {} does not run on {} (server {}): {}",
+                    quoted(&recipe.name),
+                    server.distribution.label(),
+                    quoted(&server.name),
+                    releases.why
+                ),
+            );
+            if fitting.is_empty() {
+                d.hint(format!("it runs on {}: upgrade the server, or describe one that runs it", runs_on.join(", ")));
+            } else {
+                d.hint(format!("it runs on {}: put it on {}", runs_on.join(", "), fitting.join(" or ")));
+            };
+        }
         if recipe.needs_domain && service.domain.is_none() {
             r.key(&format!("{path}.domain"), format!("recipe {} needs a `domain`", quoted(&recipe.name)))
                 .hint("add `domain: NAME` with the name users will type");

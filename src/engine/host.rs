@@ -92,6 +92,9 @@ fn work(
     let server_plan = plan::plan_server(state, source, &facts);
     emit(EventKind::Planned { changes: server_plan.changes.len(), handlers: server_plan.handlers.len() });
     result.plan = Some(server_plan.clone());
+    if matches!(task, Task::Plan | Task::Apply { .. }) && !settings.replace_keys {
+        refuse_to_replace_kept_keys(state, &server_plan)?;
+    }
 
     match task {
         Task::Facts | Task::Plan | Task::Operate { .. } => Ok(result),
@@ -166,6 +169,34 @@ fn gather_facts(
     gather::parse(&output.output, query).map_err(HostError::Facts)
 }
 
+/// A key made on this run (its copy next to the description was missing) must not replace
+/// the one a server holds: that would make its backups unreadable or cut its VPN's peers
+/// off, silently. Replacing it is `--replace-keys`, on purpose.
+fn refuse_to_replace_kept_keys(state: &ServerState, plan: &ServerPlan) -> Result<(), HostError> {
+    for found in state.kept_keys.iter().filter(|k| k.key.made_now) {
+        let replaced = plan.changes.iter().any(|c| {
+            c.change.resource.kind == "file"
+                && c.change.resource.name == found.path
+                && c.change.action == crate::resource::Action::Update
+        });
+        if replaced {
+            let recover = if found.key.on_server {
+                "Fetch it back from the server with `chaton keys fetch DESCRIPTION` (kept 0600 next to the description), or put your copy of the secrets folder back; to make a new one on purpose, run again with --replace-keys."
+            } else {
+                "Put your copy of the secrets folder back; to make a new one on purpose (and hand the new configuration over), run again with --replace-keys."
+            };
+            return Err(HostError::KeyWouldBeReplaced {
+                path: found.path.clone(),
+                what: found.key.what.clone(),
+                local: found.key.local.display().to_string(),
+                breaks: found.key.breaks.to_owned(),
+                recover: recover.to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Refuses a saved plan that is not exactly what the server needs now.
 fn check_saved(fresh: &ServerPlan, saved: Option<&serde_json::Value>) -> Result<(), HostError> {
     let saved = saved.ok_or(HostError::NotInPlan)?;
@@ -193,32 +224,37 @@ fn apply_plan(
     let mut locked: Option<String> = None;
     let mut finished = false;
     let mut recent: Vec<String> = Vec::new();
-    let output = transport.run(&script, &mut |line| match apply::parse_line(line) {
-        Some(Progress::Begin(i)) => {
-            recent.clear();
-            let resource = plan.changes.get(i).map(|c| c.change.resource.to_string()).unwrap_or_default();
-            emit(EventKind::ChangeStarted { index: i, total, resource });
-        }
-        Some(Progress::Done(i)) => {
-            done = i + 1;
-            emit(EventKind::ChangeDone { index: i });
-        }
-        Some(Progress::Handler(name)) => {
-            recent.clear();
-            emit(EventKind::HandlerStarted { name });
-        }
-        Some(Progress::HandlerDone(name)) => {
-            emit(EventKind::HandlerDone { name: name.clone() });
-            handlers_run.push(name);
-        }
-        Some(Progress::Locked(holder)) => locked = Some(holder),
-        Some(Progress::Finished) => finished = true,
-        Some(p @ (Progress::Failed { .. } | Progress::HandlerFailed { .. })) => failure = Some(p),
-        None => {
-            recent.push(line.to_owned());
+    let output = transport.run(&script, &mut |line| {
+        let (command_output, progress) = apply::split_line(line);
+        if progress.is_none() || !command_output.is_empty() {
+            recent.push(command_output.to_owned());
             if recent.len() > OUTPUT_TAIL {
                 recent.remove(0);
             }
+        }
+        match progress {
+            Some(Progress::Begin(i)) => {
+                recent.clear();
+                let resource = plan.changes.get(i).map(|c| c.change.resource.to_string()).unwrap_or_default();
+                emit(EventKind::ChangeStarted { index: i, total, resource });
+            }
+            Some(Progress::Done(i)) => {
+                done = i + 1;
+                emit(EventKind::ChangeDone { index: i });
+            }
+            Some(Progress::Handler(name)) => {
+                recent.clear();
+                emit(EventKind::HandlerStarted { name });
+            }
+            Some(Progress::HandlerDone(name)) => {
+                emit(EventKind::HandlerDone { name: name.clone() });
+                handlers_run.push(name);
+            }
+            Some(Progress::Locked(holder)) => locked = Some(holder),
+            Some(Progress::Warning(text)) => emit(EventKind::Warning { text }),
+            Some(Progress::Finished) => finished = true,
+            Some(p @ (Progress::Failed { .. } | Progress::HandlerFailed { .. })) => failure = Some(p),
+            None => {}
         }
     })?;
     let recent = recent.join("\n");

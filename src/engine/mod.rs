@@ -34,6 +34,8 @@ pub struct Settings {
     pub description_dir: std::path::PathBuf,
     /// Every server of the description (jump hosts are found here).
     pub servers: Vec<crate::description::model::Server>,
+    /// Let keys made on this run replace those the servers hold (`--replace-keys`).
+    pub replace_keys: bool,
 }
 
 /// What to do on each host.
@@ -64,18 +66,51 @@ pub struct Event {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
-    Connecting { address: String },
-    Connected { milliseconds: u128 },
-    Gathered { milliseconds: u128 },
-    Planned { changes: usize, handlers: usize },
-    ChangeStarted { index: usize, total: usize, resource: String },
-    ChangeDone { index: usize },
-    HandlerStarted { name: String },
-    HandlerDone { name: String },
-    Checked { check: String, ok: bool, detail: String },
-    Output { line: String },
-    Failed { error: String },
-    Finished { outcome: String },
+    Connecting {
+        address: String,
+    },
+    Connected {
+        milliseconds: u128,
+    },
+    Gathered {
+        milliseconds: u128,
+    },
+    Planned {
+        changes: usize,
+        handlers: usize,
+    },
+    ChangeStarted {
+        index: usize,
+        total: usize,
+        resource: String,
+    },
+    ChangeDone {
+        index: usize,
+    },
+    HandlerStarted {
+        name: String,
+    },
+    HandlerDone {
+        name: String,
+    },
+    Checked {
+        check: String,
+        ok: bool,
+        detail: String,
+    },
+    /// A change succeeded, with something its command wants the user to know.
+    Warning {
+        text: String,
+    },
+    Output {
+        line: String,
+    },
+    Failed {
+        error: String,
+    },
+    Finished {
+        outcome: String,
+    },
 }
 
 /// How one host ended.
@@ -109,6 +144,10 @@ pub enum HostError {
     Facts(String),
     #[error("the saved plan is stale: the server changed since it was made; make a new plan")]
     Stale,
+    #[error(
+        "{path} on this server holds {what}, but the copy kept next to the description ({local}) was only just made: the secrets folder is missing or incomplete (a fresh clone of the description?).\n  Applying would replace the server's key, and {breaks}. Nothing was changed, and the key just made was removed.\n  {recover}"
+    )]
+    KeyWouldBeReplaced { path: String, what: String, local: String, breaks: String, recover: String },
     #[error("the saved plan no longer matches the description; make a new plan")]
     PlanMismatch,
     #[error("the saved plan has no entry for this server")]

@@ -10,7 +10,9 @@ use crate::description::model::Distribution;
 const MIRROR: &str = "http://deb.debian.org/debian";
 const PACKAGES: &str = "openssh-server,systemd,systemd-sysv,dbus,iproute2,ca-certificates";
 
-/// The cached base of `distribution`, built first if needed.
+/// The cached base of `distribution`, built first if needed. Builds of one release take
+/// turns (a lock file beside the base): a second `lab up` on a cold cache waits for the
+/// first one's build instead of deleting it half-way.
 pub fn ensure(cache: &Path, distribution: Distribution, logs: &Path) -> Result<PathBuf, LabError> {
     let codename = distribution.codename();
     let ready = cache.join(format!("{codename}.ready"));
@@ -21,6 +23,13 @@ pub fn ensure(cache: &Path, distribution: Distribution, logs: &Path) -> Result<P
     let fail = |what: &str, e: std::io::Error| LabError::Step { what: what.into(), detail: e.to_string() };
     std::fs::create_dir_all(cache).map_err(|e| fail("creating the cache folder", e))?;
     std::fs::create_dir_all(logs).map_err(|e| fail("creating the log folder", e))?;
+    let lock = std::fs::File::create(cache.join(format!("{codename}.lock")))
+        .map_err(|e| fail("creating the base's lock file", e))?;
+    // Released when `lock` is dropped, at the end of this function, or if the process dies.
+    lock.lock().map_err(|e| fail("waiting for another build of the base", e))?;
+    if ready.exists() && root.is_dir() {
+        return Ok(root);
+    }
     let building = cache.join(format!("{codename}.building"));
     if building.exists() {
         std::fs::remove_dir_all(&building).map_err(|e| fail("removing an unfinished base", e))?;
@@ -51,4 +60,33 @@ pub fn ensure(cache: &Path, distribution: Distribution, logs: &Path) -> Result<P
     std::fs::rename(&building, &root).map_err(|e| fail("moving the base in place", e))?;
     std::fs::write(&ready, "").map_err(|e| fail("marking the base ready", e))?;
     Ok(root)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_build_waits_for_the_first_and_leaves_its_work_alone() {
+        let cache = tempfile::tempdir().unwrap();
+        let logs = cache.path().join("logs");
+        // Another `lab up` is building bookworm: it holds the lock, its folder half full.
+        let other = std::fs::File::create(cache.path().join("bookworm.lock")).unwrap();
+        other.lock().unwrap();
+        std::fs::create_dir_all(cache.path().join("bookworm.building/etc")).unwrap();
+        let second = {
+            let (cache, logs) = (cache.path().to_path_buf(), logs.clone());
+            std::thread::spawn(move || ensure(&cache, Distribution::Debian12, &logs))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(!second.is_finished(), "the second build must wait for the lock");
+        assert!(cache.path().join("bookworm.building/etc").is_dir(), "the first build's work is untouched");
+        // The first build finishes.
+        std::fs::rename(cache.path().join("bookworm.building"), cache.path().join("bookworm")).unwrap();
+        std::fs::write(cache.path().join("bookworm.ready"), "").unwrap();
+        drop(other);
+        let root = second.join().unwrap().unwrap();
+        assert_eq!(root, cache.path().join("bookworm"));
+        assert!(root.join("etc").is_dir());
+    }
 }

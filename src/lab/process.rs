@@ -73,6 +73,17 @@ pub fn prepare_root(host: &LabHost, base: &Path, public_key: &str, proxy: &str) 
         &format!("127.0.0.1\tlocalhost\n127.0.1.1\t{}\n::1\tlocalhost ip6-localhost ip6-loopback\n", host.name),
         0o644,
     )?;
+    // No DNS server: the names the lab knows are in /etc/hosts, and any other name fails at
+    // once (nothing listens on the loopback's port 53) instead of after a resolver's
+    // timeouts; software that looks up the internet at every turn (Nextcloud's background
+    // jobs) would wait 20 s a name. The servers have no route out anyway.
+    let resolv = root.join("etc/resolv.conf");
+    let _ = std::fs::remove_file(&resolv);
+    write(
+        &resolv,
+        "# The chaton lab: no DNS; known names are in /etc/hosts.\nnameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+        0o644,
+    )?;
     write(
         &root.join("etc/apt/apt.conf.d/01chaton-lab-proxy"),
         &format!(
@@ -146,6 +157,8 @@ pub fn boot(host: &LabHost, logs: &Path) -> Result<u32, LabError> {
         .arg("--register=no")
         .arg("--keep-unit")
         .arg(format!("--network-namespace-path=/run/netns/{}", host.netns))
+        // The host's own resolv.conf (written by `prepare_root`), not this machine's.
+        .arg("--resolv-conf=off")
         .arg("--bind=/dev/net/tun")
         // The firewall recipes need nftables inside the host.
         .arg("--capability=CAP_NET_ADMIN")

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::description::model::Distribution;
 use crate::description::types::FileMode;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -24,6 +25,10 @@ pub struct Recipe {
     /// the live firewall is then checked for every declared port.
     #[serde(default)]
     pub manages_firewall: bool,
+    /// The Debian releases it runs on, when not every release chaton supports, and why: a
+    /// service on a server of another release is refused by `check`.
+    #[serde(default)]
+    pub releases: Option<Releases>,
     pub data: DataPolicy,
     /// Infrastructure recipes this one stands on (`web`, `postgresql`): set up once on
     /// each server that has a service needing them, before the services.
@@ -47,6 +52,15 @@ pub struct Recipe {
     pub handlers: Vec<HandlerSpec>,
     #[serde(default)]
     pub checks: Vec<CheckSpec>,
+}
+
+/// The releases a recipe is limited to, and why.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Releases {
+    pub only: Vec<Distribution>,
+    /// Said with the error, after "recipe X does not run on RELEASE: ".
+    pub why: String,
 }
 
 /// A text in both languages of the charter site.
@@ -139,6 +153,23 @@ pub struct BackupSpec {
     pub paths: Vec<String>,
     #[serde(default)]
     pub databases: Vec<String>,
+    /// Commands (argv, templated) that hold the service still while its files and
+    /// databases are copied or put back (Nextcloud's maintenance mode), and let it go again:
+    /// `after` runs whatever happened in between.
+    #[serde(default)]
+    pub pause: Option<BackupPause>,
+    /// A command (argv, templated) run after a restore, once the service is let go: what the
+    /// software needs to learn that its data went back in time (clients told to resync,
+    /// caches dropped).
+    #[serde(default)]
+    pub after_restore: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupPause {
+    pub before: Vec<String>,
+    pub after: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -472,6 +503,11 @@ pub enum CheckSpec {
         /// PEM certificates of a private or test CA to trust besides the system's (empty: none).
         ca_certificate: Option<String>,
     },
-    /// A command succeeds on the server.
-    Command { run: Vec<String> },
+    /// A command succeeds on the server; only where `when` holds, if given (the same
+    /// conditions as resources: a check of a file only some servers get).
+    Command {
+        run: Vec<String>,
+        #[serde(default)]
+        when: Option<String>,
+    },
 }

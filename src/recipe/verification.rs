@@ -27,15 +27,6 @@ pub enum Level {
     BackedUp,
     /// A drill and a real restore brought deleted data back.
     Restored,
-    /// Where the upstream archive cannot be fetched: the rendered configuration passed the
-    /// real tools on a real server (`nginx -t`, `php -l`, `systemd-analyze verify`).
-    ConfigurationValidated,
-    /// Where the upstream archive cannot be fetched: a wrong checksum stops the install.
-    ChecksumRefused,
-    /// Where the upstream archive cannot be fetched: the recipe's own release steps (build,
-    /// switch, restart, health check, and going back when a release does not start) ran on
-    /// a real server with a stand-in archive laid out like the upstream one.
-    ReleaseStepsRehearsed,
 }
 
 impl Level {
@@ -46,9 +37,6 @@ impl Level {
             Level::Verified => "verified",
             Level::BackedUp => "backed up",
             Level::Restored => "restored",
-            Level::ConfigurationValidated => "configuration validated",
-            Level::ChecksumRefused => "checksum refused",
-            Level::ReleaseStepsRehearsed => "release steps rehearsed",
         }
     }
 }
@@ -60,6 +48,10 @@ pub struct Record {
     pub release: String,
     /// The recipe's digest when it was proved.
     pub digest: String,
+    /// The upstream software's version the levels were proved with, where the recipe
+    /// installs a release of its own (Nextcloud 34.0.1); none for Debian's packages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
     pub proved: Vec<Level>,
     /// `YYYY-MM-DD`
     pub date: String,
@@ -109,6 +101,7 @@ mod tests {
             proved: proved.to_vec(),
             date: "2026-11-26".into(),
             test: "t".into(),
+            upstream: None,
         }
     }
 

@@ -107,7 +107,26 @@ pub fn context(
                 Err(d) => problems.push(d),
             }
         }
-        sets.push(json!({ "service": service.name, "paths": paths, "databases": databases }));
+        // The pause and the after-restore step, as shell words quoted in one place.
+        let mut command = |field: &str, argv: &[String]| -> String {
+            let mut words = Vec::new();
+            for (i, t) in argv.iter().enumerate() {
+                match templates.render_str(t, context, loaded, &format!("data.backup.{field}[{i}]")) {
+                    Ok(word) => words.push(word),
+                    Err(d) => problems.push(d),
+                }
+            }
+            words.iter().map(|w| crate::shell::quote(w)).collect::<Vec<_>>().join(" ")
+        };
+        let (pause, resume) = match &spec.pause {
+            Some(p) => (command("pause.before", &p.before), command("pause.after", &p.after)),
+            None => (String::new(), String::new()),
+        };
+        let after_restore = command("after_restore", &spec.after_restore);
+        sets.push(json!({
+            "service": service.name, "paths": paths, "databases": databases,
+            "pause": pause, "resume": resume, "after_restore": after_restore,
+        }));
     }
     if !problems.is_empty() {
         return Err(problems);

@@ -72,16 +72,17 @@ pub fn render_spec(
     Ok(out)
 }
 
-/// Renders a verify check of the recipe (found at `field`).
+/// Renders a verify check of the recipe (found at `field`); none where its `when` does not
+/// hold.
 pub fn render_check(
     templates: &Templates,
     loaded: &LoadedRecipe,
     spec: &CheckSpec,
     context: &Value,
     field: &str,
-) -> Result<CheckKind, Diagnostic> {
+) -> Result<Option<CheckKind>, Diagnostic> {
     let fail = |message: String| loaded.error_at(field, message);
-    Ok(match spec {
+    Ok(Some(match spec {
         CheckSpec::Port { port, proto } => {
             let text = templates.render_str(port, context, loaded, &format!("{field}.port.port"))?;
             let port =
@@ -102,7 +103,12 @@ pub fn render_check(
             };
             CheckKind::Http { url, status: *status, ca_certificate }
         }
-        CheckSpec::Command { run } => {
+        CheckSpec::Command { run, when } => {
+            if let Some(expression) = when
+                && !templates.condition(expression, context, loaded, &format!("{field}.command.when"))?
+            {
+                return Ok(None);
+            }
             let run = run
                 .iter()
                 .enumerate()
@@ -111,7 +117,7 @@ pub fn render_check(
             check_argv(&run).map_err(fail)?;
             CheckKind::Command { run }
         }
-    })
+    }))
 }
 
 /// The charter site as a folder tree: directories, then every file.

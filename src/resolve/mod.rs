@@ -46,6 +46,40 @@ pub struct ServerState {
     pub handlers: Vec<Handler>,
     /// What `verify` checks once the plan is empty.
     pub checks: Vec<Check>,
+    /// Files of this server that hold a key kept next to the description.
+    #[serde(skip)]
+    pub kept_keys: Vec<KeyInFile>,
+}
+
+/// A file of a server that holds a key kept next to the description.
+#[derive(Debug, Clone)]
+pub struct KeyInFile {
+    /// The file on the server.
+    pub path: String,
+    pub key: crate::keys::KeptKey,
+    /// Where the key stands in the file: the whole file (`None`, give or take a final
+    /// newline), or the rest of a line that starts with this text (`PrivateKey = `).
+    pub line_start: Option<String>,
+}
+
+/// The files among `resources` that hold one of `server`'s kept keys, and where.
+fn kept_keys_in_files(resources: &[Desired], kept: &[crate::keys::KeptKey], server: &str) -> Vec<KeyInFile> {
+    let mut found = Vec::new();
+    for key in kept.iter().filter(|k| k.server == server) {
+        let value = key.value.expose();
+        for desired in resources {
+            let Resource::File(file) = &desired.resource else { continue };
+            let Ok(text) = std::str::from_utf8(&file.content) else { continue };
+            let Some(at) = text.find(value) else { continue };
+            let line_start = if text.trim_end() == value.trim_end() {
+                None
+            } else {
+                Some(text[..at].rsplit('\n').next().unwrap_or_default().to_owned())
+            };
+            found.push(KeyInFile { path: file.path.clone(), key: key.clone(), line_start });
+        }
+    }
+    found
 }
 
 /// A check of `chaton verify`, rendered for one service.
@@ -273,6 +307,7 @@ fn resolve_server(
     if !problems.is_empty() {
         return Err(problems);
     }
+    let kept_keys = kept_keys_in_files(&out.resources, &keys.kept, &server.name);
     Ok(ServerState {
         name: server.name.clone(),
         address: server.address.clone(),
@@ -280,6 +315,7 @@ fn resolve_server(
         resources: out.resources,
         handlers: out.handlers,
         checks: out.checks,
+        kept_keys,
     })
 }
 
@@ -523,7 +559,8 @@ fn render_recipe(
     }
     for (i, spec) in loaded.recipe.checks.iter().enumerate() {
         match convert::render_check(templates, loaded, spec, context, &format!("checks[{i}]")) {
-            Ok(kind) => {
+            Ok(None) => {}
+            Ok(Some(kind)) => {
                 let check = Check { origin: origin.to_owned(), kind };
                 if !out.checks.contains(&check) {
                     out.checks.push(check);

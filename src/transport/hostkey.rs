@@ -1,13 +1,15 @@
 //! Host key trust: a key pinned in the description, the project's `known_hosts` next to the
-//! description, or the user's `~/.ssh/known_hosts`. Strict by default: an unknown key is
-//! refused unless `--accept-new`, a changed key is always refused.
+//! description, or the user's `~/.ssh/known_hosts` (read by `known_hosts.rs`). Strict by
+//! default: an unknown key is refused unless `--accept-new`, a changed or revoked key is
+//! always refused.
 
 use std::io::Write as _;
 use std::path::Path;
 
 use base64::Engine as _;
-use ssh2::{CheckResult, HostKeyType, KnownHostFileKind, Session};
+use ssh2::{HostKeyType, Session};
 
+use super::known_hosts::{self, Verdict};
 use super::{HostKeyPolicy, TransportError};
 
 /// OpenSSH's name for a key type.
@@ -66,23 +68,33 @@ pub fn verify(
         };
     }
 
+    // Every known_hosts file counts, read line by line: a key recorded anywhere for this
+    // host that is not the one presented makes it changed, never unknown.
+    let name = host_pattern(host, port);
     let files = [Some(policy.project_known_hosts.as_path()), policy.user_known_hosts.as_deref()];
     let mut known = false;
-    for file in files.into_iter().flatten().filter(|f| f.exists()) {
-        let mut hosts = session
-            .known_hosts()
-            .map_err(|e| TransportError::Connect { endpoint: endpoint.to_owned(), reason: e.to_string() })?;
-        if hosts.read_file(file, KnownHostFileKind::OpenSSH).is_err() {
-            continue;
-        }
-        match hosts.check_port(host, port, key) {
-            CheckResult::Match => known = true,
-            CheckResult::Mismatch => return Err(changed(file.display().to_string())),
-            CheckResult::NotFound | CheckResult::Failure => {}
+    let mut changed_in = None;
+    for file in files.into_iter().flatten() {
+        let Ok(bytes) = std::fs::read(file) else { continue };
+        match known_hosts::check(&String::from_utf8_lossy(&bytes), &name, &key_type, key) {
+            Verdict::Revoked => {
+                return Err(TransportError::RevokedHostKey {
+                    endpoint: endpoint.to_owned(),
+                    key_type: key_type.clone(),
+                    fingerprint: fingerprint(key),
+                    revoked_in: file.display().to_string(),
+                });
+            }
+            Verdict::Match => known = true,
+            Verdict::Changed => changed_in = changed_in.or(Some(file.display().to_string())),
+            Verdict::Unknown => {}
         }
     }
     if known {
         return Ok(());
+    }
+    if let Some(file) = changed_in {
+        return Err(changed(file));
     }
     if policy.accept_new {
         return record(&policy.project_known_hosts, &format!("{} {key_type} {blob}", host_pattern(host, port)));

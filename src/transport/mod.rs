@@ -5,6 +5,7 @@
 //! (the system `ssh` with ControlMaster, say) possible.
 
 pub mod hostkey;
+pub mod known_hosts;
 pub mod ssh;
 pub mod ssh_config;
 pub mod tunnel;
@@ -23,6 +24,9 @@ pub struct Endpoint {
     pub user: String,
     /// Private keys to try after the agent.
     pub identity_files: Vec<PathBuf>,
+    /// Those named by the description (`ssh_key`) or `~/.ssh/config` (`IdentityFile`), not
+    /// guessed: a missing one is said so when no login works.
+    pub named_keys: Vec<PathBuf>,
     /// Host key pinned in the description (`ssh-ed25519 AAAA...`).
     pub pinned_key: Option<String>,
     /// Reached through this host (ProxyJump): a TCP tunnel over an SSH connection to it.
@@ -73,6 +77,10 @@ pub enum TransportError {
         "WARNING: THE HOST KEY OF {endpoint} HAS CHANGED\n  it now presents {key_type} {fingerprint}, which does not match {known_in}.\n  Someone may be intercepting the connection, or the server was reinstalled.\n  chaton refuses to connect. If the change is expected, remove the old key from {known_in} after checking the new fingerprint."
     )]
     ChangedHostKey { endpoint: String, key_type: String, fingerprint: String, known_in: String },
+    #[error(
+        "the host key of {endpoint} is REVOKED\n  it presents {key_type} {fingerprint}, marked @revoked in {revoked_in}.\n  chaton refuses to connect."
+    )]
+    RevokedHostKey { endpoint: String, key_type: String, fingerprint: String, revoked_in: String },
     #[error("cannot log in to {endpoint} as {user}: {reason}")]
     Auth { endpoint: String, user: String, reason: String },
     #[error("{endpoint}: the script did not finish within {seconds} s")]

@@ -100,6 +100,9 @@ fn authenticate(session: &Session, endpoint: &Endpoint, name: &str) -> Result<()
     }
     for key in &endpoint.identity_files {
         if !key.exists() {
+            if endpoint.named_keys.contains(key) {
+                tried.push(format!("{}: no such file (named by ssh_key or IdentityFile)", key.display()));
+            }
             continue;
         }
         match session.userauth_pubkey_file(&endpoint.user, None, key, None) {

@@ -115,6 +115,7 @@ fn endpoint(server: &Server, description_dir: &std::path::Path) -> Result<Endpoi
         }
     };
     let mut identity_files: Vec<PathBuf> = config.identity_files.iter().map(|p| expand(p)).collect();
+    let mut named_keys = identity_files.clone();
     if identity_files.is_empty() {
         identity_files = ["id_ed25519", "id_ecdsa", "id_rsa"]
             .iter()
@@ -123,6 +124,7 @@ fn endpoint(server: &Server, description_dir: &std::path::Path) -> Result<Endpoi
     }
     if let Some(key) = &server.ssh_key {
         identity_files.insert(0, description_dir.join(expand(key)));
+        named_keys.insert(0, description_dir.join(expand(key)));
     }
     Ok(Endpoint {
         server: server.name.clone(),
@@ -130,6 +132,7 @@ fn endpoint(server: &Server, description_dir: &std::path::Path) -> Result<Endpoi
         port: if server.port != 22 { server.port } else { config.port.unwrap_or(22) },
         user: server.ssh_user.clone(),
         identity_files,
+        named_keys,
         pinned_key: server.host_key.clone(),
         jump,
     })

@@ -3,7 +3,10 @@ chaton: creates a calendar with an event and an address book with a contact, the
 both back through a new connection. Uses python3-caldav (Debian); the address book goes
 through the same client's WebDAV requests (extended MKCOL, PUT, REPORT: RFC 6352).
 
-usage: client.py URL USER PASSWORD CA_FILE
+usage: client.py URL USER PASSWORD CA_FILE [ADDRESS_BOOK_URL]
+
+ADDRESS_BOOK_URL is where the address book is made (Radicale's: URL/USER/contacts/, the
+default; Nextcloud's: URL/addressbooks/users/USER/NAME/).
 """
 
 import sys
@@ -11,6 +14,7 @@ import sys
 import caldav
 
 url, user, password, ca = sys.argv[1:5]
+book = sys.argv[5] if len(sys.argv) > 5 else f"{url.rstrip('/')}/{user}/contacts/"
 
 
 def client():
@@ -36,7 +40,6 @@ events = client().principal().calendar(cal_id="association").events()
 assert any("Assemblée générale" in e.data for e in events), [e.data for e in events]
 print("calendar: event created and read back")
 
-book = f"{url.rstrip('/')}/{user}/contacts/"
 MKCOL = """<?xml version="1.0" encoding="utf-8"?>
 <D:mkcol xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav">
   <D:set><D:prop>

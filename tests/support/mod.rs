@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod lab;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -316,4 +318,22 @@ pub fn read_tree(root: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
         }
     }
     out
+}
+
+/// playwright-core from npm, installed once under `target/browser-driver`, with `script`
+/// (from `tests/browser/`) beside it: the folder to run `node SCRIPT` in.
+pub fn browser_driver(script: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-driver");
+    if !dir.join("node_modules/playwright-core").exists() {
+        std::fs::create_dir_all(&dir).unwrap();
+        let status = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+            .arg(&dir)
+            .arg("playwright-core@1")
+            .status()
+            .expect("npm is installed");
+        assert!(status.success(), "npm install playwright-core failed");
+    }
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser").join(script), dir.join(script)).unwrap();
+    dir
 }

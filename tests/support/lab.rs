@@ -1,0 +1,234 @@
+//! The lab for the end-to-end tests: real Debian servers (systemd-nspawn hosts, see
+//! `src/lab`) brought up and torn down around a test, chaton run against them, commands run
+//! on them with OpenSSH, and what a test proved written into the verification levels.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chaton::description::model::Distribution;
+use chaton::lab::{self, HostSpec, LabState};
+use chaton::recipe::verification::{self, Level};
+
+/// One lab at a time.
+pub static LAB: Mutex<()> = Mutex::new(());
+
+/// Tears the lab down when the test ends, passed or failed.
+pub struct Guard {
+    pub state: LabState,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Err(e) = lab::down(&self.state) {
+            eprintln!("teardown: {e}");
+        }
+    }
+}
+
+pub fn lab_up(dir: &Path, hosts: &[(&str, Distribution)]) -> Guard {
+    let config = lab::Config {
+        dir: dir.to_path_buf(),
+        hosts: hosts.iter().map(|(n, d)| HostSpec { name: (*n).into(), distribution: *d }).collect(),
+        cache: PathBuf::from(lab::DEFAULT_CACHE),
+    };
+    let state = lab::up(&config, &|step, took| eprintln!("lab: {step}: {:.1} s", took.as_secs_f64())).expect("lab up");
+    Guard { state }
+}
+
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn chaton(args: &[&str]) -> Out {
+    let out = Command::new(assert_cmd::cargo::cargo_bin("chaton"))
+        .args(args)
+        .env_remove("SSH_AUTH_SOCK")
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs a command on a lab host with the system's OpenSSH client: its standard output.
+/// The exit status is not looked at: see `ssh_ok` and `ssh_status`.
+pub fn ssh(state: &LabState, host: &str, command: &str) -> String {
+    ssh_status(state, host, command).1
+}
+
+/// Runs a command on a lab host: its exit status, standard output and standard error. A
+/// host that does not answer within 10 s fails, and nothing prompts.
+pub fn ssh_status(state: &LabState, host: &str, command: &str) -> (i32, String, String) {
+    let address = &state.host(host).unwrap().address;
+    let out = Command::new("ssh")
+        .args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"])
+        .args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-i"])
+        .arg(&state.key)
+        .arg(format!("root@{address}"))
+        .arg(command)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs a command on a lab host that must succeed: its standard output.
+pub fn ssh_ok(state: &LabState, host: &str, command: &str) -> String {
+    let (code, stdout, stderr) = ssh_status(state, host, command);
+    assert_eq!(code, 0, "{host}: `{command}` exited with {code}:\n{stdout}{stderr}");
+    stdout
+}
+
+/// The summary line of `apply --json`: per server, planned changes, applied changes and
+/// exec channels. The idempotence rule of the suite lives here.
+pub fn idempotence(summary_stdout: &str) -> Result<(), String> {
+    let summary: serde_json::Value =
+        serde_json::from_str(summary_stdout.lines().last().ok_or("no output")?).map_err(|e| e.to_string())?;
+    for server in summary["servers"].as_array().ok_or("no servers")? {
+        let name = server["server"].as_str().unwrap_or("?");
+        if server["ok"] != true {
+            return Err(format!("{name}: {}", server["error"]));
+        }
+        if server["changes"] != 0 || server["applied"] != 0 {
+            return Err(format!("{name}: a second apply still planned {} change(s)", server["changes"]));
+        }
+        if server["channels"] != 1 {
+            return Err(format!("{name}: a no-op apply used {} exec channels, not 1", server["channels"]));
+        }
+    }
+    Ok(())
+}
+
+/// Writes what `test` proved into the verification levels `chaton recipes list` shows:
+/// (recipe, release, levels), with the upstream version proved where the recipe installs a
+/// release of its own. Called once the assertions that prove them have passed.
+pub fn record(test: &str, upstream: Option<&str>, proved: &[(&str, &str, &[Level])]) {
+    let catalogue = chaton::recipe::Catalogue::builtin().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let date = chaton::engine::utc_timestamp(now)[..10].to_owned();
+    let records: Vec<verification::Record> = proved
+        .iter()
+        .map(|(recipe, release, levels)| verification::Record {
+            recipe: (*recipe).to_owned(),
+            release: (*release).to_owned(),
+            digest: catalogue.digest(recipe).expect("a built-in recipe"),
+            upstream: upstream.map(str::to_owned),
+            proved: levels.to_vec(),
+            date: date.clone(),
+            test: test.to_owned(),
+        })
+        .collect();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(verification::FILE);
+    verification::record(&file, &records).unwrap();
+}
+
+pub const CONVERGED: &[Level] = &[Level::Converged, Level::Idempotent, Level::Verified];
+
+/// Adds `extra` under every server of the description (after its `distribution:` line).
+pub fn add_to_servers(description: &Path, extra: &str) {
+    let text = std::fs::read_to_string(description).unwrap();
+    let mut out = String::new();
+    for line in text.lines() {
+        out.push_str(line);
+        out.push('\n');
+        if line.starts_with("    distribution: ") {
+            out.push_str(extra);
+        }
+    }
+    std::fs::write(description, out).unwrap();
+}
+
+/// A plain HTTP/1.1 GET to `address` for the virtual host `host`: the whole answer.
+pub fn http_get(address: &str, host: &str, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut stream =
+        TcpStream::connect_timeout(&format!("{address}:80").parse().unwrap(), Duration::from_secs(5)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+/// Apply, then a second apply that changes nothing and runs nothing, then verify: their
+/// outputs.
+pub fn converged_idempotent_verified(file: &str) -> (Out, Out, Out) {
+    let converge = chaton(&["apply", file]);
+    assert_eq!(converge.code, 0, "converge failed:\n{}", converge.stderr);
+    let second = chaton(&["apply", file, "--json"]);
+    idempotence(&second.stdout).unwrap();
+    let verify = chaton(&["verify", file]);
+    assert_eq!(verify.code, 0, "verify failed:\n{}", verify.stderr);
+    (converge, second, verify)
+}
+
+/// The run on `host` failed at `change` (as "KIND NAME").
+pub fn stopped_at(run: &Out, host: &str, change: &str) {
+    assert!(run.stderr.contains(&format!("{host}: FAILED: change")) && run.stderr.contains(change), "{}", run.stderr);
+}
+
+/// Each server's planned changes, as "KIND NAME".
+pub fn planned_changes(file: &str) -> Vec<(String, Vec<String>)> {
+    let plan = chaton(&["plan", file, "--json"]);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let change = |c: &serde_json::Value| {
+        format!("{} {}", c["resource"]["kind"].as_str().unwrap(), c["resource"]["name"].as_str().unwrap())
+    };
+    plan["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|server| {
+            let name = server["server"].as_str().unwrap().to_owned();
+            (name, server["changes"].as_array().unwrap().iter().map(change).collect())
+        })
+        .collect()
+}
+
+pub fn port_answers(address: &str, port: u16) -> bool {
+    TcpStream::connect_timeout(&format!("{address}:{port}").parse().unwrap(), Duration::from_secs(3)).is_ok()
+}
+
+pub fn nothing_left_behind(state: &LabState) {
+    let netns =
+        String::from_utf8_lossy(&Command::new("ip").args(["netns", "list"]).output().unwrap().stdout).into_owned();
+    for host in &state.hosts {
+        assert!(!netns.contains(&host.netns), "namespace {} left behind", host.netns);
+        assert!(!Path::new(&format!("/proc/{}", host.pid.unwrap())).exists(), "nspawn of {} still running", host.name);
+    }
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    assert!(!mounts.contains(&state.dir.display().to_string()), "a mount is left under {}", state.dir.display());
+    let links = String::from_utf8_lossy(&Command::new("ip").args(["-o", "link"]).output().unwrap().stdout).into_owned();
+    assert!(!links.contains(&format!(": {}:", state.bridge)), "bridge left behind");
+}
+
+pub fn sha256_of(file: &Path) -> String {
+    let out = Command::new("sha256sum").arg(file).output().unwrap();
+    String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_owned()
+}
+
+/// Whether the TLS server at `address` (`host:port`) completes a handshake in `version`
+/// (`-tls1`, `-tls1_1`, `-tls1_2`). OpenSSL 3 refuses TLS 1.0 and 1.1 on its own side at
+/// its default security level, so the client is made willing (`@SECLEVEL=0`): a refusal
+/// can only come from the server.
+pub fn handshakes(address: &str, server_name: &str, version: &str) -> bool {
+    Command::new("openssl")
+        .args(["s_client", "-connect", address, "-servername", server_name, version, "-cipher", "DEFAULT:@SECLEVEL=0"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
