@@ -10,6 +10,9 @@ pub mod exit {
     pub const ERROR: u8 = 1;
     /// With `--detailed-exitcode`: success, and the plan has changes.
     pub const CHANGES: u8 = 2;
+    /// The command line itself is wrong (an unknown flag, a missing argument): not 2, which
+    /// a CI script reads as "changes pending" (64 is EX_USAGE of sysexits.h).
+    pub const USAGE: u8 = 64;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -187,6 +187,20 @@ fn help_documents_the_exit_codes() {
     let (code, stdout, _) = run(&["plan", "--help"]);
     assert_eq!(code, 0);
     assert!(stdout.contains("Exit codes:") && stdout.contains("2  with --detailed-exitcode"), "{stdout}");
+    assert!(stdout.contains("64 the command line is wrong"), "{stdout}");
+}
+
+#[test]
+fn a_wrong_command_line_is_not_mistaken_for_pending_changes() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/amipo/hoster.yml");
+    for args in [&["plan", example, "--offline", "--detailed-exitcod"][..], &["plan"][..], &[][..], &["plna"][..]] {
+        let (code, _, stderr) = run(args);
+        assert_eq!(code, 64, "{args:?}: {stderr}");
+    }
+    let (code, stdout, _) = run(&["--version"]);
+    assert_eq!(code, 0, "{stdout}");
+    let (code, _, _) = run(&["plan", example, "--offline", "--detailed-exitcode"]);
+    assert_eq!(code, 2, "the example's plan has changes");
 }
 
 #[test]

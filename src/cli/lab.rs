@@ -59,8 +59,15 @@ pub fn run(command: LabCommand) -> Result<u8, Error> {
     match command {
         LabCommand::Up { dir, releases, count, cache } => {
             let config = Config { dir, hosts: host_specs(&releases, count), cache };
-            let state = lab::up(&config, &|step, took| eprintln!("lab: {step}: {:.1} s", took.as_secs_f64()))
-                .map_err(failed)?;
+            // A step that has not begun yet (took zero) is announced, the others timed.
+            let report = |step: &str, took: std::time::Duration| {
+                if took.is_zero() {
+                    eprintln!("lab: {step}...");
+                } else {
+                    eprintln!("lab: {step}: {:.1} s", took.as_secs_f64());
+                }
+            };
+            let state = lab::up(&config, &report).map_err(failed)?;
             let description = lab::write_description(&state).map_err(failed)?;
             for host in &state.hosts {
                 eprintln!("lab: {} ({}) at {}", host.name, host.distribution.label(), host.address);

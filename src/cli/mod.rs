@@ -27,7 +27,8 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success (with --detailed-exitcode: success and nothing to change)
   1  invalid input or failure
-  2  with --detailed-exitcode: success, and the plan has changes";
+  2  with --detailed-exitcode: success, and the plan has changes
+  64 the command line is wrong (unknown flag, missing argument)";
 
 #[derive(Debug, Parser)]
 #[command(name = "chaton", version, about = "Describe a small ethical hoster in one YAML file; plan, apply and document its servers.", after_help = EXIT_CODES)]
@@ -215,7 +216,14 @@ pub(crate) fn lang() -> crate::i18n::Lang {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version print and succeed; a wrong command line gets its own code.
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
+        }
+    };
     let _ = LANG.set(cli.lang.unwrap_or_else(crate::i18n::Lang::from_environment));
     let color = match cli.color {
         ColorChoice::Always => true,

@@ -193,6 +193,10 @@ fn servers(r: &mut Report) {
         if server.address.is_empty() || server.address.chars().any(|c| c.is_whitespace() || c.is_control()) {
             r.value(&format!("{path}.address"), format!("{} is not a host address", quoted(&server.address)));
         }
+        if server.port == 0 {
+            r.value(&format!("{path}.port"), "port 0 is not a port".into())
+                .hint("SSH listens on 22 unless you changed it; write the port your server's sshd listens on");
+        }
         if !is_unix_name(&server.ssh_user) {
             r.value(&format!("{path}.ssh_user"), format!("{} is not a valid Unix login", quoted(&server.ssh_user)));
         }

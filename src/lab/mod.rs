@@ -31,8 +31,8 @@ pub const DEFAULT_CACHE: &str = "/var/cache/chaton/lab";
 pub enum LabError {
     #[error("the lab needs root (it mounts file systems and creates network namespaces); run it with sudo")]
     NotRoot,
-    #[error("{program} is missing: install the Debian package {package}")]
-    Missing { program: String, package: String },
+    #[error("the lab needs {programs}, missing here: install them all at once with\n  apt-get install {packages}")]
+    Missing { programs: String, packages: String },
     #[error("{what} failed: {detail}")]
     Step { what: String, detail: String },
     #[error("no lab in {0} (no lab.json)")]
@@ -115,11 +115,24 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn require(program: &str, package: &str) -> Result<(), LabError> {
-    let found = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|p| p.join(program).is_file()))
-        .unwrap_or(false);
-    if found { Ok(()) } else { Err(LabError::Missing { program: program.into(), package: package.into() }) }
+/// Every program the lab runs, with its Debian package: all the missing ones are named in
+/// one error, with one command that installs them.
+fn require(programs: &[(&str, &str)]) -> Result<(), LabError> {
+    let on_path = |program: &str| {
+        std::env::var_os("PATH")
+            .map(|paths| std::env::split_paths(&paths).any(|p| p.join(program).is_file()))
+            .unwrap_or(false)
+    };
+    let missing: Vec<&(&str, &str)> = programs.iter().filter(|(program, _)| !on_path(program)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut packages: Vec<&str> = missing.iter().map(|(_, package)| *package).collect();
+    packages.dedup();
+    Err(LabError::Missing {
+        programs: missing.iter().map(|(program, _)| *program).collect::<Vec<_>>().join(", "),
+        packages: packages.join(" "),
+    })
 }
 
 /// Boots the lab. `on_step` hears how long each step took. On failure, what was created is
@@ -128,7 +141,7 @@ pub fn up(config: &Config, on_step: &dyn Fn(&str, Duration)) -> Result<LabState,
     if !is_root() {
         return Err(LabError::NotRoot);
     }
-    for (program, package) in [
+    require(&[
         ("debootstrap", "debootstrap"),
         ("systemd-nspawn", "systemd-container"),
         ("ip", "iproute2"),
@@ -136,9 +149,7 @@ pub fn up(config: &Config, on_step: &dyn Fn(&str, Duration)) -> Result<LabState,
         ("ssh-keygen", "openssh-client"),
         ("pebble", "pebble"),
         ("openssl", "openssl"),
-    ] {
-        require(program, package)?;
-    }
+    ])?;
     std::fs::create_dir_all(&config.dir).map_err(|e| step_error("creating the lab folder", e))?;
     let dir = std::fs::canonicalize(&config.dir).map_err(|e| step_error("finding the lab folder", e))?;
     std::fs::create_dir_all(dir.join("logs")).map_err(|e| step_error("creating the log folder", e))?;
@@ -148,6 +159,18 @@ pub fn up(config: &Config, on_step: &dyn Fn(&str, Duration)) -> Result<LabState,
     let mut distributions: Vec<Distribution> = config.hosts.iter().map(|h| h.distribution).collect();
     distributions.sort_by_key(|d| d.codename());
     distributions.dedup();
+    let to_build: Vec<&str> =
+        distributions.iter().filter(|d| !base::is_ready(&config.cache, **d)).map(|d| d.label()).collect();
+    if !to_build.is_empty() {
+        // The one long wait of the lab, the first time: say so before it starts.
+        on_step(
+            &format!(
+                "building the base image of {} from Debian's mirror, once for all later labs (1 to 7 minutes)",
+                to_build.join(" and ")
+            ),
+            Duration::ZERO,
+        );
+    }
     let bases: Vec<Result<PathBuf, LabError>> = std::thread::scope(|s| {
         let handles: Vec<_> =
             distributions.iter().map(|d| s.spawn(|| base::ensure(&config.cache, *d, &dir.join("logs")))).collect();
@@ -289,4 +312,23 @@ fn stop_host(host: &LabHost) -> Result<(), LabError> {
 /// Cuts a host off the network (its link goes down), as if its connection failed.
 pub fn disconnect(host: &LabHost) -> Result<(), LabError> {
     net::link_down(&host.veth)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_missing_program_is_named_with_one_install_command() {
+        let error = require(&[
+            ("chaton-no-such-program-a", "package-a"),
+            ("sh", "dash"),
+            ("chaton-no-such-program-b", "package-b"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("chaton-no-such-program-a, chaton-no-such-program-b"), "{error}");
+        assert!(error.contains("apt-get install package-a package-b"), "{error}");
+        assert!(require(&[("sh", "dash")]).is_ok());
+    }
 }

@@ -13,6 +13,8 @@ use super::model::{ParamSpec, ParamType, RecipeKind, ResourceSpec};
 pub fn check_param(spec: &ParamSpec, value: &Value) -> Result<(), String> {
     let type_name = match spec.kind {
         ParamType::String => "a string",
+        ParamType::FileName => "a file name (letters, digits, `.`, `-`, `_`)",
+        ParamType::Size => "an amount of storage such as 512M, 2G or 1 GB",
         ParamType::Integer => "an integer",
         ParamType::Boolean => "true or false",
         ParamType::Path => "an absolute path",
@@ -35,12 +37,29 @@ pub fn check_param(spec: &ParamSpec, value: &Value) -> Result<(), String> {
             Ok(())
         }
         (ParamType::Boolean, Value::Bool(_)) => Ok(()),
+        (ParamType::String, Value::String(s)) if s.chars().any(char::is_control) => {
+            Err(format!("{} holds a control character (a newline, a tab...): write it on one line", quoted(s)))
+        }
         (ParamType::String, Value::String(s)) => match &spec.choices {
             Some(choices) if !choices.contains(s) => {
                 Err(format!("{} is not one of: {}", quoted(s), choices.join(", ")))
             }
             _ => Ok(()),
         },
+        (ParamType::FileName, Value::String(s)) => {
+            let fits = !s.is_empty()
+                && s.len() <= 255
+                && !s.starts_with('.')
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+            if fits { Ok(()) } else { Err(format!("{} is not a file name such as index.html", quoted(s))) }
+        }
+        (ParamType::Size, Value::String(s)) => {
+            if is_size(s) {
+                Ok(())
+            } else {
+                Err(format!("{} is not an amount of storage such as 512M, 2G or 1 GB", quoted(s)))
+            }
+        }
         (ParamType::Path, Value::String(s)) => {
             if s.starts_with('/') && !s.split('/').any(|c| c == "..") && !s.contains('\0') {
                 Ok(())
@@ -58,6 +77,16 @@ pub fn check_param(spec: &ParamSpec, value: &Value) -> Result<(), String> {
         (ParamType::Peers, Value::Array(items)) => check_peers(items),
         _ => wrong(),
     }
+}
+
+/// `512M`, `2G`, `1 GB`, `1.5 TB`: a positive number, then a unit (B, K, KB, M, MB, G, GB,
+/// T, TB, any case), a space between them or not.
+fn is_size(text: &str) -> bool {
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let positive = number.parse::<f64>().is_ok_and(|n| n > 0.0) && !number.starts_with('.');
+    let unit = unit.strip_prefix(' ').unwrap_or(unit).to_ascii_uppercase();
+    positive && ["B", "K", "KB", "M", "MB", "G", "GB", "T", "TB"].contains(&unit.as_str())
 }
 
 /// An IPv4 network with a prefix from 16 to 29 (room for a server and its peers), as

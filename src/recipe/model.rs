@@ -189,7 +189,13 @@ pub struct ParamSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ParamType {
+    /// One line of text: no control characters (a newline would start a new line of the
+    /// configuration it goes into).
     String,
+    /// A file name in a folder: letters, digits, `.`, `-`, `_` (`index.html`).
+    FileName,
+    /// An amount of storage as Nextcloud, PHP and nginx read it: `512M`, `2G`, `1 GB`.
+    Size,
     Integer,
     Boolean,
     /// An absolute path.
