@@ -130,6 +130,15 @@ fn secret(state: &LabState, host: &str, service: &str, name: &str) -> String {
     ssh_ok(state, host, &format!("cat /var/lib/chaton/secrets/{service}/{name}")).trim().to_owned()
 }
 
+/// A call of Etherpad's HTTP API on d13 (`getText?padID=NAME`), with its API key: the answer.
+fn etherpad_api(state: &LabState, call: &str) -> String {
+    ssh_ok(
+        state,
+        "d13",
+        &format!("curl -fsS \"http://127.0.0.1:9001/api/1/{call}&apikey=$(cat /var/lib/etherpad/APIKEY.txt)\""),
+    )
+}
+
 fn occ(state: &LabState, host: &str, args: &str) -> String {
     ssh_ok(
         state,
@@ -442,13 +451,7 @@ fn etherpad_answers_a_browser_and_keeps_its_promises(state: &LabState, client: &
     assert_eq!(report["readBack"], typed, "{report}");
     assert_eq!(report["errors"], serde_json::json!([]), "{report}");
     // Read through Etherpad's HTTP API and straight from its table.
-    let api = |call: &str| {
-        ssh_ok(
-            state,
-            "d13",
-            &format!("curl -fsS \"http://127.0.0.1:9001/api/1/{call}&apikey=$(cat /var/lib/etherpad/APIKEY.txt)\""),
-        )
-    };
+    let api = |call: &str| etherpad_api(state, call);
     let text: serde_json::Value = serde_json::from_str(&api("getText?padID=assemblee")).unwrap();
     assert_eq!(text["data"]["text"].as_str().unwrap().trim(), typed, "{text}");
     let rows = ssh_ok(
@@ -662,13 +665,7 @@ fn upgrades_keep_data_and_a_failed_one_rolls_back(state: &LabState, client: &Cli
         );
     };
     health("2.3.3");
-    let pad = || {
-        ssh_ok(
-            state,
-            "d13",
-            "curl -fsS \"http://127.0.0.1:9001/api/1/getText?padID=assemblee&apikey=$(cat /var/lib/etherpad/APIKEY.txt)\"",
-        )
-    };
+    let pad = || etherpad_api(state, "getText?padID=assemblee");
     assert!(pad().contains("Ordre du jour : budget 2027"), "{}", pad());
     idempotence(&chaton(&["apply", file, "--json"]).stdout).unwrap();
     let kept = ssh_ok(state, "d13", "ls /opt/etherpad /var/lib/etherpad/releases");
@@ -763,13 +760,7 @@ fn backups_bring_back_a_deleted_file_a_deleted_calendar_and_a_pad(state: &LabSta
         assert_eq!(client.curl(&["-u", &auth, &format!("{dav}/files/admin/assemblee.txt")]).0, "404");
         assert_ne!(deleted_at(host), "live", "{host}: the calendar is deleted");
     }
-    let api = |call: &str| {
-        ssh_ok(
-            state,
-            "d13",
-            &format!("curl -fsS \"http://127.0.0.1:9001/api/1/{call}&apikey=$(cat /var/lib/etherpad/APIKEY.txt)\""),
-        )
-    };
+    let api = |call: &str| etherpad_api(state, call);
     assert!(api("deletePad?padID=assemblee").contains("\"code\":0"));
     assert!(api("getText?padID=assemblee").contains("padID does not exist"));
 

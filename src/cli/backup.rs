@@ -28,6 +28,7 @@ const SCRIPT: &str = "/usr/local/sbin/chaton-backup";
 pub enum BackupCommand {
     /// The last backup of each service in each repository, and its last restore drill.
     Status {
+        /// The description (hoster.yml).
         file: PathBuf,
         /// As JSON on stdout.
         #[arg(long)]
@@ -37,6 +38,7 @@ pub enum BackupCommand {
     },
     /// Back up now: every service, or the one named.
     Run {
+        /// The description (hoster.yml).
         file: PathBuf,
         service: Option<String>,
         #[command(flatten)]
@@ -45,6 +47,7 @@ pub enum BackupCommand {
     /// Restore a service's latest backup into a scratch folder on its server and check it:
     /// every path is there, every database dump loads. Records the date when it passes.
     Drill {
+        /// The description (hoster.yml).
         file: PathBuf,
         service: String,
         #[command(flatten)]
@@ -53,6 +56,7 @@ pub enum BackupCommand {
     /// Put a service's latest backup back in place: its files over the current ones (files
     /// made since stay), its databases replaced by the backup's.
     Restore {
+        /// The description (hoster.yml).
         file: PathBuf,
         service: String,
         /// The repository to restore from (a destination's name); the first that has a

@@ -24,6 +24,7 @@ pub enum KeysCommand {
     /// Fetch back from the servers the keys missing next to the description (backup
     /// passphrases and SSH keys, VPN server keys), written 0600 into `secrets/`.
     Fetch {
+        /// The description (hoster.yml).
         file: PathBuf,
         #[command(flatten)]
         connection: ConnectionArgs,

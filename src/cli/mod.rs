@@ -56,6 +56,7 @@ enum Command {
     #[command(after_help = EXIT_CODES)]
     Check {
         /// The description file (hoster.yml).
+        /// The description (hoster.yml).
         file: PathBuf,
         #[command(flatten)]
         recipes: RecipesArg,
@@ -66,6 +67,7 @@ enum Command {
     /// Show what would change on each server.
     #[command(after_help = EXIT_CODES)]
     Plan {
+        /// The description (hoster.yml).
         file: PathBuf,
         /// Plan against a freshly installed server of each server's distribution, without
         /// connecting (for reviews and CI).
@@ -94,6 +96,7 @@ enum Command {
     /// Apply the changes on each server (hosts in parallel), then run the handlers.
     #[command(after_help = EXIT_CODES)]
     Apply {
+        /// The description (hoster.yml).
         file: PathBuf,
         /// Apply exactly this saved plan (`plan --out`); refused when a server changed since.
         #[arg(long, value_name = "FILE")]
@@ -109,6 +112,7 @@ enum Command {
     /// Check that each server is converged (the plan is empty) and run the recipes' checks.
     #[command(after_help = EXIT_CODES)]
     Verify {
+        /// The description (hoster.yml).
         file: PathBuf,
         /// Results as JSON lines on stdout.
         #[arg(long)]
@@ -120,6 +124,7 @@ enum Command {
     },
     /// Print what chaton knows about a server (JSON): packages, files, users, services...
     Facts {
+        /// The description (hoster.yml).
         file: PathBuf,
         /// The server's name in the description.
         server: String,
@@ -130,6 +135,7 @@ enum Command {
     },
     /// Write every file chaton would put on each server, for review and CI diffs.
     Render {
+        /// The description (hoster.yml).
         file: PathBuf,
         /// Output folder: one sub-folder per server.
         #[arg(long, value_name = "DIR")]
@@ -142,6 +148,7 @@ enum Command {
         after_help = "Exit codes:\n  0  success\n  1  invalid input, or with --check a required charter item is missing"
     )]
     Docs {
+        /// The description (hoster.yml).
         file: PathBuf,
         /// Write the site into this folder.
         #[arg(long, value_name = "DIR")]

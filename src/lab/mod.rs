@@ -35,7 +35,7 @@ pub enum LabError {
     Missing { programs: String, packages: String },
     #[error("{what} failed: {detail}")]
     Step { what: String, detail: String },
-    #[error("no lab in {0} (no lab.json)")]
+    #[error("no lab in {0} (no lab.json there): give the folder `lab up` used, with --dir")]
     NoLab(String),
 }
 
