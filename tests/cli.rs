@@ -330,3 +330,15 @@ fn publishing_the_charter_site_needs_a_pinned_date() {
     let (code, _, stderr) = run(&["check", file.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
 }
+
+#[test]
+fn an_ssh_user_that_is_no_admin_login_is_flagged_with_the_closest_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(EXAMPLE).unwrap().replace("ssh_user: camille", "ssh_user: camile");
+    let file = dir.path().join("hoster.yml");
+    std::fs::write(&file, text).unwrap();
+    let (code, _, stderr) = run(&["check", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "a warning, not an error: {stderr}");
+    assert!(stderr.contains("\"camile\" is not the login of any admin"), "{stderr}");
+    assert!(stderr.contains("did you mean \"camille\"?"), "{stderr}");
+}

@@ -204,6 +204,18 @@ fn servers(r: &mut Report) {
             r.value(&format!("{path}.host_key"), "not an SSH host key".into())
                 .hint("copy it from `ssh-keyscan -t ed25519 HOST` without the host name: `ssh-ed25519 AAAA...`");
         }
+        let admins: Vec<&str> = r.description.hoster.admins.iter().map(|a| a.login.as_str()).collect();
+        if server.ssh_user != "root" && !admins.is_empty() && !admins.contains(&server.ssh_user.as_str()) {
+            // chaton logs in as an admin once root's login is off: a typo locks it out then.
+            let d = r.warn(
+                &format!("{path}.ssh_user"),
+                format!("{} is not the login of any admin of this description", quoted(&server.ssh_user)),
+            );
+            match closest(&server.ssh_user, admins.iter().copied()) {
+                Some(best) => d.hint(format!("did you mean {}?", quoted(best))),
+                None => d.hint(format!("admins' logins: {}", admins.join(", "))),
+            };
+        }
         if server.ssh_user == "root" && !r.description.hoster.admins.is_empty() {
             r.warn(&format!("{path}.ssh_user"), format!("chaton connects to {} as root", quoted(&server.name)))
                 .hint("root keeps a key-only login while ssh_user is root; once the admins' accounts exist, set ssh_user to an admin login and root login is switched off");
