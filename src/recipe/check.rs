@@ -13,6 +13,7 @@ use super::model::{ParamSpec, ParamType, RecipeKind, ResourceSpec};
 pub fn check_param(spec: &ParamSpec, value: &Value) -> Result<(), String> {
     let type_name = match spec.kind {
         ParamType::String => "a string",
+        ParamType::Text => "a text",
         ParamType::FileName => "a file name (letters, digits, `.`, `-`, `_`)",
         ParamType::Size => "an amount of storage such as 512M, 2G or 1 GB",
         ParamType::Integer => "an integer",
@@ -46,6 +47,10 @@ pub fn check_param(spec: &ParamSpec, value: &Value) -> Result<(), String> {
             }
             _ => Ok(()),
         },
+        (ParamType::Text, Value::String(s)) if s.chars().any(|c| c.is_control() && c != '\n') => {
+            Err("holds a control character other than a line end".to_owned())
+        }
+        (ParamType::Text, Value::String(_)) => Ok(()),
         (ParamType::FileName, Value::String(s)) => {
             let fits = !s.is_empty()
                 && s.len() <= 255
@@ -327,5 +332,37 @@ pub fn kind_and_notify(resource: &ResourceSpec) -> (&'static str, &[String]) {
         ResourceSpec::CharterSite(r) => ("charter_site", &r.notify),
         ResourceSpec::Role(r) => ("role", &r.notify),
         ResourceSpec::Database(r) => ("database", &r.notify),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(kind: ParamType) -> ParamSpec {
+        ParamSpec { kind, description: String::new(), default: None, min: None, max: None, choices: None }
+    }
+
+    #[test]
+    fn values_that_would_change_a_configuration_file_shape_are_refused() {
+        let ok = |kind, text: &str| check_param(&spec(kind), &Value::String(text.into())).is_ok();
+        assert!(ok(ParamType::String, "Pads of AMIPO"));
+        assert!(!ok(ParamType::String, "one\nserver { autoindex on; }"));
+        assert!(!ok(ParamType::String, "tab\there"));
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        assert!(ok(ParamType::Text, pem));
+        assert!(!ok(ParamType::Text, "escape \u{1b}[2J"));
+        for good in ["index.html", "accueil-2.htm", "a_b.txt"] {
+            assert!(ok(ParamType::FileName, good), "{good}");
+        }
+        for bad in ["index.html; } server {", "../etc/passwd", ".hidden", "", "a b"] {
+            assert!(!ok(ParamType::FileName, bad), "{bad}");
+        }
+        for good in ["1 GB", "10 GB", "512M", "2G", "1.5 TB", "100kb"] {
+            assert!(ok(ParamType::Size, good), "{good}");
+        }
+        for bad in ["lots", "-1 GB", "0 GB", "1 GB; rm", "G", ".5 GB", "1  GB", "none"] {
+            assert!(!ok(ParamType::Size, bad), "{bad}");
+        }
     }
 }

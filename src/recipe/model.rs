@@ -192,6 +192,8 @@ pub enum ParamType {
     /// One line of text: no control characters (a newline would start a new line of the
     /// configuration it goes into).
     String,
+    /// Text of several lines, for what is one (a PEM certificate); no other control character.
+    Text,
     /// A file name in a folder: letters, digits, `.`, `-`, `_` (`index.html`).
     FileName,
     /// An amount of storage as Nextcloud, PHP and nginx read it: `512M`, `2G`, `1 GB`.
