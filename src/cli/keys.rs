@@ -46,8 +46,8 @@ pub fn run(command: KeysCommand) -> Result<u8, Error> {
     let desired = pipeline::desired(&checked, connection.state_dir(), &stand_ins)?;
     let home = &checked.description.dir;
 
+    // Every key missing here, whether or not the server holds it (that the script tells).
     let mut wanted = Vec::new();
-    let mut lost = Vec::new();
     for server in &desired.servers {
         for found in &server.kept_keys {
             let Ok(relative) = found.key.local.strip_prefix(scratch.path()) else { continue };
@@ -55,22 +55,12 @@ pub fn run(command: KeysCommand) -> Result<u8, Error> {
             if local.exists() || wanted.iter().any(|w: &Wanted| w.local == local) {
                 continue;
             }
-            if found.key.on_server {
-                wanted.push(Wanted { server: server.name.clone(), found, local });
-            } else if !lost.contains(&local) {
-                eprintln!(
-                    "{}: {} is not on any server (only its public half is): put your copy of {} back, or hand out a new configuration with `chaton apply --replace-keys`",
-                    server.name,
-                    found.key.what,
-                    local.display()
-                );
-                lost.push(local);
-            }
+            wanted.push(Wanted { server: server.name.clone(), found, local });
         }
     }
     if wanted.is_empty() {
-        eprintln!("every key the servers hold is already next to the description");
-        return Ok(if lost.is_empty() { exit::OK } else { exit::ERROR });
+        eprintln!("every key the description needs is already next to it");
+        return Ok(exit::OK);
     }
 
     // One script for every server: each prints the files it has, base64, one a line.
@@ -84,13 +74,32 @@ pub fn run(command: KeysCommand) -> Result<u8, Error> {
     let servers: Vec<String> = desired.servers.iter().map(|s| s.name.clone()).collect();
     let (reports, _) = remote::operate(&checked, &desired, &servers, &script, &connection, false)?;
 
-    let mut failed = !lost.is_empty();
+    let mut failed = false;
     for (i, w) in wanted.iter().enumerate() {
         let output = reports.iter().find(|r| r.server == w.server).and_then(|r| r.result.as_ref().ok());
         let prefix = format!("key\t{i}\t");
-        let content = output
-            .and_then(|o| o.output.iter().find_map(|l| l.strip_prefix(&prefix)))
-            .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok())
+        let Some(encoded) = output.and_then(|o| o.output.iter().find_map(|l| l.strip_prefix(&prefix))) else {
+            // The server has no such file: nothing to lose, the next apply makes the key.
+            eprintln!(
+                "{}: {} is on neither side yet ({} is not on the server): apply makes it",
+                w.server, w.found.key.what, w.found.path
+            );
+            continue;
+        };
+        if !w.found.key.on_server {
+            eprintln!(
+                "{}: {} is not on the server (only its public half is, in {}): put your copy of {} back, or hand out a new configuration with `chaton apply --replace-keys`",
+                w.server,
+                w.found.key.what,
+                w.found.path,
+                w.local.display()
+            );
+            failed = true;
+            continue;
+        }
+        let content = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok());
         let key = content.as_deref().and_then(|text| key_in(text, w.found.line_start.as_deref()));
         match key {
