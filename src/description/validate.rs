@@ -244,7 +244,12 @@ fn servers(r: &mut Report) {
         let mut paths: HashMap<&str, usize> = HashMap::new();
         for (j, file) in server.files.iter().enumerate() {
             let fpath = format!("{path}.files[{j}]");
-            if !file.path.starts_with('/') || file.path.split('/').any(|c| c == "..") || file.path.ends_with('/') {
+            if file.path.chars().any(char::is_control) {
+                // A newline or a NUL would make the server's tools read another path.
+                r.value(&format!("{fpath}.path"), format!("{} holds a control character", quoted(&file.path)))
+                    .hint("a path is one line of text; remove the newline, tab or NUL");
+            } else if !file.path.starts_with('/') || file.path.split('/').any(|c| c == "..") || file.path.ends_with('/')
+            {
                 r.value(&format!("{fpath}.path"), format!("{} is not an absolute file path", quoted(&file.path)))
                     .hint("write the full path, such as /etc/motd");
             }
