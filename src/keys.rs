@@ -219,10 +219,10 @@ impl Keys {
         Ok(Self { backup, vpn, kept })
     }
 
-    /// Forgets the keys this run made for `server` (files next to the description): after a
-    /// refusal, so that the next run does not take them for the server's own.
-    pub fn remove_made_now(kept: &[KeptKey], server: &str) {
-        for key in kept.iter().filter(|k| k.made_now && k.server == server) {
+    /// Forgets those of `kept` this run made (files next to the description): after a
+    /// server refused them, so that the next run does not take them for the server's own.
+    pub fn remove_made_now<'a>(kept: impl IntoIterator<Item = &'a KeptKey>) {
+        for key in kept.into_iter().filter(|k| k.made_now) {
             // With what was made beside it: an SSH key's public half, a peer's configuration.
             for path in [key.local.clone(), key.local.with_extension("pub"), key.local.with_extension("conf")] {
                 let _ = std::fs::remove_file(path);

@@ -139,14 +139,11 @@ fn etherpad_api(state: &LabState, call: &str) -> String {
     )
 }
 
+/// Nextcloud's `occ` on a lab server, as its owner: the command line before the arguments.
+const OCC: &str = "cd / && runuser -u www-data -- env NEXTCLOUD_CONFIG_DIR=/etc/nextcloud php /var/www/nextcloud/occ --no-interaction";
+
 fn occ(state: &LabState, host: &str, args: &str) -> String {
-    ssh_ok(
-        state,
-        host,
-        &format!(
-            "cd / && runuser -u www-data -- env NEXTCLOUD_CONFIG_DIR=/etc/nextcloud php /var/www/nextcloud/occ --no-interaction {args}"
-        ),
-    )
+    ssh_ok(state, host, &format!("{OCC} {args}"))
 }
 
 #[test]
@@ -313,11 +310,7 @@ fn nextcloud_answers_real_clients(state: &LabState, client: &Client, host: &str,
     // Nextcloud's own integrity check: only the artifact's listed stand-ins differ.
     let listed = std::fs::read_to_string(artifacts().join(format!("nextcloud-{NEXTCLOUD}.stand-ins.txt"))).unwrap();
     // It exits with 1 when it flags something.
-    let (_, report, _) = ssh_status(
-        state,
-        host,
-        "cd / && runuser -u www-data -- env NEXTCLOUD_CONFIG_DIR=/etc/nextcloud php /var/www/nextcloud/occ integrity:check-core --output=json",
-    );
+    let (_, report, _) = ssh_status(state, host, &format!("{OCC} integrity:check-core --output=json"));
     let flagged: serde_json::Value = serde_json::from_str(report.trim())
         .unwrap_or_else(|e| panic!("{host}: integrity:check-core said {report}: {e}"));
     let files: Vec<String> = flagged

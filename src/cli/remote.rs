@@ -262,8 +262,7 @@ fn run_task(
         if let Err(engine::HostError::KeyWouldBeReplaced { .. }) = &report.result
             && let Some(state) = desired.servers.iter().find(|s| s.name == report.server)
         {
-            let kept: Vec<crate::keys::KeptKey> = state.kept_keys.iter().map(|k| k.key.clone()).collect();
-            crate::keys::Keys::remove_made_now(&kept, &report.server);
+            crate::keys::Keys::remove_made_now(state.kept_keys.iter().map(|k| &k.key));
         }
     }
     reports

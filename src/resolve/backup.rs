@@ -107,7 +107,7 @@ pub fn context(
                 Err(d) => problems.push(d),
             }
         }
-        // The pause and the after-restore step, as shell words quoted in one place.
+        // The pause and the after-restore step, rendered as commands into shell text.
         let mut command = |field: &str, argv: &[String]| -> String {
             let mut words = Vec::new();
             for (i, t) in argv.iter().enumerate() {
@@ -116,7 +116,7 @@ pub fn context(
                     Err(d) => problems.push(d),
                 }
             }
-            words.iter().map(|w| crate::shell::quote(w)).collect::<Vec<_>>().join(" ")
+            crate::shell::render(&crate::command::Command::new(words))
         };
         let (pause, resume) = match &spec.pause {
             Some(p) => (command("pause.before", &p.before), command("pause.after", &p.after)),
