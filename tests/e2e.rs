@@ -615,3 +615,117 @@ fn a_host_cut_off_mid_run_does_not_stop_the_others() {
     drop(guard);
     nothing_left_behind(&state);
 }
+
+/// A service whose SSH drop-in would lock root (chaton's login on the lab) out once sshd
+/// reloads it, then a pause long enough to cut the run off in.
+const LOCKOUT_RECIPE: &str = r#"name: lockout
+summary: {en: An SSH drop-in that locks root out, fr: Un réglage SSH qui ferme la porte à root}
+kind: service
+software: {name: lockout, version: '1', licence: MIT, website: https://example.org, source: https://example.org, install: distribution}
+data:
+  personal: {en: Nothing, fr: Rien}
+  log_retention_days: 0
+resources:
+  - file:
+      path: /etc/ssh/sshd_config.d/00-lockout.conf
+      content: "DenyUsers root\n"
+      mode: "0644"
+      validate: [sshd, -t, -f, "{path}"]
+      guards_access: true
+      notify: [reload sshd]
+  - command:
+      run: [sleep, "30"]
+      creates: /var/lib/lockout-paused
+handlers:
+  - name: reload sshd
+    service: ssh
+    action: reload
+"#;
+
+/// Starts an apply and kills chaton (as a closed laptop or a lost link would) once the
+/// lockout drop-in is on the server, before any reload or login check.
+fn apply_cut_off_after_the_drop_in(state: &LabState, file: &str, extra: &[&str]) {
+    let mut args = vec!["apply", file];
+    args.extend_from_slice(extra);
+    let log = state.dir.join("cut-off.log");
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("chaton"))
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while ssh_status(state, "h1", "test -e /etc/ssh/sshd_config.d/00-lockout.conf").0 != 0 {
+        assert!(Instant::now() < deadline, "the drop-in never arrived");
+        let ended = child.try_wait().unwrap().is_some();
+        assert!(!ended, "the run ended before writing the drop-in: {}", std::fs::read_to_string(&log).unwrap());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(ssh_status(state, "h1", "test -e /var/lib/chaton/access/unchecked").0, 0, "left unchecked");
+}
+
+fn wait_on_host(state: &LabState, command: &str, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while ssh_status(state, "h1", command).0 != 0 {
+        assert!(Instant::now() < deadline, "`{command}` never held on h1");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+#[ignore = "needs root and the lab's packages: run by .ci/run with --ignored"]
+fn an_access_change_cut_off_before_its_login_check_never_stays_active() {
+    let _one = LAB.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let mut guard = lab_up(dir.path(), &[("h1", Distribution::Debian13)]);
+    let description = lab::write_description(&guard.state).unwrap();
+    let file = description.to_str().unwrap().to_owned();
+
+    // A first apply changes sshd and the firewall: it proves a login and keeps no copy.
+    let first = chaton(&["apply", &file]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(first.stderr.contains("ok   a new SSH login after this run"), "{}", first.stderr);
+    let state = guard.state.clone();
+    ssh_ok(&state, "h1", "test ! -e /var/lib/chaton/access");
+    assert_eq!(ssh(&state, "h1", "systemctl is-enabled chaton-access-boot.service").trim(), "enabled");
+    assert_ne!(ssh_status(&state, "h1", "systemctl is-active chaton-access-watchdog.timer").0, 0);
+
+    std::fs::create_dir_all(dir.path().join("local/recipes")).unwrap();
+    std::fs::write(dir.path().join("local/recipes/lockout.yml"), LOCKOUT_RECIPE).unwrap();
+    let text = std::fs::read_to_string(&description).unwrap();
+    let text = text.replace("backups:\n", "  - name: lockout\n    recipe: lockout\n    server: h1\nbackups:\n");
+    std::fs::write(&description, format!("{text}recipes_dir: local\n")).unwrap();
+
+    // Cut off: the server's watchdog puts the checked state back by itself, once the run's
+    // script has let go of the lock.
+    apply_cut_off_after_the_drop_in(&state, &file, &["--access-watchdog", "20"]);
+    assert_eq!(ssh(&state, "h1", "systemctl is-active chaton-access-watchdog.timer").trim(), "active");
+    wait_on_host(&state, "test ! -e /var/lib/chaton/access", Duration::from_secs(120));
+    ssh_ok(&state, "h1", "test ! -e /etc/ssh/sshd_config.d/00-lockout.conf");
+    let plan = chaton(&["plan", &file]);
+    assert_eq!(plan.code, 0, "chaton still logs in: {}", plan.stderr);
+    assert!(plan.stdout.contains("+ file /etc/ssh/sshd_config.d/00-lockout.conf"), "{}", plan.stdout);
+
+    // Cut off, then the server reboots before anyone comes back: the drop-in was never
+    // checked, so the server does not boot with it (sshd would read it and lock root out).
+    apply_cut_off_after_the_drop_in(&state, &file, &[]);
+    lab::reboot(&mut guard.state, "h1").unwrap();
+    let state = guard.state.clone();
+    ssh_ok(&state, "h1", "test ! -e /etc/ssh/sshd_config.d/00-lockout.conf && test ! -e /var/lib/chaton/access");
+    let plan = chaton(&["plan", &file]);
+    assert_eq!(plan.code, 0, "chaton still logs in after the reboot: {}", plan.stderr);
+
+    // Not cut off: sshd reloads the drop-in, the new login fails, the run puts it back.
+    ssh_ok(&state, "h1", "touch /var/lib/lockout-paused");
+    let locked = chaton(&["apply", &file]);
+    assert_eq!(locked.code, 1, "{}", locked.stderr);
+    assert!(locked.stderr.contains("a new SSH login failed"), "{}", locked.stderr);
+    assert!(locked.stderr.contains("were put back and reloaded"), "{}", locked.stderr);
+    ssh_ok(&state, "h1", "test ! -e /etc/ssh/sshd_config.d/00-lockout.conf && test ! -e /var/lib/chaton/access");
+    assert_eq!(chaton(&["plan", &file]).code, 0, "chaton still logs in");
+
+    drop(guard);
+    nothing_left_behind(&state);
+}

@@ -390,12 +390,97 @@ fn a_change_that_locks_chaton_out_is_rolled_back_through_the_open_session() {
     let out = run(project.chaton(&["apply"]));
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(out.stderr.contains("a new SSH login failed"), "{}", out.stderr);
-    assert!(out.stderr.contains("the previous files were put back"), "{}", out.stderr);
+    assert!(out.stderr.contains("were put back and reloaded"), "{}", out.stderr);
+    assert!(!project.state.join("access").exists(), "no copy or mark left once put back");
     assert_eq!(std::fs::read_to_string(&access).unwrap(), original, "the previous file is back");
     // chaton can still log in, and says what the next run would do again.
     let plan = run(project.chaton(&["plan"]));
     assert_eq!(plan.code, 0, "{}", plan.stderr);
     assert!(plan.stdout.contains(&format!("~ file {}", access.display())), "{}", plan.stdout);
+}
+
+/// A test sshd that reads `access.conf` (absent at first) only when it reloads, as a server
+/// reads its sshd drop-in; the probe's access file is that file, and reloading is SIGHUP.
+fn sshd_with_an_access_drop_in(
+    denied: &str,
+    extra_params: &str,
+) -> (TestSshd, tempfile::TempDir, std::path::PathBuf, Project) {
+    let conf_dir = tempfile::tempdir().unwrap();
+    let drop_in = conf_dir.path().join("access.conf");
+    let sshd = TestSshd::start_with(&format!("Include {}", drop_in.display()));
+    let params = format!(
+        "      access_file: {}\n      access: 'DenyUsers {denied}'\n      sshd_pid_file: {}\n{extra_params}",
+        drop_in.display(),
+        sshd.dir.path().join("sshd.pid").display()
+    );
+    let project = Project::new(&sshd, "", &params);
+    project.trust(&sshd);
+    (sshd, conf_dir, drop_in, project)
+}
+
+#[test]
+fn a_run_that_fails_after_an_access_change_puts_the_checked_file_back_at_once() {
+    // The drop-in would lock chaton out once reloaded; the run fails before its reload.
+    let (_sshd, _conf, drop_in, project) =
+        sshd_with_an_access_drop_in(&support::user(), "      fail_after_access: 'yes'\n");
+    let out = run(project.chaton(&["apply"]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("failed"), "{}", out.stderr);
+    assert!(out.stderr.contains("were put back and reloaded"), "{}", out.stderr);
+    assert!(!drop_in.exists(), "the drop-in did not exist before the run: it is gone again");
+    assert!(!project.state.join("access").exists());
+    let plan = run(project.chaton(&["plan"]));
+    assert_eq!(plan.code, 0, "chaton can still log in: {}", plan.stderr);
+    assert!(plan.stdout.contains(&format!("+ file {}", drop_in.display())), "{}", plan.stdout);
+}
+
+#[test]
+fn a_run_killed_after_an_access_change_is_proved_by_the_next_run_and_rolled_back() {
+    let (_sshd, _conf, drop_in, project) = sshd_with_an_access_drop_in(&support::user(), "      pause: '3'\n");
+    let mut first = project.command(&["apply"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    // The drop-in is written (not reloaded yet); the run is in the pause after it.
+    wait_for(|| drop_in.exists());
+    first.kill().unwrap();
+    first.wait().unwrap();
+    wait_for(|| {
+        Command::new("flock").arg("-n").arg(project.state.join("lock")).arg("true").status().unwrap().success()
+    });
+    assert!(project.state.join("access/unchecked").exists(), "the run left its access change unchecked");
+    assert!(std::fs::read_to_string(project.state.join("handlers")).unwrap().contains("reload access"));
+
+    // verify and plan say so.
+    std::fs::write(project.root.join("no-pause"), "").unwrap();
+    let verify = run(project.chaton(&["verify"]));
+    assert_eq!(verify.code, 1, "{}", verify.stderr);
+    assert!(verify.stderr.contains("ended before a new login proved it"), "{}", verify.stderr);
+    let plan = run(project.chaton(&["plan"]));
+    assert!(plan.stdout.contains("then reload access (left pending"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("then a new SSH login, or the last checked"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("an earlier run changed them"), "{}", plan.stdout);
+
+    // The next run owes the reload. Without a login check it would report success, and the
+    // run after it would be locked out; it proves a login and puts the checked state back.
+    let second = run(project.chaton(&["apply"]));
+    assert_eq!(second.code, 1, "{}", second.stderr);
+    assert!(second.stderr.contains("a new SSH login failed"), "{}", second.stderr);
+    assert!(second.stderr.contains("were put back and reloaded"), "{}", second.stderr);
+    assert!(!drop_in.exists());
+    assert!(!project.state.join("access").exists());
+    let third = run(project.chaton(&["plan"]));
+    assert_eq!(third.code, 0, "chaton can still log in: {}", third.stderr);
+}
+
+#[test]
+fn a_run_that_only_reloads_access_still_proves_a_login() {
+    // A harmless drop-in: the login check runs and passes, and the copies go.
+    let (sshd, _conf, drop_in, project) = sshd_with_an_access_drop_in("nobody", "");
+    let out = run(project.chaton(&["apply"]));
+    assert_eq!(out.code, 0, "{}\n{}", out.stderr, sshd.log_text());
+    assert!(out.stderr.contains("ok   a new SSH login after this run"), "{}", out.stderr);
+    assert!(drop_in.exists());
+    assert!(!project.state.join("access").exists(), "proved: no copy kept");
+    let again = run(project.chaton(&["apply"]));
+    assert!(!again.stderr.contains("a new SSH login"), "a no-op touches nothing: {}", again.stderr);
 }
 
 #[test]

@@ -8,13 +8,17 @@
 //!   restarts the service on the next run (the next plan reads the journal);
 //! - runs each change's commands, stopping at the first failure and removing the
 //!   change's temporary files;
-//! - runs the handlers, removing each from the journal once it succeeded.
+//! - runs the handlers, removing each from the journal once it succeeded;
+//! - when the run touches chaton's own access, keeps the last checked copies of those files
+//!   first and arms a watchdog (`access`).
 //!
 //! Progress records are `CHATON<TAB>...` lines; everything else is command output. A
 //! command whose output does not end with a newline glues the next record to it, so the
 //! parser finds a record at the end of a line too (`split_line`).
 
 use std::fmt::Write as _;
+
+pub mod access;
 
 use crate::plan::ServerPlan;
 use crate::shell::{quote, render_with_suffix};
@@ -85,7 +89,7 @@ pub const LOCKED_EXIT: i32 = 75;
 
 /// The script applying `plan`. `holder` says who runs it (user, machine, pid, time), for
 /// the message another run gets when it finds the lock taken.
-pub fn script(plan: &ServerPlan, state_dir: &str, holder: &str) -> String {
+pub fn script(plan: &ServerPlan, state_dir: &str, holder: &str, access_watchdog: u32) -> String {
     let state = quote(state_dir);
     let mut s = String::new();
     let _ = writeln!(
@@ -101,9 +105,8 @@ pub fn script(plan: &ServerPlan, state_dir: &str, holder: &str) -> String {
         "if ! flock -n 9; then printf 'CHATON\\tlocked\\t%s\\n' \"$(head -c 300 \"$S/lock.holder\" 2>/dev/null | tr '\\t\\n' '  ')\"; exit {LOCKED_EXIT}; fi"
     );
     let _ = writeln!(s, "printf '%s\\n' {} > \"$S/lock.holder\"", quote(holder));
-    if plan.changes.iter().any(|c| c.change.guards_access.is_some()) {
-        // Copies of the files that decide chaton's access, for `rollback_script`.
-        let _ = writeln!(s, "rm -rf \"$S/rollback\" && mkdir -m 0700 \"$S/rollback\" || exit 1");
+    if let Some(access) = &plan.access {
+        s.push_str(&access::prologue(access, state_dir, access_watchdog));
     }
     for (i, planned) in plan.changes.iter().enumerate() {
         let change = &planned.change;
@@ -111,13 +114,6 @@ pub fn script(plan: &ServerPlan, state_dir: &str, holder: &str) -> String {
         let _ = writeln!(s, "printf 'CHATON\\tbegin\\t{i}\\n'");
         for handler in plan.handlers.iter().filter(|h| h.triggered_by.contains(&change.resource)) {
             let _ = writeln!(s, "printf '%s\\n' {} >> \"$S/handlers\"", quote(&handler.handler.name));
-        }
-        if let Some(path) = &change.guards_access {
-            let p = quote(path);
-            let _ = writeln!(
-                s,
-                "if [ -e {p} ]; then cp -p -- {p} \"$S/rollback/{i}\" || exit 1; else : > \"$S/rollback/{i}.absent\"; fi"
-            );
         }
         let cleanup: String = change.cleanup.iter().map(|p| format!(" {}", quote(p))).collect();
         let on_failure = if cleanup.is_empty() {
@@ -141,38 +137,14 @@ pub fn script(plan: &ServerPlan, state_dir: &str, holder: &str) -> String {
         );
         let _ = writeln!(s, "printf 'CHATON\\thandler-done\\t%s\\n' {name}");
     }
+    if plan.access.is_some() {
+        // The engine's new login comes next; the watchdog gives it time from now.
+        let _ = writeln!(s, "arm_access_watchdog");
+    }
     // Every handler ran: the journal is done with (entries of handlers no recipe defines
     // any more go with it).
     let _ = writeln!(s, "rm -f \"$S/handlers\" \"$S/lock.holder\"");
     let _ = writeln!(s, "printf 'CHATON\\tfinished\\n'");
-    s
-}
-
-/// Puts back the files that decide chaton's access, as they were before the apply (kept by
-/// `script`), and runs again the handlers they notify. Sent over the session that is still
-/// open when a fresh connection fails after an apply.
-pub fn rollback_script(plan: &ServerPlan, state_dir: &str) -> String {
-    let mut s = String::new();
-    let _ = writeln!(s, "set -u\nexport LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    let _ = writeln!(s, "S={}", quote(state_dir));
-    let mut handlers = Vec::new();
-    for (i, planned) in plan.changes.iter().enumerate() {
-        let Some(path) = &planned.change.guards_access else { continue };
-        let p = quote(path);
-        let _ = writeln!(
-            s,
-            "if [ -e \"$S/rollback/{i}\" ]; then mv -f \"$S/rollback/{i}\" {p}; elif [ -e \"$S/rollback/{i}.absent\" ]; then rm -f -- {p}; fi"
-        );
-        for run in plan.handlers.iter().filter(|h| h.triggered_by.contains(&planned.change.resource)) {
-            if !handlers.contains(&&run.handler) {
-                handlers.push(&run.handler);
-            }
-        }
-    }
-    for handler in handlers {
-        let _ = writeln!(s, "{}", render_with_suffix(&handler.command, " || true"));
-    }
-    let _ = writeln!(s, "rm -rf \"$S/rollback\"\nprintf 'CHATON\\tfinished\\n'");
     s
 }
 

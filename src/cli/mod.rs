@@ -284,7 +284,7 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
             }
             Ok(if failed {
                 exit::ERROR
-            } else if detailed_exitcode && plan.change_count() > 0 {
+            } else if detailed_exitcode && plan.servers.iter().any(|s| !s.is_empty()) {
                 exit::CHANGES
             } else {
                 exit::OK

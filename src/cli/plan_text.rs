@@ -71,6 +71,14 @@ pub fn render(plan: &Plan, options: &Options) -> String {
             };
             let _ = writeln!(out, "  then {} ({by})", handler.handler.name);
         }
+        if let Some(access) = &server.access {
+            let _ = writeln!(
+                out,
+                "  then a new SSH login, or the last checked {} go back (access: {})",
+                access.files.join(", "),
+                crate::diagnostic::sanitize(&access.reasons.join("; "))
+            );
+        }
         unchanged += server.unchanged.len();
         if server.changes.is_empty() {
             let _ = writeln!(out, "  no changes");
@@ -115,6 +123,7 @@ mod tests {
                 changes: vec![PlannedChange { origin: "base".into(), change }],
                 unchanged: Vec::new(),
                 handlers: Vec::new(),
+                access: None,
             }],
         };
         for explain in [false, true] {

@@ -46,6 +46,11 @@ pub struct ConnectionArgs {
     /// configurations handed out stop working. Without it, such a run is refused.
     #[arg(long)]
     replace_keys: bool,
+    /// When a run that changes sshd or the firewall is cut off before it proved a new login,
+    /// the server puts the last checked files back by itself this many seconds later.
+    #[arg(long, default_value_t = crate::apply::access::WATCHDOG_SECONDS, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u32).range(10..=86400))]
+    access_watchdog: u32,
 }
 
 impl ConnectionArgs {
@@ -72,6 +77,7 @@ fn settings(checked: &Checked, args: &ConnectionArgs) -> Settings {
         description_dir: checked.description.dir.clone(),
         servers: checked.description.hoster.servers.clone(),
         replace_keys: args.replace_keys,
+        access_watchdog: args.access_watchdog,
     }
 }
 

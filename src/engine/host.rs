@@ -29,9 +29,7 @@ pub fn run(
     match &result {
         Ok(r) => {
             let outcome = match (task, &r.plan) {
-                (Task::Apply { .. }, Some(p)) if p.changes.is_empty() && p.handlers.is_empty() => {
-                    "no changes".to_owned()
-                }
+                (Task::Apply { .. }, Some(p)) if p.is_empty() => "no changes".to_owned(),
                 (Task::Apply { .. }, _) => {
                     format!("{} change(s) applied, {} handler(s) run", r.applied, r.handlers_run.len())
                 }
@@ -103,6 +101,10 @@ fn work(
             for c in &result.checks {
                 emit(EventKind::Checked { check: c.check.clone(), ok: c.ok, detail: c.detail.clone() });
             }
+            // An unproven access change first: it is what can lock everyone out.
+            if facts.access_unchecked {
+                return Err(HostError::AccessUnchecked);
+            }
             if !server_plan.changes.is_empty() {
                 return Err(HostError::NotConverged { changes: server_plan.changes.len() });
             }
@@ -116,37 +118,64 @@ fn work(
             if let Some(expected) = expected {
                 check_saved(&server_plan, expected.get(&state.name))?;
             }
-            if server_plan.changes.is_empty() && server_plan.handlers.is_empty() {
+            if server_plan.is_empty() {
                 return Ok(result);
             }
             let outcome = apply_plan(&mut transport, &server_plan, settings, emit);
             *channels = transport.channels_opened();
+            let outcome = match &server_plan.access {
+                Some(access) => settle_access(&mut transport, &endpoint, access, settings, outcome, emit),
+                None => outcome,
+            };
+            *channels = transport.channels_opened();
             let (applied, handlers_run) = outcome?;
             result.applied = applied;
             result.handlers_run = handlers_run;
-            let guarded: Vec<&str> =
-                server_plan.changes.iter().filter_map(|c| c.change.guards_access.as_deref()).collect();
-            if !guarded.is_empty() {
-                // The run changed what decides our own access: prove a new login still works,
-                // else put the old files back through the session that is still open.
-                if let Err(e) = fresh_login(&endpoint, settings) {
-                    let rollback = apply::rollback_script(&server_plan, &settings.state_dir);
-                    let restored = transport.run(&rollback, &mut |_| {});
-                    *channels = transport.channels_opened();
-                    return Err(HostError::AccessLost {
-                        files: guarded.join(", "),
-                        reason: e.to_string(),
-                        rolled_back: matches!(restored, Ok(o) if o.exit == 0),
-                    });
+            Ok(result)
+        }
+    }
+}
+
+/// After a run that touched chaton's access: a failed apply puts the last checked files back
+/// (what it wrote was never proven, and may not even be loaded yet); a finished one must
+/// prove a new login, else the checked files go back too, through the session still open.
+fn settle_access(
+    transport: &mut SshTransport,
+    endpoint: &crate::transport::Endpoint,
+    access: &crate::plan::AccessGuard,
+    settings: &Settings,
+    outcome: Result<(usize, Vec<String>), HostError>,
+    emit: &dyn Fn(EventKind),
+) -> Result<(usize, Vec<String>), HostError> {
+    let files = access.files.join(", ");
+    let restore = |transport: &mut SshTransport| {
+        let script = apply::access::rollback_script(&settings.state_dir);
+        matches!(transport.run(&script, &mut |_| {}), Ok(o) if o.exit == 0)
+    };
+    match outcome {
+        // Nothing ran (another run holds the lock) or the session is gone: the watchdog on
+        // the server and the next run's check take over.
+        Err(e @ (HostError::Locked { .. } | HostError::Transport(_))) => Err(e),
+        Err(error) => {
+            let restored = restore(transport);
+            Err(HostError::FailedAccessRestored { error: Box::new(error), files, restored })
+        }
+        Ok(done) => match fresh_login(endpoint, settings) {
+            Ok(()) => {
+                let script = apply::access::confirm_script(&settings.state_dir);
+                let confirmed = transport.run(&script, &mut |_| {})?;
+                if confirmed.exit != 0 {
+                    return Err(HostError::ApplyAborted { code: confirmed.exit, output: tail(&confirmed.output) });
                 }
                 emit(EventKind::Checked {
-                    check: "a new SSH login after changing ".to_owned() + &guarded.join(", "),
+                    check: format!("a new SSH login after this run ({})", access.reasons.join("; ")),
                     ok: true,
                     detail: "works".into(),
                 });
+                Ok(done)
             }
-            Ok(result)
-        }
+            Err(e) => Err(HostError::AccessLost { files, reason: e.to_string(), rolled_back: restore(transport) }),
+        },
     }
 }
 
@@ -216,7 +245,7 @@ fn apply_plan(
     settings: &Settings,
     emit: &dyn Fn(EventKind),
 ) -> Result<(usize, Vec<String>), HostError> {
-    let script = apply::script(plan, &settings.state_dir, &super::holder());
+    let script = apply::script(plan, &settings.state_dir, &super::holder(), settings.access_watchdog);
     let total = plan.changes.len();
     let mut done = 0;
     let mut handlers_run = Vec::new();
@@ -288,6 +317,9 @@ fn fresh_login(
     loop {
         match SshTransport::connect(endpoint, &settings.policy, settings.timeouts) {
             Ok(_) => return Ok(()),
+            // A refused login is an answer; asking again would only earn this address
+            // sshd's penalties (PerSourcePenalties) for the logins that follow.
+            Err(e @ crate::transport::TransportError::Auth { .. }) => return Err(e),
             Err(e) if Instant::now() >= deadline => return Err(e),
             Err(_) => std::thread::sleep(std::time::Duration::from_millis(500)),
         }

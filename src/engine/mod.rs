@@ -36,6 +36,9 @@ pub struct Settings {
     pub servers: Vec<crate::description::model::Server>,
     /// Let keys made on this run replace those the servers hold (`--replace-keys`).
     pub replace_keys: bool,
+    /// Seconds after a run that touched access stopped before the server puts the last
+    /// checked files back by itself, unless a new login proved them (`--access-watchdog`).
+    pub access_watchdog: u32,
 }
 
 /// What to do on each host.
@@ -165,10 +168,19 @@ pub enum HostError {
     #[error("the apply script stopped unexpectedly (exit status {code})\n{output}")]
     ApplyAborted { code: i32, output: String },
     #[error(
-        "after this run changed {files}, a new SSH login failed ({reason}); {}",
-        if *rolled_back { "the previous files were put back and reloaded: chaton can still log in" } else { "the previous files could NOT be put back: use the provider's console" }
+        "after this run, a new SSH login failed ({reason}); {}",
+        if *rolled_back { format!("the last checked {files} were put back and reloaded: chaton can still log in") } else { format!("the last checked {files} could NOT be put back: use the provider's console (the server puts them back by itself after the access watchdog's delay, 10 minutes unless --access-watchdog says otherwise, and at boot)") }
     )]
     AccessLost { files: String, reason: String, rolled_back: bool },
+    #[error(
+        "{error}\n  {}",
+        if *restored { format!("This run had touched what decides access: the last checked {files} were put back and reloaded, so nothing unproven stays active or waits for the next boot.") } else { format!("This run had touched what decides access, and the last checked {files} could NOT be put back now: the server does it by itself after the access watchdog's delay (10 minutes unless --access-watchdog says otherwise), and at boot.") }
+    )]
+    FailedAccessRestored { error: Box<HostError>, files: String, restored: bool },
+    #[error(
+        "an earlier run changed what decides access (sshd, the firewall) and ended before a new login proved it; the next apply proves it, or puts the last checked files back"
+    )]
+    AccessUnchecked,
     #[error("not converged: {changes} change(s) still planned")]
     NotConverged { changes: usize },
     #[error("{failed} check(s) failed")]

@@ -136,6 +136,8 @@ pub fn script(query: &FactQuery, state_dir: &str) -> String {
         "if [ -f {j} ]; then while IFS= read -r h; do [ -n \"$h\" ] && printf 'pending\\t%s\\n' \"$(printf '%s' \"$h\" | b64)\"; done < {j}; fi",
         j = quote(&journal)
     );
+    let unchecked = format!("{state_dir}/access/unchecked");
+    let _ = writeln!(s, "if [ -e {} ]; then printf 'access\\tunchecked\\n'; fi", quote(&unchecked));
     s.push_str("printf 'end\\n'\n");
     s
 }
@@ -242,6 +244,7 @@ pub fn parse(output: &str, query: &FactQuery) -> Result<HostFacts, String> {
                     facts.pending_handlers.push(name);
                 }
             }
+            ["access", "unchecked"] => facts.access_unchecked = true,
             ["pg", "up"] => facts.postgres = Some(Default::default()),
             ["pgrole", name] => {
                 if let Some(pg) = facts.postgres.as_mut() {

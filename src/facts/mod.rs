@@ -37,6 +37,10 @@ pub struct HostFacts {
     /// (it failed or was killed after the change that notified them).
     #[serde(default)]
     pub pending_handlers: Vec<String>,
+    /// An earlier run changed or reloaded the files that decide chaton's access and ended
+    /// before a new login proved them (`STATE/access/unchecked` exists).
+    #[serde(default)]
+    pub access_unchecked: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

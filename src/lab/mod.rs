@@ -309,6 +309,25 @@ fn stop_host(host: &LabHost) -> Result<(), LabError> {
         .map_err(|e| step_error(&format!("removing {}", host.overlay.display()), e))
 }
 
+/// Reboots a host as a server reboots: its systemd shuts down cleanly (SIGTERM to nspawn),
+/// then the same root boots again; returns once its sshd answers. Records the new pid.
+pub fn reboot(state: &mut LabState, name: &str) -> Result<(), LabError> {
+    let logs = state.dir.join("logs");
+    let host = state
+        .hosts
+        .iter_mut()
+        .find(|h| h.name == name)
+        .ok_or_else(|| LabError::Step { what: format!("rebooting {name}"), detail: "no such lab host".into() })?;
+    if let Some(pid) = host.pid.take() {
+        process::stop(pid, Duration::from_secs(30));
+    }
+    process::remove_cgroups(host);
+    host.pid = Some(process::boot(host, &logs)?);
+    let address = host.address.clone();
+    state.save()?;
+    process::wait_for_ssh(&address)
+}
+
 /// Cuts a host off the network (its link goes down), as if its connection failed.
 pub fn disconnect(host: &LabHost) -> Result<(), LabError> {
     net::link_down(&host.veth)

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::command::Command;
 use crate::facts::{FactQuery, HostFacts};
-use crate::resolve::{DesiredState, Handler, ServerState};
+use crate::resolve::{Desired, DesiredState, Handler, ServerState};
 use crate::resource::firewall::stray_ports;
 use crate::resource::{Action, Change, Resource, ResourceId};
 
@@ -43,7 +43,29 @@ pub struct ServerPlan {
     pub unchanged: Vec<ResourceId>,
     /// Handlers that will run after the changes, with what triggers them.
     pub handlers: Vec<HandlerRun>,
+    /// Set when this run changes or reloads what decides chaton's own access (sshd, the
+    /// firewall), or an earlier run left such a change unchecked: apply keeps the last
+    /// checked copies of those files and the engine proves a new login afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<AccessGuard>,
 }
+
+/// The files that decide chaton's access on a server and how to reload them, for a run that
+/// touches them. See `apply` for the copies, the watchdog and the boot guard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccessGuard {
+    /// Every file of the server marked `guards_access`, changed on this run or not: a reload
+    /// reads them all.
+    pub files: Vec<String>,
+    /// The handlers those files notify, run again after the checked copies are put back.
+    pub reloads: Vec<Handler>,
+    /// Why this run must prove a new login.
+    pub reasons: Vec<String>,
+}
+
+/// Packages whose installation or upgrade restarts sshd or loads the firewall from their
+/// maintainer scripts: changing them touches chaton's access as much as a new sshd file.
+const ACCESS_PACKAGES: [&str; 3] = ["openssh-server", "openssh-sftp-server", "nftables"];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedChange {
@@ -116,11 +138,12 @@ pub fn plan_server(server: &ServerState, source: FactsSource, facts: &HostFacts)
     {
         first.change.commands.insert(0, Command::new(["apt-get", "update", "-qq", "-o", "DPkg::Lock::Timeout=600"]));
     }
-    let handlers = server
+    let handlers: Vec<HandlerRun> = server
         .handlers
         .iter()
         .filter_map(|h| triggered.remove(h.name.as_str()).map(|by| HandlerRun { handler: h.clone(), triggered_by: by }))
         .collect();
+    let access = access_guard(server, &changes, &handlers, facts);
     ServerPlan {
         server: server.name.clone(),
         address: server.address.clone(),
@@ -128,6 +151,57 @@ pub fn plan_server(server: &ServerState, source: FactsSource, facts: &HostFacts)
         changes,
         unchanged,
         handlers,
+        access,
+    }
+}
+
+/// Whether this run touches chaton's access, and with which files: a changed guarded file, a
+/// handler that reloads one (owed by the journal or not), a firewall port change (it reloads
+/// the rule set), a change to sshd's or nftables' package, or copies an earlier run left
+/// unchecked.
+fn access_guard(
+    server: &ServerState,
+    changes: &[PlannedChange],
+    handlers: &[HandlerRun],
+    facts: &HostFacts,
+) -> Option<AccessGuard> {
+    let guarded: Vec<&Desired> =
+        server.resources.iter().filter(|d| matches!(&d.resource, Resource::File(f) if f.guards_access)).collect();
+    let mut reasons = Vec::new();
+    if facts.access_unchecked {
+        reasons.push("an earlier run changed them and ended before a new login was tried".to_owned());
+    }
+    for planned in changes.iter().map(|p| &p.change) {
+        let id = &planned.resource;
+        let touches = planned.guards_access.is_some()
+            || id.kind == "firewall_port"
+            || (id.kind == "package" && id.name.split(' ').any(|n| ACCESS_PACKAGES.contains(&n)));
+        if touches {
+            reasons.push(format!("{id} changes"));
+        }
+    }
+    let reload_names: Vec<&str> = guarded.iter().flat_map(|d| d.notify.iter().map(String::as_str)).collect();
+    for run in handlers.iter().filter(|h| reload_names.contains(&h.handler.name.as_str())) {
+        reasons.push(format!("{} runs", run.handler.name));
+    }
+    if reasons.is_empty() {
+        return None;
+    }
+    let files = guarded
+        .iter()
+        .filter_map(|d| match &d.resource {
+            Resource::File(f) => Some(f.path.clone()),
+            _ => None,
+        })
+        .collect();
+    let reloads = server.handlers.iter().filter(|h| reload_names.contains(&h.name.as_str())).cloned().collect();
+    Some(AccessGuard { files, reloads, reasons })
+}
+
+impl ServerPlan {
+    /// Nothing to do on this server: no change, no handler, no access left unchecked.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty() && self.handlers.is_empty() && self.access.is_none()
     }
 }
 

@@ -170,6 +170,8 @@ params:
   pause: {type: string, description: Seconds to sleep after app.conf, default: '0'}
   access_file: {type: string, description: An sshd_config file the test sshd includes, default: ''}
   access: {type: string, description: Its content, default: ''}
+  sshd_pid_file: {type: string, description: "The test sshd's pid file, to reload it", default: ''}
+  fail_after_access: {type: string, description: "yes: the first apply fails after the access file", default: 'no'}
 secrets: [password]
 resources:
   - directory:
@@ -185,10 +187,22 @@ resources:
       mode: "0640"
       validate: [grep, -q, "message", "{path}"]
       notify: [restart app]
+  - file:
+      path: "{{ params.access_file }}"
+      content: "{{ params.access }}\n"
+      owner: "{{ server.ssh_user }}"
+      group: "{{ server.ssh_user }}"
+      mode: "0644"
+      guards_access: true
+      when: params.access_file != ""
+      notify: [reload access]
   - command:
       run: [sleep, "{{ params.pause }}"]
       creates: "{{ params.root }}/no-pause"
       unless: [test, "{{ params.pause }}", "=", "0"]
+  - command:
+      run: [test, "{{ params.fail_after_access }}", "=", "no"]
+      creates: "{{ params.root }}/initialised"
   - file:
       path: "{{ params.root }}/etc/secret.conf"
       content: "password = {{ params.secret }}\n"
@@ -209,15 +223,6 @@ resources:
       owner: "{{ server.ssh_user }}"
       group: "{{ server.ssh_user }}"
       mode: "0640"
-  - file:
-      path: "{{ params.access_file }}"
-      content: "{{ params.access }}\n"
-      owner: "{{ server.ssh_user }}"
-      group: "{{ server.ssh_user }}"
-      mode: "0644"
-      guards_access: true
-      when: params.access_file != ""
-      notify: [restart app]
   - link:
       path: "{{ params.root }}/current"
       target: "{{ params.root }}/etc"
@@ -225,6 +230,9 @@ resources:
       run: [touch, "{{ params.root }}/initialised"]
       creates: "{{ params.root }}/initialised"
 handlers:
+  - name: reload access
+    # sshd reads an included file again on SIGHUP only, as a real server on `reload ssh`.
+    run: [sh, -c, "echo reloaded >> \"$0\"; if [ -n \"$1\" ]; then kill -HUP \"$(cat \"$1\")\"; fi", "{{ params.root }}/reloads", "{{ params.sshd_pid_file }}"]
   - name: restart app
     run: [sh, -c, "echo restarted >> \"$0\"", "{{ params.root }}/restarts"]
 checks:
