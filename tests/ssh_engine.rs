@@ -165,9 +165,9 @@ fn a_script_that_runs_too_long_is_stopped_by_the_timeout() {
     let project = Project::new(&sshd, "", "      pause: '30'\n");
     project.trust(&sshd);
     let start = Instant::now();
-    let out = run(project.chaton(&["apply", "--script-timeout", "2"]));
+    let out = run(project.chaton(&["apply", "--timeout", "2"]));
     assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("did not finish within 2 s"), "{}", out.stderr);
+    assert!(out.stderr.contains("the run's deadline (2 s, --timeout) passed while applying change"), "{}", out.stderr);
     assert!(start.elapsed() < Duration::from_secs(15), "took {:?}", start.elapsed());
 }
 

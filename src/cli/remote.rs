@@ -35,8 +35,10 @@ pub struct ConnectionArgs {
     /// Seconds to wait for a server to answer.
     #[arg(long, default_value_t = 15, value_name = "SECONDS")]
     connect_timeout: u64,
-    /// Seconds one script (facts or apply) may run on a server.
-    #[arg(long, default_value_t = 1800, value_name = "SECONDS")]
+    /// Seconds a server's whole run may take: connecting, facts, the apply, the new login
+    /// check and closing share this one deadline. A run past it ends, says where it was, and
+    /// leaves the server's journal for the next run.
+    #[arg(long = "timeout", visible_alias = "script-timeout", default_value_t = 1800, value_name = "SECONDS")]
     script_timeout: u64,
     /// Where chaton keeps its lock and handler journal on the servers.
     #[arg(long, default_value = DEFAULT_STATE_DIR, hide = true)]

@@ -56,13 +56,16 @@ fn work(
         ssh_config::endpoint_via(server, &settings.servers, &settings.description_dir).map_err(HostError::Setup)?;
     emit(EventKind::Connecting { address: format!("{}@{}:{}", endpoint.user, endpoint.host, endpoint.port) });
     let start = Instant::now();
-    let mut transport = SshTransport::connect(&endpoint, &settings.policy, settings.timeouts)?;
+    // One deadline for everything this host's run does: connecting, every script, closing.
+    let deadline = start + settings.timeouts.script;
+    let mut transport =
+        SshTransport::connect(&endpoint, &settings.policy, settings.timeouts, deadline).map_err(at("connecting"))?;
     emit(EventKind::Connected { milliseconds: start.elapsed().as_millis() });
 
     if let Task::Operate { script } = task {
         let output = transport.run(script, &mut |line| emit(EventKind::Output { line: line.to_owned() }));
         *channels = transport.channels_opened();
-        let output = output?;
+        let output = output.map_err(at("running the operation"))?;
         if output.exit != 0 {
             return Err(HostError::OperationFailed { code: output.exit });
         }
@@ -74,7 +77,10 @@ fn work(
         checks::add_guards(&state.checks, &mut query);
     }
     let start = Instant::now();
-    let facts = gather_facts(&mut transport, &query, &settings.state_dir, channels);
+    let facts = gather_facts(&mut transport, &query, &settings.state_dir, channels).map_err(|e| match e {
+        HostError::Transport(e) => at("gathering facts")(e),
+        other => other,
+    });
     *channels = transport.channels_opened();
     let facts = facts?;
     emit(EventKind::Gathered { milliseconds: start.elapsed().as_millis() });
@@ -124,7 +130,7 @@ fn work(
             let outcome = apply_plan(&mut transport, &server_plan, settings, emit);
             *channels = transport.channels_opened();
             let outcome = match &server_plan.access {
-                Some(access) => settle_access(&mut transport, &endpoint, access, settings, outcome, emit),
+                Some(access) => settle_access(&mut transport, &endpoint, access, settings, deadline, outcome, emit),
                 None => outcome,
             };
             *channels = transport.channels_opened();
@@ -144,6 +150,7 @@ fn settle_access(
     endpoint: &crate::transport::Endpoint,
     access: &crate::plan::AccessGuard,
     settings: &Settings,
+    deadline: Instant,
     outcome: Result<(usize, Vec<String>), HostError>,
     emit: &dyn Fn(EventKind),
 ) -> Result<(usize, Vec<String>), HostError> {
@@ -155,15 +162,15 @@ fn settle_access(
     match outcome {
         // Nothing ran (another run holds the lock) or the session is gone: the watchdog on
         // the server and the next run's check take over.
-        Err(e @ (HostError::Locked { .. } | HostError::Transport(_))) => Err(e),
+        Err(e @ (HostError::Locked { .. } | HostError::Transport(_) | HostError::Deadline { .. })) => Err(e),
         Err(error) => {
             let restored = restore(transport);
             Err(HostError::FailedAccessRestored { error: Box::new(error), files, restored })
         }
-        Ok(done) => match fresh_login(endpoint, settings) {
+        Ok(done) => match fresh_login(endpoint, settings, deadline) {
             Ok(()) => {
                 let script = apply::access::confirm_script(&settings.state_dir);
-                let confirmed = transport.run(&script, &mut |_| {})?;
+                let confirmed = transport.run(&script, &mut |_| {}).map_err(at("confirming the new login"))?;
                 if confirmed.exit != 0 {
                     return Err(HostError::ApplyAborted { code: confirmed.exit, output: tail(&confirmed.output) });
                 }
@@ -253,6 +260,7 @@ fn apply_plan(
     let mut locked: Option<String> = None;
     let mut finished = false;
     let mut recent: Vec<String> = Vec::new();
+    let mut step = "starting the apply script".to_owned();
     let output = transport.run(&script, &mut |line| {
         let (command_output, progress) = apply::split_line(line);
         if progress.is_none() || !command_output.is_empty() {
@@ -265,6 +273,7 @@ fn apply_plan(
             Some(Progress::Begin(i)) => {
                 recent.clear();
                 let resource = plan.changes.get(i).map(|c| c.change.resource.to_string()).unwrap_or_default();
+                step = format!("applying change {} of {total} ({resource})", i + 1);
                 emit(EventKind::ChangeStarted { index: i, total, resource });
             }
             Some(Progress::Done(i)) => {
@@ -273,6 +282,7 @@ fn apply_plan(
             }
             Some(Progress::Handler(name)) => {
                 recent.clear();
+                step = format!("running the handler \"{name}\"");
                 emit(EventKind::HandlerStarted { name });
             }
             Some(Progress::HandlerDone(name)) => {
@@ -281,11 +291,15 @@ fn apply_plan(
             }
             Some(Progress::Locked(holder)) => locked = Some(holder),
             Some(Progress::Warning(text)) => emit(EventKind::Warning { text }),
-            Some(Progress::Finished) => finished = true,
+            Some(Progress::Finished) => {
+                step = "closing the apply script".to_owned();
+                finished = true;
+            }
             Some(p @ (Progress::Failed { .. } | Progress::HandlerFailed { .. })) => failure = Some(p),
             None => {}
         }
-    })?;
+    });
+    let output = output.map_err(at(&step))?;
     let recent = recent.join("\n");
     if let Some(holder) = locked {
         return Err(HostError::Locked { holder });
@@ -312,10 +326,11 @@ fn apply_plan(
 fn fresh_login(
     endpoint: &crate::transport::Endpoint,
     settings: &Settings,
+    run_deadline: Instant,
 ) -> Result<(), crate::transport::TransportError> {
-    let deadline = Instant::now() + std::time::Duration::from_secs(15);
+    let deadline = (Instant::now() + std::time::Duration::from_secs(15)).min(run_deadline);
     loop {
-        match SshTransport::connect(endpoint, &settings.policy, settings.timeouts) {
+        match SshTransport::connect(endpoint, &settings.policy, settings.timeouts, run_deadline) {
             Ok(_) => return Ok(()),
             // A refused login is an answer; asking again would only earn this address
             // sshd's penalties (PerSourcePenalties) for the logins that follow.
@@ -323,6 +338,17 @@ fn fresh_login(
             Err(e) if Instant::now() >= deadline => return Err(e),
             Err(_) => std::thread::sleep(std::time::Duration::from_millis(500)),
         }
+    }
+}
+
+/// Names the step a transport error stopped, when it is the run's deadline.
+fn at(step: impl std::fmt::Display) -> impl Fn(crate::transport::TransportError) -> HostError {
+    let step = step.to_string();
+    move |e| match e {
+        crate::transport::TransportError::Timeout { endpoint, seconds } => {
+            HostError::Deadline { endpoint, seconds, step: step.clone() }
+        }
+        other => HostError::Transport(other),
     }
 }
 

@@ -145,6 +145,10 @@ pub enum HostError {
     Setup(String),
     #[error("cannot read the facts: {0}")]
     Facts(String),
+    #[error(
+        "{endpoint}: the run's deadline ({seconds} s, --timeout) passed while {step}; the journal on the server keeps the restarts owed, and the next run finishes the work"
+    )]
+    Deadline { endpoint: String, seconds: u64, step: String },
     #[error("the saved plan is stale: the server changed since it was made; make a new plan")]
     Stale,
     #[error(

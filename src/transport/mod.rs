@@ -47,7 +47,10 @@ pub struct HostKeyPolicy {
 /// Limits that keep a run from hanging.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
+    /// The longest wait for a server to answer a connection.
     pub connect: Duration,
+    /// The whole run on one host (`--timeout`): every connect, read, write and close of it
+    /// shares this one deadline.
     pub script: Duration,
 }
 
@@ -83,7 +86,7 @@ pub enum TransportError {
     RevokedHostKey { endpoint: String, key_type: String, fingerprint: String, revoked_in: String },
     #[error("cannot log in to {endpoint} as {user}: {reason}")]
     Auth { endpoint: String, user: String, reason: String },
-    #[error("{endpoint}: the script did not finish within {seconds} s")]
+    #[error("{endpoint}: the run's deadline ({seconds} s, --timeout) passed")]
     Timeout { endpoint: String, seconds: u64 },
     #[error("{endpoint}: connection lost: {reason}")]
     Dropped { endpoint: String, reason: String },
