@@ -741,3 +741,92 @@ fn an_access_change_cut_off_before_its_login_check_never_stays_active() {
     drop(guard);
     nothing_left_behind(&state);
 }
+
+/// A service with a unit, a timer, a port and a data folder: what a removal must take down
+/// (all but the data).
+const TICKER_RECIPE: &str = r#"name: ticker
+summary: {en: A timer that ticks, fr: Une minuterie}
+kind: service
+software: {name: ticker, version: '1', licence: MIT, website: https://example.org, source: https://example.org, install: distribution}
+data:
+  personal: {en: Nothing, fr: Rien}
+  log_retention_days: 0
+ports:
+  - port: 7000
+    proto: tcp
+resources:
+  - directory:
+      path: /var/lib/ticker
+      mode: "0750"
+  - file:
+      path: /etc/systemd/system/ticker.service
+      content: "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'date >> /var/lib/ticker/ticks'\n"
+      mode: "0644"
+  - file:
+      path: /etc/systemd/system/ticker.timer
+      content: "[Timer]\nOnCalendar=hourly\n[Install]\nWantedBy=timers.target\n"
+      mode: "0644"
+  - service:
+      name: ticker.timer
+      enabled: true
+      running: true
+"#;
+
+#[test]
+#[ignore = "needs root and the lab's packages: run by .ci/run with --ignored"]
+fn a_removed_or_renamed_service_is_no_longer_served_and_its_data_stays() {
+    let _one = LAB.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let guard = lab_up(dir.path(), &[("h1", Distribution::Debian13)]);
+    let state = guard.state.clone();
+    let description = lab::write_description(&state).unwrap();
+    let file = description.to_str().unwrap().to_owned();
+    std::fs::create_dir_all(dir.path().join("local/recipes")).unwrap();
+    std::fs::write(dir.path().join("local/recipes/ticker.yml"), TICKER_RECIPE).unwrap();
+    let text = std::fs::read_to_string(&description).unwrap();
+    let with_ticker = text.replace("backups:\n", "  - name: ticker\n    recipe: ticker\n    server: h1\nbackups:\n");
+    std::fs::write(&description, format!("{with_ticker}recipes_dir: local\n")).unwrap();
+    let first = chaton(&["apply", &file]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    ssh_ok(&state, "h1", "systemctl is-enabled ticker.timer && nft list ruleset | grep -q 'dport 7000'");
+    ssh_ok(&state, "h1", "echo 'THE OLD SITE' > /var/www/site-h1/index.html && date > /var/lib/ticker/ticks");
+
+    // The site is renamed (same domain), the ticker removed.
+    let renamed = text.replace("name: site-h1", "name: site-new");
+    std::fs::write(&description, format!("{renamed}recipes_dir: local\n")).unwrap();
+    let plan = chaton(&["plan", &file, "--explain"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    for line in [
+        "- service ticker.timer  [ticker]",
+        "- file /etc/systemd/system/ticker.timer  [ticker]",
+        "- file /etc/nginx/chaton/sites/site-h1.conf  [site-h1]",
+        "- link /etc/nginx/sites-enabled/chaton-site-h1.conf",
+        "why: ticker is no longer in the description",
+        "= directory /var/www/site-h1  [site-h1] kept:",
+        "= directory /var/lib/ticker  [ticker] kept:",
+    ] {
+        assert!(plan.stdout.contains(line), "missing `{line}` in\n{}", plan.stdout);
+    }
+    let verify = chaton(&["verify", &file]);
+    assert_eq!(verify.code, 1, "verify fails while the old site and timer are there: {}", verify.stderr);
+    assert!(verify.stderr.contains("not converged"), "{}", verify.stderr);
+    let apply = chaton(&["apply", &file]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+
+    // Nothing of them is served or runs; their data is all there.
+    ssh_ok(&state, "h1", "! nginx -T 2>/dev/null | grep -q site-h1");
+    ssh_ok(&state, "h1", "! systemctl is-enabled ticker.timer && ! systemctl is-active ticker.timer");
+    ssh_ok(&state, "h1", "test ! -e /etc/systemd/system/ticker.timer && ! nft list ruleset | grep -q 'dport 7000'");
+    ssh_ok(&state, "h1", "grep -q 'THE OLD SITE' /var/www/site-h1/index.html && test -s /var/lib/ticker/ticks");
+    let page = http_get(&state.host("h1").unwrap().address, "h1.lab.test", "/");
+    assert!(!page.contains("THE OLD SITE"), "the old site still answers: {page}");
+
+    // Converged: a second apply changes nothing, verify passes, and the data is no longer
+    // reported (it was, once).
+    converged_idempotent_verified(&file);
+    let plan = chaton(&["plan", &file]);
+    assert!(!plan.stdout.contains("kept:"), "{}", plan.stdout);
+
+    drop(guard);
+    nothing_left_behind(&state);
+}

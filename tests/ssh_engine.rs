@@ -658,3 +658,44 @@ fn a_named_ssh_key_that_does_not_exist_is_named_in_the_login_error() {
     let missing = project.dir.path().join("keys/gone");
     assert!(out.stderr.contains(&format!("{}: no such file", missing.display())), "{}", out.stderr);
 }
+
+#[test]
+fn what_leaves_the_description_leaves_the_server_and_a_second_apply_is_a_no_op() {
+    let sshd = TestSshd::start();
+    let project = Project::new(&sshd, "", "");
+    project.trust(&sshd);
+    assert_eq!(run(project.chaton(&["apply"])).code, 0);
+    let record = std::fs::read_to_string(project.state.join("managed")).unwrap();
+    assert!(record.contains(&format!("file\t{}\tprobe", project.root.join("etc/file-3.txt").display())), "{record}");
+
+    // Two of the numbered files leave the description.
+    let text = std::fs::read_to_string(&project.description).unwrap();
+    let text = text.replacen("    params:\n", "    params:\n      numbers: ['1']\n", 1);
+    std::fs::write(&project.description, text).unwrap();
+    let plan = run(project.chaton(&["plan", "--explain"]));
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    for gone in ["file-2.txt", "file-3.txt"] {
+        let line = format!("- file {}", project.root.join("etc").join(gone).display());
+        assert!(plan.stdout.contains(&line), "{}", plan.stdout);
+    }
+    assert!(plan.stdout.contains("why: probe is no longer in the description"), "{}", plan.stdout);
+    assert!(
+        !plan.stdout.contains(&format!("- file {}", project.root.join("etc/file-1.txt").display())),
+        "{}",
+        plan.stdout
+    );
+
+    let apply = run(project.chaton(&["apply"]));
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(project.root.join("etc/file-1.txt").exists());
+    assert!(!project.root.join("etc/file-2.txt").exists() && !project.root.join("etc/file-3.txt").exists());
+    let record = std::fs::read_to_string(project.state.join("managed")).unwrap();
+    assert!(!record.contains("file-3.txt"), "the record forgets what was removed: {record}");
+
+    let again = run(project.chaton(&["apply", "--json"]));
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let summary: serde_json::Value = serde_json::from_str(again.stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["servers"][0]["changes"], 0, "{}", again.stdout);
+    assert_eq!(summary["servers"][0]["channels"], 1);
+    assert_eq!(run(project.chaton(&["verify"])).code, 0);
+}

@@ -71,6 +71,16 @@ pub fn render(plan: &Plan, options: &Options) -> String {
             };
             let _ = writeln!(out, "  then {} ({by})", handler.handler.name);
         }
+        for kept in &server.kept {
+            let line = format!("  = {}", crate::diagnostic::sanitize(&kept.resource.to_string()));
+            let _ = writeln!(
+                out,
+                "{}  [{}] kept: {}",
+                paint(&line, "2", options.color),
+                kept.origin,
+                crate::diagnostic::sanitize(&kept.detail)
+            );
+        }
         if let Some(access) = &server.access {
             let _ = writeln!(
                 out,
@@ -124,6 +134,7 @@ mod tests {
                 unchanged: Vec::new(),
                 handlers: Vec::new(),
                 access: None,
+                kept: Vec::new(),
             }],
         };
         for explain in [false, true] {

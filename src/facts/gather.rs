@@ -136,9 +136,41 @@ pub fn script(query: &FactQuery, state_dir: &str) -> String {
         "if [ -f {j} ]; then while IFS= read -r h; do [ -n \"$h\" ] && printf 'pending\\t%s\\n' \"$(printf '%s' \"$h\" | b64)\"; done < {j}; fi",
         j = quote(&journal)
     );
+    if let Some(described) = &query.described {
+        s.push_str(&undescribed_script(described, &format!("{state_dir}/managed")));
+    }
     let unchecked = format!("{state_dir}/access/unchecked");
     let _ = writeln!(s, "if [ -e {} ]; then printf 'access\\tunchecked\\n'; fi", quote(&unchecked));
     s.push_str("printf 'end\\n'\n");
+    s
+}
+
+/// The lines of the record (`resolve::record`) whose `KIND<TAB>NAME` is not among
+/// `described`, each with what the server says of it. One `awk` when nothing left the
+/// description; a few processes per thing that did.
+fn undescribed_script(described: &[String], record: &str) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "R={}", quote(record));
+    s.push_str("if [ -f \"$R\" ]; then\n  tab=$(printf '\\t')\n  printf '%s\\n' '#'");
+    for key in described {
+        let _ = write!(s, " {}", quote(key));
+    }
+    s.push_str(concat!(
+        " | awk -F '\t' 'NR==FNR{want[$1 FS $2]=1;next} /^#/{next} !(($1 FS $2) in want)' - \"$R\" | while IFS= read -r line; do\n",
+        "    kind=${line%%\"$tab\"*}; rest=${line#*\"$tab\"}; n=${rest%%\"$tab\"*}\n",
+        "    case \"$kind\" in\n",
+        "      file|link|download|secret) if [ -e \"$n\" ] || [ -L \"$n\" ]; then st=present; else st=absent; fi ;;\n",
+        "      directory) if [ -d \"$n\" ]; then st=\"present $(du -sk -- \"$n\" 2>/dev/null | cut -f1)\"; else st=absent; fi ;;\n",
+        "      service) st=\"$(systemctl is-enabled -- \"$n\" 2>/dev/null) $(systemctl is-active -- \"$n\" 2>/dev/null)\" ;;\n",
+        "      package) if dpkg-query -W -f='${Status}' -- \"$n\" 2>/dev/null | grep -q ' installed$'; then st=present; else st=absent; fi ;;\n",
+        "      user) if id -u -- \"$n\" >/dev/null 2>&1; then st=present; else st=absent; fi ;;\n",
+        "      group) if getent group \"$n\" >/dev/null 2>&1; then st=present; else st=absent; fi ;;\n",
+        "      *) st=present ;;\n",
+        "    esac\n",
+        "    printf 'undescribed\\t%s\\t%s\\n' \"$(printf '%s' \"$line\" | b64)\" \"$(printf '%s' \"$st\" | b64)\"\n",
+        "  done\n",
+        "fi\n",
+    ));
     s
 }
 
@@ -245,6 +277,15 @@ pub fn parse(output: &str, query: &FactQuery) -> Result<HostFacts, String> {
                 }
             }
             ["access", "unchecked"] => facts.access_unchecked = true,
+            ["undescribed", line, state] => {
+                let line = String::from_utf8_lossy(&b64(line)?).into_owned();
+                let state = String::from_utf8_lossy(&b64(state)?).trim().to_owned();
+                let mut fields = line.split('\t').map(str::to_owned);
+                let (Some(kind), Some(name), Some(origin)) = (fields.next(), fields.next(), fields.next()) else {
+                    return Err(format!("a line of the record of managed things has too few fields: {line:?}"));
+                };
+                facts.undescribed.push(super::Undescribed { kind, name, origin, notify: fields.collect(), state });
+            }
             ["pg", "up"] => facts.postgres = Some(Default::default()),
             ["pgrole", name] => {
                 if let Some(pg) = facts.postgres.as_mut() {

@@ -41,6 +41,24 @@ pub struct HostFacts {
     /// before a new login proved them (`STATE/access/unchecked` exists).
     #[serde(default)]
     pub access_unchecked: bool,
+    /// What the server's record of managed things lists and the description no longer has
+    /// (`resolve::record`), with what the server says of each.
+    #[serde(default)]
+    pub undescribed: Vec<Undescribed>,
+}
+
+/// A recorded thing the description no longer has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Undescribed {
+    pub kind: String,
+    pub name: String,
+    /// The service or recipe that wanted it.
+    pub origin: String,
+    /// Handlers its change notified.
+    pub notify: Vec<String>,
+    /// `absent`, `present`, `present KIB` (a folder and its size), or a unit's
+    /// `ENABLED ACTIVE` as systemctl says them.
+    pub state: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,4 +150,7 @@ pub struct FactQuery {
     pub firewall: bool,
     /// PostgreSQL's roles and databases.
     pub postgres: bool,
+    /// `KIND<TAB>NAME` of everything described (`resolve::record`): the record's other lines
+    /// are what the description no longer has. `None`: not asked.
+    pub described: Option<Vec<String>>,
 }

@@ -2,6 +2,8 @@
 //! to make, in order, with the handlers they will trigger. The plan is shown, saved as
 //! JSON, and applied; applying never does more than the plan.
 
+pub mod removal;
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -48,6 +50,9 @@ pub struct ServerPlan {
     /// checked copies of those files and the engine proves a new login afterwards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access: Option<AccessGuard>,
+    /// What left the description but stays on the server: data, never deleted by a plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<removal::Kept>,
 }
 
 /// The files that decide chaton's access on a server and how to reload them, for a run that
@@ -88,6 +93,9 @@ pub fn fact_query(server: &ServerState) -> FactQuery {
     for desired in &server.resources {
         desired.resource.wants(&mut query);
     }
+    query.described = Some(crate::resolve::record::managed(&server.resources).iter().map(|m| m.key()).collect());
+    // A role or database that left the description is looked up among PostgreSQL's.
+    query.postgres = true;
     query
 }
 
@@ -105,16 +113,27 @@ pub fn plan(desired: &DesiredState, facts: &BTreeMap<String, (FactsSource, HostF
 pub fn plan_server(server: &ServerState, source: FactsSource, facts: &HostFacts) -> ServerPlan {
     let mut changes = Vec::new();
     let mut unchanged = Vec::new();
-    let mut triggered: BTreeMap<&str, Vec<ResourceId>> = BTreeMap::new();
+    let mut triggered: BTreeMap<String, Vec<ResourceId>> = BTreeMap::new();
     // Handlers an interrupted run recorded but never ran (ansible#4766 must not happen).
     for name in &facts.pending_handlers {
-        triggered.entry(name.as_str()).or_default();
+        triggered.entry(name.clone()).or_default();
+    }
+    // What left the description goes first: an old site or unit must not stand in the way
+    // of a new one on the same name or port.
+    let removals = removal::plan(facts);
+    for (planned, notify) in removals.changes {
+        for name in notify {
+            if server.handlers.iter().any(|h| h.name == name) {
+                triggered.entry(name).or_default().push(planned.change.resource.clone());
+            }
+        }
+        changes.push(planned);
     }
     for desired in &server.resources {
         match desired.resource.plan(facts) {
             Some(change) => {
                 for name in &desired.notify {
-                    triggered.entry(name.as_str()).or_default().push(change.resource.clone());
+                    triggered.entry(name.clone()).or_default().push(change.resource.clone());
                 }
                 changes.push(PlannedChange { origin: desired.origin.clone(), change });
             }
@@ -152,6 +171,7 @@ pub fn plan_server(server: &ServerState, source: FactsSource, facts: &HostFacts)
         unchanged,
         handlers,
         access,
+        kept: removals.kept,
     }
 }
 

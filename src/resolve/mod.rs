@@ -7,6 +7,7 @@
 
 pub mod backup;
 pub mod convert;
+pub mod record;
 pub mod template;
 pub mod vpn;
 
@@ -308,6 +309,9 @@ fn resolve_server(
         return Err(problems);
     }
     let kept_keys = kept_keys_in_files(&out.resources, &keys.kept, &server.name);
+    // 7. last, the record of all of the above, so the next run can remove what leaves it.
+    let record = record::record_resource(&out.resources, state_dir);
+    out.resources.push(record);
     Ok(ServerState {
         name: server.name.clone(),
         address: server.address.clone(),
