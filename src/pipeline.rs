@@ -22,6 +22,12 @@ pub struct Checked {
 pub fn check(path: &Path, recipes_dir: Option<&Path>) -> Result<Checked, Vec<Diagnostic>> {
     let description = description::load(path).map_err(|d| vec![*d])?;
     let mut catalogue = Catalogue::builtin()?;
+    if recipes_dir.is_none() {
+        let problems = description::validate::recipes_dir(&description);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+    }
     let local = recipes_dir
         .map(Path::to_path_buf)
         .or_else(|| description.hoster.recipes_dir.as_ref().map(|d| description.dir.join(d)));

@@ -180,9 +180,26 @@ pub fn is_ssh_public_key(line: &str) -> bool {
     let (Some(kind), Some(blob)) = (parts.next(), parts.next()) else {
         return false;
     };
-    TYPES.contains(&kind)
-        && blob.len() >= 16
-        && blob.chars().all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/' || c == '=')
+    TYPES.contains(&kind) && blob_type(blob).as_deref() == Some(kind)
+}
+
+/// The key type a public key's data names (its first length-prefixed string), which must be
+/// the label in front of it: a label pasted onto another key's data is not a key.
+pub fn blob_type(blob: &str) -> Option<String> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(blob).ok()?;
+    let length = u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+    let name = bytes.get(4..4usize.checked_add(length)?)?;
+    (bytes.len() > 4 + length).then(|| String::from_utf8(name.to_vec()).ok()).flatten()
+}
+
+/// Why `line` is not an OpenSSH public key, when the label and the data disagree: the one
+/// mistake worth its own message (a key edited by hand, or two keys spliced).
+pub fn ssh_key_label_mismatch(line: &str) -> Option<String> {
+    let mut parts = line.split_whitespace();
+    let (kind, blob) = (parts.next()?, parts.next()?);
+    let named = blob_type(blob)?;
+    (named != kind).then(|| format!("the key is labelled {kind} but its data is an {named} key"))
 }
 
 /// An email address, loosely: one `@`, something on each side, a dot in the domain.
@@ -242,7 +259,18 @@ mod tests {
         assert!(!is_identifier("a'; rm -rf / #"));
         assert!(is_unix_name("camille"));
         assert!(!is_unix_name("$(id)"));
-        assert!(is_ssh_public_key("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk camille@laptop"));
+        let ed25519 = "AAAAC3NzaC1lZDI1NTE5AAAAIFQ1te8WQtd17N1gYM7uwgtYnQfTBQAkJlQlRGZp+596";
+        let ecdsa = "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBDCUV6pmqQDRiCL0ZjDc3wGz7dHWr9bCLljM5pSdGYq+PPpeDcBCqDdYMNRybIA+bIjaQ4BlltW51bQnAIJDcD4=";
+        assert!(is_ssh_public_key(&format!("ssh-ed25519 {ed25519} camille@laptop")));
+        assert!(is_ssh_public_key(&format!("ecdsa-sha2-nistp256 {ecdsa}")));
+        assert!(!is_ssh_public_key("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk camille@laptop"), "truncated");
+        // A label pasted onto another key's data.
+        assert!(!is_ssh_public_key(&format!("ssh-ed25519 {ecdsa}")));
+        assert_eq!(
+            ssh_key_label_mismatch(&format!("ssh-rsa {ed25519}")).as_deref(),
+            Some("the key is labelled ssh-rsa but its data is an ssh-ed25519 key")
+        );
+        assert_eq!(ssh_key_label_mismatch(&format!("ssh-ed25519 {ed25519}")), None);
         assert!(!is_ssh_public_key("ssh-ed25519"));
         assert!(!is_ssh_public_key("ssh-dss AAAAB3NzaC1kc3MAAACBAP"));
     }

@@ -73,6 +73,32 @@ pub fn validate(description: &Description, catalogue: &Catalogue) -> Vec<Diagnos
     found
 }
 
+/// The description's `recipes_dir`, checked before its recipes are read: it must be a folder
+/// inside the project (next to the description or below). Recipes run as root on every
+/// server, so a description that reaches for recipes elsewhere on the machine (`../..`,
+/// `/tmp/x`) is refused; `--recipes` on the command line may name any folder, on purpose.
+pub fn recipes_dir(description: &Description) -> Vec<Diagnostic> {
+    let Some(dir) = &description.hoster.recipes_dir else { return Vec::new() };
+    let mut r = Report { description, found: Vec::new() };
+    let project = if description.dir.as_os_str().is_empty() { std::path::Path::new(".") } else { &description.dir };
+    let full = project.join(dir);
+    let (Ok(folder), Ok(project)) = (full.canonicalize(), project.canonicalize()) else {
+        r.value("recipes_dir", format!("the recipes folder {} does not exist", quoted(dir))).hint(format!(
+            "it is read from {}: a folder holding recipes/NAME.yml and templates/NAME/...",
+            full.display()
+        ));
+        return r.found;
+    };
+    if !folder.is_dir() {
+        r.value("recipes_dir", format!("{} is not a folder", quoted(dir)));
+    } else if !folder.starts_with(&project) {
+        r.value("recipes_dir", format!("{} is outside the project", quoted(dir))).hint(
+            "recipes run as root on every server: keep them in a folder next to the description, or name another with --recipes on purpose",
+        );
+    }
+    r.found
+}
+
 fn organisation(r: &mut Report) {
     let org = &r.description.hoster.organisation;
     let charter = "the charter pages publish it";
@@ -159,7 +185,10 @@ fn admins(r: &mut Report) {
                 .hint("password logins are disabled, so an admin without a key could not log in");
         }
         for (j, key) in admin.ssh_keys.iter().enumerate() {
-            if !is_ssh_public_key(key) {
+            if let Some(mismatch) = crate::description::types::ssh_key_label_mismatch(key) {
+                r.value(&format!("{path}.ssh_keys[{j}]"), mismatch)
+                    .hint("copy the whole line of the .pub file as it is: the label comes with its key");
+            } else if !is_ssh_public_key(key) {
                 r.value(&format!("{path}.ssh_keys[{j}]"), "not an OpenSSH public key".into())
                     .hint("paste one line of ~/.ssh/id_ed25519.pub: `ssh-ed25519 AAAA... name@machine`");
             }
@@ -200,7 +229,10 @@ fn servers(r: &mut Report) {
         if !is_unix_name(&server.ssh_user) {
             r.value(&format!("{path}.ssh_user"), format!("{} is not a valid Unix login", quoted(&server.ssh_user)));
         }
-        if server.host_key.as_ref().is_some_and(|k| !is_ssh_public_key(k)) {
+        if let Some(mismatch) = server.host_key.as_deref().and_then(crate::description::types::ssh_key_label_mismatch) {
+            r.value(&format!("{path}.host_key"), mismatch)
+                .hint("copy the key from `ssh-keyscan -t ed25519 HOST` as it is: the label comes with its key");
+        } else if server.host_key.as_ref().is_some_and(|k| !is_ssh_public_key(k)) {
             r.value(&format!("{path}.host_key"), "not an SSH host key".into())
                 .hint("copy it from `ssh-keyscan -t ed25519 HOST` without the host name: `ssh-ed25519 AAAA...`");
         }
