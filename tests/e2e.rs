@@ -786,8 +786,16 @@ fn a_removed_or_renamed_service_is_no_longer_served_and_its_data_stays() {
     let text = std::fs::read_to_string(&description).unwrap();
     let with_ticker = text.replace("backups:\n", "  - name: ticker\n    recipe: ticker\n    server: h1\nbackups:\n");
     std::fs::write(&description, format!("{with_ticker}recipes_dir: local\n")).unwrap();
+    // Another program holds the package lock for a while (an apt-get waiting on a prompt),
+    // as unattended-upgrades does on a fresh server: the first apply says what it waits for.
+    ssh_ok(&state, "h1", "(sleep 25 | apt-get remove openssh-sftp-server) >/dev/null 2>&1 </dev/null & sleep 2");
     let first = chaton(&["apply", &file]);
     assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(
+        first.stderr.contains("waiting for the package lock, held by process") && first.stderr.contains("(apt-get)"),
+        "{}",
+        first.stderr
+    );
     ssh_ok(&state, "h1", "systemctl is-enabled ticker.timer && nft list ruleset | grep -q 'dport 7000'");
     ssh_ok(&state, "h1", "echo 'THE OLD SITE' > /var/www/site-h1/index.html && date > /var/lib/ticker/ticks");
 
@@ -826,6 +834,19 @@ fn a_removed_or_renamed_service_is_no_longer_served_and_its_data_stays() {
     converged_idempotent_verified(&file);
     let plan = chaton(&["plan", &file]);
     assert!(!plan.stdout.contains("kept:"), "{}", plan.stdout);
+
+    // A login whose sudo asks a password: the run says what sudo said and how to fix it.
+    ssh_ok(
+        &state,
+        "h1",
+        "useradd -m -G sudo -s /bin/sh nopass && install -d -o nopass -m 0700 /home/nopass/.ssh && install -o nopass -m 0600 /root/.ssh/authorized_keys /home/nopass/.ssh/",
+    );
+    let text = std::fs::read_to_string(&description).unwrap();
+    std::fs::write(&description, text.replacen("ssh_user: root", "ssh_user: nopass", 1)).unwrap();
+    let refused = chaton(&["plan", &file]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("sudo said \"a password is required\""), "{}", refused.stderr);
+    assert!(refused.stderr.contains("nopass ALL=(ALL:ALL) NOPASSWD: ALL"), "{}", refused.stderr);
 
     drop(guard);
     nothing_left_behind(&state);

@@ -135,6 +135,7 @@ fn describe(kind: &EventKind) -> Option<String> {
         EventKind::HandlerStarted { name } => format!("handler: {name}"),
         EventKind::Checked { check, ok, detail } => format!("{} {check}: {detail}", if *ok { "ok  " } else { "FAIL" }),
         EventKind::Warning { text } => format!("warning: {text}"),
+        EventKind::Waiting { what } => format!("waiting for {what}"),
         EventKind::Output { line } => line.clone(),
         EventKind::Failed { error } => format!("failed: {}", error.lines().next().unwrap_or_default()),
         EventKind::Finished { outcome } => outcome.clone(),

@@ -77,10 +77,11 @@ fn work(
         checks::add_guards(&state.checks, &mut query);
     }
     let start = Instant::now();
-    let facts = gather_facts(&mut transport, &query, &settings.state_dir, channels).map_err(|e| match e {
-        HostError::Transport(e) => at("gathering facts")(e),
-        other => other,
-    });
+    let facts =
+        gather_facts(&mut transport, &query, &settings.state_dir, &endpoint.user, channels).map_err(|e| match e {
+            HostError::Transport(e) => at("gathering facts")(e),
+            other => other,
+        });
     *channels = transport.channels_opened();
     let facts = facts?;
     emit(EventKind::Gathered { milliseconds: start.elapsed().as_millis() });
@@ -190,11 +191,18 @@ fn gather_facts(
     transport: &mut SshTransport,
     query: &FactQuery,
     state_dir: &str,
+    user: &str,
     channels: &mut usize,
 ) -> Result<HostFacts, HostError> {
     let script = gather::script(query, state_dir);
     let output = transport.run(&script, &mut |_| {})?;
     *channels = transport.channels_opened();
+    if user != "root" && output.exit != 0 {
+        // The first script of a run is where sudo answers for the whole run.
+        if let Some(said) = sudo_refusal(&output.output, output.exit) {
+            return Err(HostError::SudoRefused { user: user.to_owned(), said });
+        }
+    }
     if output.exit != 0 {
         return Err(HostError::Facts(format!(
             "the facts script exited with status {}\n{}",
@@ -261,6 +269,7 @@ fn apply_plan(
     let mut finished = false;
     let mut recent: Vec<String> = Vec::new();
     let mut step = "starting the apply script".to_owned();
+    let mut waiting_for = String::new();
     let output = transport.run(&script, &mut |line| {
         let (command_output, progress) = apply::split_line(line);
         if progress.is_none() || !command_output.is_empty() {
@@ -268,6 +277,12 @@ fn apply_plan(
             if recent.len() > OUTPUT_TAIL {
                 recent.remove(0);
             }
+        }
+        if let Some(what) = waits_for(command_output)
+            && what != waiting_for
+        {
+            waiting_for = what.clone();
+            emit(EventKind::Waiting { what });
         }
         match progress {
             Some(Progress::Begin(i)) => {
@@ -341,6 +356,29 @@ fn fresh_login(
     }
 }
 
+/// What sudo said when it would not run the script: it asks a password (chaton never types
+/// one), refuses the user, or is not installed at all.
+fn sudo_refusal(output: &str, exit: i32) -> Option<String> {
+    if let Some(line) = output.lines().find(|l| l.starts_with("sudo: ")) {
+        return Some(crate::diagnostic::sanitize(line.trim_start_matches("sudo: ")));
+    }
+    let missing = output.lines().any(|l| l.contains("sudo: not found") || l.contains("sudo: command not found"));
+    (exit == 127 && missing).then(|| "sudo is not installed on the server".to_owned())
+}
+
+/// What a command's output line says it waits for: apt's `Waiting for cache lock: Could not
+/// get lock /var/lib/dpkg/lock-frontend. It is held by process 261 (apt-get)...`, printed
+/// every few seconds while another program (unattended-upgrades, often, on a fresh server)
+/// installs packages.
+fn waits_for(line: &str) -> Option<String> {
+    let rest = line.strip_prefix("Waiting for cache lock: ")?;
+    let holder = rest.split_once("It is held by ").map(|(_, h)| h.trim_end_matches('.').trim());
+    Some(match holder {
+        Some(holder) => format!("the package lock, held by {}", crate::diagnostic::sanitize(holder)),
+        None => "the package lock".to_owned(),
+    })
+}
+
 /// Names the step a transport error stopped, when it is the run's deadline.
 fn at(step: impl std::fmt::Display) -> impl Fn(crate::transport::TransportError) -> HostError {
     let step = step.to_string();
@@ -355,4 +393,29 @@ fn at(step: impl std::fmt::Display) -> impl Fn(crate::transport::TransportError)
 fn tail(output: &str) -> String {
     let lines: Vec<&str> = output.lines().collect();
     lines[lines.len().saturating_sub(OUTPUT_TAIL)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::waits_for;
+
+    #[test]
+    fn apt_waiting_for_its_lock_is_said_with_the_holder() {
+        assert_eq!(
+            waits_for("Waiting for cache lock: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 261 (apt-get)...").as_deref(),
+            Some("the package lock, held by process 261 (apt-get)")
+        );
+        assert_eq!(waits_for("Reading package lists..."), None);
+    }
+
+    #[test]
+    fn what_sudo_said_is_kept() {
+        use super::sudo_refusal;
+        assert_eq!(sudo_refusal("sudo: a password is required\n", 1).as_deref(), Some("a password is required"));
+        assert_eq!(
+            sudo_refusal("sh: 1: sudo: not found\n", 127).as_deref(),
+            Some("sudo is not installed on the server")
+        );
+        assert_eq!(sudo_refusal("facts\n", 1), None);
+    }
 }

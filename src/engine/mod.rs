@@ -101,6 +101,10 @@ pub enum EventKind {
         ok: bool,
         detail: String,
     },
+    /// A change waits for something outside chaton (another program's package lock).
+    Waiting {
+        what: String,
+    },
     /// A change succeeded, with something its command wants the user to know.
     Warning {
         text: String,
@@ -143,6 +147,10 @@ pub enum HostError {
     Transport(#[from] TransportError),
     #[error("{0}")]
     Setup(String),
+    #[error(
+        "{user} may not run commands as root without a password here: sudo said \"{said}\"\n  chaton never types a password. Give {user} passwordless sudo (`{user} ALL=(ALL:ALL) NOPASSWD: ALL` in /etc/sudoers.d/{user}, edited with `visudo -f`), or connect as root (`ssh_user: root`) for the first apply: the base recipe writes that rule for every admin of the description."
+    )]
+    SudoRefused { user: String, said: String },
     #[error("cannot read the facts: {0}")]
     Facts(String),
     #[error(

@@ -229,6 +229,18 @@ fn talk(
     if !pending.is_empty() {
         on_line(String::from_utf8_lossy(&pending).as_ref());
     }
+    // The script merges its stderr into stdout, so what comes on the channel's own stderr was
+    // said before the script ran: sudo refusing (`a password is required`), or a shell error.
+    let mut said = Vec::new();
+    session.set_timeout(until_deadline()?);
+    channel
+        .stderr()
+        .read_to_end(&mut said)
+        .map_err(|e| if e.kind() == std::io::ErrorKind::TimedOut { timeout() } else { dropped(&e) })?;
+    for line in String::from_utf8_lossy(&said).lines() {
+        on_line(line);
+    }
+    output.extend_from_slice(&said);
     // The exit status is only known after the channel is closed.
     session.set_timeout(until_deadline()?);
     channel.wait_close().map_err(|e| if is_timeout(&e) { timeout() } else { dropped(&e) })?;
