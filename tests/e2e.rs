@@ -777,13 +777,21 @@ resources:
 fn a_removed_or_renamed_service_is_no_longer_served_and_its_data_stays() {
     let _one = LAB.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
-    let guard = lab_up(dir.path(), &[("h1", Distribution::Debian13)]);
+    let guard = lab_up(dir.path(), &[("h1", Distribution::Debian13), ("h2", Distribution::Debian12)]);
     let state = guard.state.clone();
     let description = lab::write_description(&state).unwrap();
     let file = description.to_str().unwrap().to_owned();
     std::fs::create_dir_all(dir.path().join("local/recipes")).unwrap();
     std::fs::write(dir.path().join("local/recipes/ticker.yml"), TICKER_RECIPE).unwrap();
-    let text = std::fs::read_to_string(&description).unwrap();
+    // h2 runs no service: it only receives h1's backups (verify must pass there too).
+    let text = std::fs::read_to_string(&description)
+        .unwrap()
+        .replace("  - name: site-h2\n    recipe: website\n    server: h2\n    domain: h2.lab.test\n    access:\n      registration: none\n", "")
+        .replace(
+            "  encryption: true\n",
+            "    - name: on-h2\n      server: h2\n      provider: chaton lab on this machine\n      country: FR\n  encryption: true\n",
+        );
+    assert!(!text.contains("site-h2") && text.contains("on-h2"), "{text}");
     let with_ticker = text.replace("backups:\n", "  - name: ticker\n    recipe: ticker\n    server: h1\nbackups:\n");
     std::fs::write(&description, format!("{with_ticker}recipes_dir: local\n")).unwrap();
     // Another program holds the package lock for a while (an apt-get waiting on a prompt),
