@@ -699,3 +699,40 @@ fn what_leaves_the_description_leaves_the_server_and_a_second_apply_is_a_no_op()
     assert_eq!(summary["servers"][0]["channels"], 1);
     assert_eq!(run(project.chaton(&["verify"])).code, 0);
 }
+
+#[test]
+fn a_file_in_a_folder_that_does_not_exist_is_refused_before_anything_changes() {
+    let sshd = TestSshd::start();
+    let project = Project::new(&sshd, "", "");
+    project.trust(&sshd);
+    assert_eq!(run(project.chaton(&["apply"])).code, 0);
+    // A change the same run would make, to see that it is not made.
+    std::fs::write(project.root.join("etc/app.conf"), "message = tampered\n").unwrap();
+    let typo = project.root.join("no-such-folder/app.conf");
+    let files = format!(
+        "    files:\n      - path: {}\n        content: \"x\\n\"\n        owner: {user}\n        group: {user}\n        mode: \"0644\"\n",
+        typo.display(),
+        user = support::user()
+    );
+    let text = std::fs::read_to_string(&project.description).unwrap();
+    std::fs::write(&project.description, text.replacen("    provider:\n", &format!("{files}    provider:\n"), 1))
+        .unwrap();
+    for command in ["plan", "apply"] {
+        let out = run(project.chaton(&[command]));
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!(
+                "{} would go in {}",
+                typo.display(),
+                project.root.join("no-such-folder").display()
+            )),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("nothing was changed"), "{}", out.stderr);
+    }
+    assert!(!project.root.join("no-such-folder").exists());
+    let conf = std::fs::read_to_string(project.root.join("etc/app.conf")).unwrap();
+    assert_eq!(conf, "message = tampered\n", "nothing of the plan was applied");
+    assert!(!project.state.join("lock.holder").exists());
+}

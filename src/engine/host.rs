@@ -100,6 +100,11 @@ fn work(
     if matches!(task, Task::Plan | Task::Apply { .. }) && !settings.replace_keys {
         refuse_to_replace_kept_keys(state, &server_plan)?;
     }
+    if matches!(task, Task::Plan | Task::Apply { .. })
+        && let Some((file, folder)) = plan::missing_folders(&server_plan, &facts).into_iter().next()
+    {
+        return Err(HostError::MissingFolder { file, folder });
+    }
 
     match task {
         Task::Facts | Task::Plan | Task::Operate { .. } => Ok(result),

@@ -151,6 +151,10 @@ pub enum HostError {
         "{user} may not run commands as root without a password here: sudo said \"{said}\"\n  chaton never types a password. Give {user} passwordless sudo (`{user} ALL=(ALL:ALL) NOPASSWD: ALL` in /etc/sudoers.d/{user}, edited with `visudo -f`), or connect as root (`ssh_user: root`) for the first apply: the base recipe writes that rule for every admin of the description."
     )]
     SudoRefused { user: String, said: String },
+    #[error(
+        "{file} would go in {folder}, which does not exist on this server and which nothing before it creates; nothing was changed\n  Check the path, or describe the folder first (a `directory` in a recipe, or create it on the server)."
+    )]
+    MissingFolder { file: String, folder: String },
     #[error("cannot read the facts: {0}")]
     Facts(String),
     #[error(

@@ -93,6 +93,13 @@ pub fn fact_query(server: &ServerState) -> FactQuery {
     for desired in &server.resources {
         desired.resource.wants(&mut query);
     }
+    // The folder of each file: a file whose folder is missing is refused before anything
+    // changes (`missing_folders`), not found mid-apply.
+    for desired in &server.resources {
+        if let Some(parent) = written_path(&desired.resource).and_then(parent_of) {
+            query.paths.insert(parent);
+        }
+    }
     query.described = Some(crate::resolve::record::managed(&server.resources).iter().map(|m| m.key()).collect());
     // A role or database that left the description is looked up among PostgreSQL's.
     query.postgres = true;
@@ -216,6 +223,49 @@ fn access_guard(
         .collect();
     let reloads = server.handlers.iter().filter(|h| reload_names.contains(&h.name.as_str())).cloned().collect();
     Some(AccessGuard { files, reloads, reasons })
+}
+
+/// The path a file-like resource writes.
+fn written_path(resource: &Resource) -> Option<&str> {
+    match resource {
+        Resource::File(f) => Some(&f.path),
+        Resource::Link(l) => Some(&l.path),
+        Resource::Download(d) => Some(&d.path),
+        _ => None,
+    }
+}
+
+fn parent_of(path: &str) -> Option<String> {
+    let parent = std::path::Path::new(path).parent()?.to_str()?;
+    (!parent.is_empty() && parent != "/").then(|| parent.to_owned())
+}
+
+/// Files this plan would write into a folder that does not exist on the server and that
+/// nothing before them creates: `(file, folder)`. A folder counts as made by an earlier
+/// `directory` change of that path, and as possibly made by an earlier package install or
+/// command (Debian's packages make their own folders, archives unpack theirs). Applying such
+/// a plan would fail half-way; it is refused before anything changes.
+pub fn missing_folders(plan: &ServerPlan, facts: &HostFacts) -> Vec<(String, String)> {
+    let mut made: Vec<&str> = Vec::new();
+    let mut anything_may_exist = false;
+    let mut missing = Vec::new();
+    for planned in &plan.changes {
+        let change = &planned.change;
+        match change.resource.kind.as_str() {
+            "directory" => made.push(&change.resource.name),
+            "package" | "command" if change.action != Action::Delete => anything_may_exist = true,
+            "file" | "link" | "download" if change.action == Action::Create && !anything_may_exist => {
+                if let Some(parent) = parent_of(&change.resource.name) {
+                    let exists = matches!(facts.path(&parent), crate::facts::PathState::Directory { .. });
+                    if !exists && !made.contains(&parent.as_str()) {
+                        missing.push((change.resource.name.clone(), parent));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    missing
 }
 
 impl ServerPlan {
