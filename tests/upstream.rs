@@ -285,8 +285,8 @@ fn nextcloud_and_etherpad_from_their_real_releases_answer_real_clients() {
 
     let test = "nextcloud_and_etherpad_from_their_real_releases_answer_real_clients";
     let restored = [CONVERGED, &[Level::BackedUp, Level::Restored]].concat();
-    record(test, Some(NEXTCLOUD), &[("nextcloud", "debian-12", &restored), ("nextcloud", "debian-13", &restored)]);
-    record(test, Some(ETHERPAD), &[("etherpad", "debian-13", &restored)]);
+    record(test, Some(NEXTCLOUD), &[], &[("nextcloud", "debian-12", &restored), ("nextcloud", "debian-13", &restored)]);
+    record(test, Some(ETHERPAD), &[], &[("etherpad", "debian-13", &restored)]);
 
     drop(guard);
     nothing_left_behind(&state);

@@ -128,37 +128,53 @@ fn kind_name(kind: RecipeKind) -> &'static str {
     }
 }
 
-/// What the end-to-end suite proved of each recipe, per Debian release, as it recorded it.
+/// What the end-to-end suite proved of each recipe, per Debian release, as it recorded it,
+/// for this very code (`Catalogue::proof_digest`), and on what kind of servers.
 fn verification_table(catalogue: &Catalogue) -> String {
-    use crate::recipe::verification::{Level, recorded};
+    use crate::recipe::verification::{recorded, standing};
     let records = recorded();
     let releases = ["debian-12", "debian-13"];
     let mut out = String::from("\nWhat the end-to-end suite proved on real Debian servers (written by the suite):\n");
     let mut rows = Vec::new();
+    let mut conditions: Vec<(String, Vec<String>)> = Vec::new();
     for loaded in catalogue.recipes() {
         let name = &loaded.recipe.name;
-        let digest = catalogue.digest(name).unwrap_or_default();
+        let digest = catalogue.proof_digest(name).unwrap_or_default();
         let runs_on =
             |release: &str| loaded.recipe.releases.as_ref().is_none_or(|r| r.only.iter().any(|d| d.name() == release));
-        let cell = |release: &str| match records.iter().find(|r| &r.recipe == name && r.release == release) {
+        let mut seen: Vec<String> = Vec::new();
+        let mut cell = |release: &str| match standing(&records, name, release, &digest) {
             _ if !runs_on(release) => "does not run there".to_owned(),
-            None => "not proved".to_owned(),
-            Some(r) if r.digest != digest => format!("changed since proved ({})", r.date),
-            Some(r) => {
-                let levels = r.proved.iter().map(|l: &Level| l.label()).collect::<Vec<_>>().join(", ");
-                match &r.upstream {
-                    Some(version) => format!("{levels} ({version})"),
-                    None => levels,
+            Ok(None) => "not proved".to_owned(),
+            Err(date) => format!("changed since proved ({date})"),
+            Ok(Some(s)) => {
+                seen.extend(s.conditions.iter().map(|c| (*c).to_owned()));
+                let levels = s.levels.iter().map(|l| l.label()).collect::<Vec<_>>().join(", ");
+                match s.upstream.as_slice() {
+                    [] => levels,
+                    versions => format!("{levels} ({})", versions.join(", ")),
                 }
             }
         };
-        rows.push((name.clone(), cell(releases[0]), cell(releases[1])));
+        let (first, second) = (cell(releases[0]), cell(releases[1]));
+        rows.push((name.clone(), first, second));
+        seen.sort();
+        seen.dedup();
+        if !seen.is_empty() {
+            conditions.push((name.clone(), seen));
+        }
     }
     // The first release's column is as wide as its longest cell.
     let width = rows.iter().map(|(_, first, _)| first.chars().count()).max().unwrap_or(0).max(releases[0].len());
     let _ = writeln!(out, "{:<12} {:<width$} {}", "recipe", releases[0], releases[1]);
     for (name, first, second) in rows {
         let _ = writeln!(out, "{name:<12} {first:<width$} {second}");
+    }
+    if !conditions.is_empty() {
+        let _ = writeln!(out, "\nProved on lab servers, which differ from yours in:");
+        for (name, list) in conditions {
+            let _ = writeln!(out, "  {name:<12} {}", list.join(", "));
+        }
     }
     out
 }

@@ -15,6 +15,7 @@ use crate::source::{SourceFile, Span};
 use super::model::Recipe;
 
 include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+include!(concat!(env!("OUT_DIR"), "/engine_digest.rs"));
 
 /// Where a recipe comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +69,35 @@ impl Catalogue {
             text.push_str(&format!("\n--- {template}\n"));
             text.push_str(self.template(template).map_or("", |t| t.text.as_str()));
         }
+        Some(crate::command::sha256_hex(text.as_bytes()))
+    }
+
+    /// What a verification level of `name` is proved for: the recipe and its templates, the
+    /// recipes every server of it also runs (the base, what it requires, and theirs), and
+    /// chaton's own code (`ENGINE_DIGEST`). A change to any of them makes its levels stop
+    /// standing until the suite proves them again.
+    pub fn proof_digest(&self, name: &str) -> Option<String> {
+        let mut names: Vec<String> = vec![name.to_owned()];
+        let mut i = 0;
+        while i < names.len() {
+            let loaded = self.get(&names[i])?;
+            for required in &loaded.recipe.requires {
+                if !names.contains(required) {
+                    names.push(required.clone());
+                }
+            }
+            i += 1;
+        }
+        for base in self.recipes().filter(|l| l.recipe.kind == super::model::RecipeKind::Base) {
+            if !names.contains(&base.recipe.name) {
+                names.push(base.recipe.name.clone());
+            }
+        }
+        let mut text = String::new();
+        for recipe in &names {
+            text.push_str(&format!("{recipe} {}\n", self.digest(recipe)?));
+        }
+        text.push_str(&format!("engine {ENGINE_DIGEST}\n"));
         Some(crate::command::sha256_hex(text.as_bytes()))
     }
 

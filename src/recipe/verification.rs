@@ -46,17 +46,56 @@ pub struct Record {
     pub recipe: String,
     /// `debian-12`, `debian-13`.
     pub release: String,
-    /// The recipe's digest when it was proved.
+    /// What the levels were proved for (`Catalogue::proof_digest`): the recipe, the recipes
+    /// its servers also run, and chaton's code.
     pub digest: String,
     /// The upstream software's version the levels were proved with, where the recipe
     /// installs a release of its own (Nextcloud 34.0.1); none for Debian's packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream: Option<String>,
+    /// The branches the proof took that a hoster's server may not (`systemd-nspawn
+    /// container`, `wireguard-go`, `private ACME CA`): what the levels do not cover.
+    #[serde(default)]
+    pub conditions: Vec<String>,
     pub proved: Vec<Level>,
     /// `YYYY-MM-DD`
     pub date: String,
-    /// The end-to-end test that proved it.
+    /// The end-to-end test that proved it: one record per recipe, release and test.
     pub test: String,
+}
+
+/// What stands of a recipe on a release: the levels of every record proved for `digest`,
+/// with their upstream versions and conditions. `Err(date)`: records exist, but all for
+/// other code (the newest date); `Ok(None)`: never proved.
+pub fn standing<'a>(
+    records: &'a [Record],
+    recipe: &str,
+    release: &str,
+    digest: &str,
+) -> Result<Option<Standing<'a>>, &'a str> {
+    let mine: Vec<&Record> = records.iter().filter(|r| r.recipe == recipe && r.release == release).collect();
+    let current: Vec<&Record> = mine.iter().copied().filter(|r| r.digest == digest).collect();
+    if current.is_empty() {
+        return match mine.iter().map(|r| r.date.as_str()).max() {
+            Some(date) => Err(date),
+            None => Ok(None),
+        };
+    }
+    let mut levels: Vec<Level> = current.iter().flat_map(|r| r.proved.iter().copied()).collect();
+    levels.sort();
+    levels.dedup();
+    let mut upstream: Vec<&str> = current.iter().filter_map(|r| r.upstream.as_deref()).collect();
+    upstream.dedup();
+    let mut conditions: Vec<&str> = current.iter().flat_map(|r| r.conditions.iter().map(String::as_str)).collect();
+    conditions.sort();
+    conditions.dedup();
+    Ok(Some(Standing { levels, upstream, conditions }))
+}
+
+pub struct Standing<'a> {
+    pub levels: Vec<Level>,
+    pub upstream: Vec<&'a str>,
+    pub conditions: Vec<&'a str>,
 }
 
 /// The records built into this binary (none if the file is damaged: then nothing is claimed).
@@ -64,25 +103,21 @@ pub fn recorded() -> Vec<Record> {
     serde_json::from_str(RECORDED).unwrap_or_default()
 }
 
-/// Adds or replaces the records of `records` (by recipe and release) in `path`. For the
-/// end-to-end suite, once it has proved them.
+/// Writes `records` into `path`, each replacing whatever the same test recorded of the same
+/// recipe on the same release: a re-run replaces, never adds up with an older run. For the
+/// end-to-end suite, once it has proved them. (CI starts from an empty file, so the levels of
+/// a test that no longer exists disappear, and compares the result with the committed one.)
 pub fn record(path: &Path, records: &[Record]) -> std::io::Result<()> {
     let mut all: Vec<Record> =
         std::fs::read_to_string(path).ok().and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default();
     for new in records {
-        match all.iter_mut().find(|r| r.recipe == new.recipe && r.release == new.release) {
-            Some(old) => {
-                // Levels proved by another test for the same digest stand too.
-                let mut proved = if old.digest == new.digest { old.proved.clone() } else { Vec::new() };
-                proved.extend(new.proved.iter().copied());
-                proved.sort();
-                proved.dedup();
-                *old = Record { proved, ..new.clone() };
-            }
-            None => all.push(new.clone()),
-        }
+        all.retain(|r| !(r.recipe == new.recipe && r.release == new.release && r.test == new.test));
+        let mut new = new.clone();
+        new.proved.sort();
+        new.proved.dedup();
+        all.push(new);
     }
-    all.sort_by(|a, b| (&a.recipe, &a.release).cmp(&(&b.recipe, &b.release)));
+    all.sort_by(|a, b| (&a.recipe, &a.release, &a.test).cmp(&(&b.recipe, &b.release, &b.test)));
     let text = serde_json::to_string_pretty(&all).map_err(std::io::Error::other)? + "\n";
     let tmp = path.with_extension("json.new");
     std::fs::write(&tmp, text)?;
@@ -93,32 +128,42 @@ pub fn record(path: &Path, records: &[Record]) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
-    fn record_of(recipe: &str, digest: &str, proved: &[Level]) -> Record {
+    fn record_of(recipe: &str, digest: &str, test: &str, proved: &[Level]) -> Record {
         Record {
             recipe: recipe.into(),
             release: "debian-12".into(),
             digest: digest.into(),
             proved: proved.to_vec(),
             date: "2026-11-26".into(),
-            test: "t".into(),
+            test: test.into(),
             upstream: None,
+            conditions: vec!["container".into()],
         }
     }
 
+    fn read(file: &Path) -> Vec<Record> {
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
+    }
+
     #[test]
-    fn levels_add_up_for_one_digest_and_start_over_for_another() {
+    fn a_rerun_replaces_what_the_same_test_proved_and_other_tests_add_up() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("levels.json");
-        record(&file, &[record_of("web", "a", &[Level::Converged, Level::Verified])]).unwrap();
-        record(&file, &[record_of("web", "a", &[Level::BackedUp]), record_of("base", "b", &[Level::Converged])])
-            .unwrap();
-        let all: Vec<Record> = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        record(&file, &[record_of("web", "a", "t1", &[Level::Converged, Level::Verified])]).unwrap();
+        record(&file, &[record_of("web", "a", "t2", &[Level::BackedUp])]).unwrap();
+        let all = read(&file);
+        let shown = standing(&all, "web", "debian-12", "a").unwrap().unwrap();
+        assert_eq!(shown.levels, [Level::Converged, Level::Verified, Level::BackedUp]);
+        // t1 runs again and proves less: its old levels do not linger.
+        record(&file, &[record_of("web", "a", "t1", &[Level::Converged])]).unwrap();
+        let all = read(&file);
         assert_eq!(all.len(), 2);
-        assert_eq!(all[1].proved, [Level::Converged, Level::Verified, Level::BackedUp]);
-        // The recipe changed: what was proved of the old one no longer counts.
-        record(&file, &[record_of("web", "c", &[Level::Converged])]).unwrap();
-        let all: Vec<Record> = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-        assert_eq!(all[1].proved, [Level::Converged]);
+        let shown = standing(&all, "web", "debian-12", "a").unwrap().unwrap();
+        assert_eq!(shown.levels, [Level::Converged, Level::BackedUp]);
+        assert_eq!(shown.conditions, ["container"]);
+        // The code changed: nothing stands until it is proved again.
+        assert_eq!(standing(&all, "web", "debian-12", "b").err(), Some("2026-11-26"));
+        assert!(standing(&all, "base", "debian-12", "a").unwrap().is_none());
     }
 
     #[test]

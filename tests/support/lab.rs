@@ -58,10 +58,10 @@ pub fn chaton(args: &[&str]) -> Out {
     }
 }
 
-/// Runs a command on a lab host with the system's OpenSSH client: its standard output.
-/// The exit status is not looked at: see `ssh_ok` and `ssh_status`.
+/// Runs a command on a lab host with the system's OpenSSH client: its standard output. A
+/// command that fails fails the test (`ssh_status` for one that may fail).
 pub fn ssh(state: &LabState, host: &str, command: &str) -> String {
-    ssh_status(state, host, command).1
+    ssh_ok(state, host, command)
 }
 
 /// Runs a command on a lab host: its exit status, standard output and standard error. A
@@ -112,9 +112,15 @@ pub fn idempotence(summary_stdout: &str) -> Result<(), String> {
 
 /// Writes what `test` proved into the verification levels `chaton recipes list` shows:
 /// (recipe, release, levels), with the upstream version proved where the recipe installs a
-/// release of its own. Called once the assertions that prove them have passed.
-pub fn record(test: &str, upstream: Option<&str>, proved: &[(&str, &str, &[Level])]) {
+/// release of its own, and the branches the lab took that a hoster's server may not: every
+/// lab host is a systemd-nspawn container, every certificate comes from the lab's private
+/// ACME CA, and `extra` names the test's own (`wireguard-go`). Called once, at the end of
+/// the test, when every assertion that proves them has passed.
+pub fn record(test: &str, upstream: Option<&str>, extra: &[&str], proved: &[(&str, &str, &[Level])]) {
     let catalogue = chaton::recipe::Catalogue::builtin().unwrap();
+    let uses_web = |recipe: &str| {
+        recipe == "web" || catalogue.get(recipe).is_some_and(|l| l.recipe.requires.iter().any(|r| r == "web"))
+    };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let date = chaton::engine::utc_timestamp(now)[..10].to_owned();
     let records: Vec<verification::Record> = proved
@@ -122,8 +128,13 @@ pub fn record(test: &str, upstream: Option<&str>, proved: &[(&str, &str, &[Level
         .map(|(recipe, release, levels)| verification::Record {
             recipe: (*recipe).to_owned(),
             release: (*release).to_owned(),
-            digest: catalogue.digest(recipe).expect("a built-in recipe"),
+            digest: catalogue.proof_digest(recipe).expect("a built-in recipe"),
             upstream: upstream.map(str::to_owned),
+            conditions: std::iter::once("systemd-nspawn container")
+                .chain(uses_web(recipe).then_some("private ACME CA (pebble)"))
+                .chain(extra.iter().copied())
+                .map(str::to_owned)
+                .collect(),
             proved: levels.to_vec(),
             date: date.clone(),
             test: test.to_owned(),
