@@ -58,6 +58,35 @@ const FRENCH: &[(&str, &str)] = &[
         "écrivez des lignes `clé: valeur`, indentées sous leur parent",
     ),
     ("expected a whole number{}", "un nombre entier est attendu{}"),
+    // YAML syntax.
+    (
+        "a tab in the indentation of line {} (column {})",
+        "une tabulation dans l'indentation de la ligne {} (colonne {})",
+    ),
+    (
+        "YAML indents with spaces only: replace the tab with spaces, as many as the lines around use",
+        "YAML n'indente qu'avec des espaces : remplacez la tabulation par autant d'espaces que les lignes voisines",
+    ),
+    ("the line reads {} (→ is the tab)", "la ligne est {} (→ est la tabulation)"),
+    ("a `: ` inside a value that is not in quotes", "un `: ` dans une valeur qui n'est pas entre guillemets"),
+    ("put the value in quotes: {}", "mettez la valeur entre guillemets : {}"),
+    ("this line does not line up with the keys around it", "cette ligne n'est pas alignée avec les clés voisines"),
+    (
+        "check its indentation against the line above: keys of one mapping start in the same column",
+        "comparez son indentation à la ligne du dessus : les clés d'un même bloc commencent à la même colonne",
+    ),
+    ("a key without its colon", "une clé sans ses deux-points"),
+    (
+        "write `key: value`, with a colon and a space after the key",
+        "écrivez `clé: valeur`, avec deux-points et une espace après la clé",
+    ),
+    ("a quote opened here is never closed", "un guillemet ouvert ici n'est jamais fermé"),
+    ("add the closing quote at the end of the value", "ajoutez le guillemet fermant à la fin de la valeur"),
+    ("a `{}` opened here is never closed", "un `{}` ouvert ici n'est jamais fermé"),
+    (
+        "add the closing `{}`, or write the items one per line instead",
+        "ajoutez le `{}` fermant, ou écrivez plutôt un élément par ligne",
+    ),
     ("more than one YAML document in the file", "plus d'un document YAML dans le fichier"),
     (
         "file mode written as a bare number ({}): YAML reads it as a decimal number, not octal",

@@ -107,7 +107,10 @@ fn diagnostic_from(source: &Arc<SourceFile>, error: &serde_saphyr::Error) -> Dia
         .map(|l| Pos { line: l.line() as usize, column: l.column() as usize })
         .filter(|p| p.line > 0)
         .unwrap_or(Pos { line: 1, column: 1 });
-    let (message, helps) = explain(&raw);
+    let (pos, (message, helps)) = match syntax(&source.text, &raw, pos) {
+        Some((pos, explained)) => (pos, explained),
+        None => (pos, explain(&raw)),
+    };
     let mut d = Diagnostic::error(message).at(source, Span::point(pos));
     if let Some(path) = Locations::index(&source.text).path_at(pos).filter(|p| !p.is_empty()) {
         d = d.field(path);
@@ -116,6 +119,92 @@ fn diagnostic_from(source: &Arc<SourceFile>, error: &serde_saphyr::Error) -> Dia
         d = d.help(h);
     }
     d
+}
+
+/// The parser's syntax errors a newcomer makes most, said in plain words with the fix, at the
+/// place to fix: a tab in the indentation (found on its own line, which the parser may report
+/// one line off), a `: ` inside an unquoted value, a line indented one space too far, a key
+/// without its colon, a quote or bracket never closed.
+fn syntax(text: &str, raw: &str, pos: Pos) -> Option<(Pos, (String, Vec<String>))> {
+    let lines: Vec<&str> = text.lines().collect();
+    let line_at = |n: usize| lines.get(n.wrapping_sub(1)).copied().unwrap_or("");
+    if raw.starts_with("tabs disallowed") || raw.contains("found a tab") || raw.contains("found tab") {
+        // The tab nearest to where the parser stopped, in the indentation of its line.
+        let tab = [pos.line, pos.line + 1, pos.line.saturating_sub(1)].into_iter().find_map(|n| {
+            let line = line_at(n);
+            let indent = &line[..line.len() - line.trim_start().len()];
+            indent.find('\t').map(|i| Pos { line: n, column: indent[..i].chars().count() + 1 })
+        });
+        let at = tab.unwrap_or(pos);
+        // The snippet shows a tab as spaces: show the line with its tabs made visible too.
+        let shown = line_at(at.line).replace('\t', "→");
+        return Some((
+            at,
+            (
+                format!("a tab in the indentation of line {} (column {})", at.line, at.column),
+                vec![
+                    "YAML indents with spaces only: replace the tab with spaces, as many as the lines around use"
+                        .to_owned(),
+                    format!("the line reads `{shown}` (→ is the tab)"),
+                ],
+            ),
+        ));
+    }
+    if raw.starts_with("mapping values are not allowed") {
+        let line = line_at(pos.line);
+        let before: String = line.chars().take(pos.column.saturating_sub(1)).collect();
+        if let Some((key, value)) = before.split_once(": ").filter(|(k, _)| !k.trim().is_empty()) {
+            let key = key.trim_start().trim_start_matches("- ");
+            let rest: String = line.chars().skip(before.chars().count()).collect();
+            let value = format!("{}{}", value.trim_start(), rest);
+            return Some((
+                pos,
+                (
+                    "a `: ` inside a value that is not in quotes".to_owned(),
+                    vec![format!("put the value in quotes: {key}: \"{}\"", value.trim_end().replace('"', "\\\""))],
+                ),
+            ));
+        }
+        return Some((
+            Pos { line: pos.line, column: 1 },
+            (
+                "this line does not line up with the keys around it".to_owned(),
+                vec![
+                    "check its indentation against the line above: keys of one mapping start in the same column"
+                        .to_owned(),
+                ],
+            ),
+        ));
+    }
+    if raw.starts_with("simple key expected") || raw.contains("could not find expected ':'") {
+        return Some((
+            pos,
+            (
+                "a key without its colon".to_owned(),
+                vec!["write `key: value`, with a colon and a space after the key".to_owned()],
+            ),
+        ));
+    }
+    if raw.starts_with("unclosed quote") {
+        return Some((
+            pos,
+            (
+                "a quote opened here is never closed".to_owned(),
+                vec!["add the closing quote at the end of the value".to_owned()],
+            ),
+        ));
+    }
+    if let Some(bracket) = raw.strip_prefix("unclosed bracket '").and_then(|r| r.chars().next()) {
+        let closing = if bracket == '[' { ']' } else { '}' };
+        return Some((
+            pos,
+            (
+                format!("a `{bracket}` opened here is never closed"),
+                vec![format!("add the closing `{closing}`, or write the items one per line instead")],
+            ),
+        ));
+    }
+    None
 }
 
 /// Rewrites the parser's messages into plain words with hints.

@@ -135,9 +135,20 @@ fn a_missing_file_is_a_clear_error() {
 #[test]
 fn description_errors_speak_french_when_asked() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/bad");
-    for name in
-        ["unknown-recipe", "unknown-key-organisation", "boolean-yes", "bare-octal-mode", "missing-organisation-fields"]
-    {
+    for name in [
+        "unknown-recipe",
+        "unknown-key-organisation",
+        "boolean-yes",
+        "bare-octal-mode",
+        "missing-organisation-fields",
+        "malformed-tab-indent",
+        "malformed-tab-deep",
+        "malformed-bad-indent",
+        "malformed-colon-in-value",
+        "malformed-missing-colon",
+        "malformed-unclosed-quote",
+        "malformed-unclosed-flow",
+    ] {
         let output = Command::cargo_bin("chaton")
             .unwrap()
             .args(["check", "--color", "never"])

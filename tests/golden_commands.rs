@@ -292,7 +292,7 @@ fn group_missing_is_created_and_present_needs_nothing() {
 // ── service ─────────────────────────────────────────────────────────────────
 
 fn nginx() -> Resource {
-    Resource::Service(Service { unit: "nginx".into(), enabled: true, running: true })
+    Resource::Service(Service { unit: "nginx".into(), enabled: true, running: true, not_in_containers: false })
 }
 
 #[test]

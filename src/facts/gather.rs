@@ -139,6 +139,9 @@ pub fn script(query: &FactQuery, state_dir: &str) -> String {
     if let Some(described) = &query.described {
         s.push_str(&undescribed_script(described, &format!("{state_dir}/managed")));
     }
+    if query.container {
+        s.push_str("if c=$(systemd-detect-virt --container 2>/dev/null); then printf 'container\\t%s\\n' \"$c\"; fi\n");
+    }
     let unchecked = format!("{state_dir}/access/unchecked");
     let _ = writeln!(s, "if [ -e {} ]; then printf 'access\\tunchecked\\n'; fi", quote(&unchecked));
     s.push_str("printf 'end\\n'\n");
@@ -277,6 +280,7 @@ pub fn parse(output: &str, query: &FactQuery) -> Result<HostFacts, String> {
                 }
             }
             ["access", "unchecked"] => facts.access_unchecked = true,
+            ["container", name] => facts.container = Some((*name).to_owned()),
             ["undescribed", line, state] => {
                 let line = String::from_utf8_lossy(&b64(line)?).into_owned();
                 let state = String::from_utf8_lossy(&b64(state)?).trim().to_owned();

@@ -45,6 +45,10 @@ pub struct HostFacts {
     /// (`resolve::record`), with what the server says of each.
     #[serde(default)]
     pub undescribed: Vec<Undescribed>,
+    /// The container the server runs in, as `systemd-detect-virt --container` names it
+    /// (`lxc`, `openvz`, `systemd-nspawn`), when asked for and it is one.
+    #[serde(default)]
+    pub container: Option<String>,
 }
 
 /// A recorded thing the description no longer has.
@@ -153,4 +157,6 @@ pub struct FactQuery {
     /// `KIND<TAB>NAME` of everything described (`resolve::record`): the record's other lines
     /// are what the description no longer has. `None`: not asked.
     pub described: Option<Vec<String>>,
+    /// Whether the server is a container (for units systemd skips there).
+    pub container: bool,
 }

@@ -430,6 +430,11 @@ pub struct ServiceSpec {
     pub name: String,
     pub enabled: bool,
     pub running: bool,
+    /// systemd itself skips this unit in containers (`ConditionVirtualization=!container`,
+    /// as `systemd-timesyncd`): where the facts find a container, it is not expected to run,
+    /// whether or not the description names the server's hypervisor.
+    #[serde(default)]
+    pub not_in_containers: bool,
     pub when: Option<String>,
     pub for_each: Option<String>,
     #[serde(default)]

@@ -332,7 +332,13 @@ fn to_resource(spec: ResourceSpec, templates: &Templates, ctx: &Value) -> Result
         }
         ResourceSpec::Service(s) => {
             check_unit_name(&s.name)?;
-            (Resource::Service(Service { unit: s.name, enabled: s.enabled, running: s.running }), s.notify)
+            let service = Service {
+                unit: s.name,
+                enabled: s.enabled,
+                running: s.running,
+                not_in_containers: s.not_in_containers,
+            };
+            (Resource::Service(service), s.notify)
         }
         ResourceSpec::Download(d) => {
             check_path(&d.path)?;

@@ -159,6 +159,7 @@ impl Resource {
             }
             Resource::Service(r) => {
                 query.units.insert(r.unit.clone());
+                query.container |= r.not_in_containers;
             }
             Resource::FirewallPort(_) => query.firewall = true,
             Resource::Download(r) => {

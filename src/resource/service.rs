@@ -12,10 +12,15 @@ pub struct Service {
     pub unit: String,
     pub enabled: bool,
     pub running: bool,
+    /// systemd skips it in containers: nothing to do where the facts find one.
+    pub not_in_containers: bool,
 }
 
 impl Service {
     pub fn plan(&self, facts: &HostFacts) -> Option<Change> {
+        if self.not_in_containers && facts.container.is_some() {
+            return None;
+        }
         let have = facts.units.get(&self.unit).cloned().unwrap_or(UnitFacts { enabled: false, active: false });
         let mut reasons = Vec::new();
         let mut commands = Vec::new();
@@ -44,5 +49,21 @@ impl Service {
             reasons,
             commands,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_unit_systemd_skips_in_containers_is_left_alone_in_one() {
+        let timesyncd =
+            Service { unit: "systemd-timesyncd".into(), enabled: true, running: true, not_in_containers: true };
+        let mut facts = HostFacts::default();
+        facts.units.insert("systemd-timesyncd".into(), UnitFacts { enabled: true, active: false });
+        assert!(timesyncd.plan(&facts).is_some(), "on a machine of its own it must run");
+        facts.container = Some("lxc".into());
+        assert!(timesyncd.plan(&facts).is_none(), "in a container systemd never starts it");
     }
 }
