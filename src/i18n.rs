@@ -48,6 +48,10 @@ const FRENCH: &[(&str, &str)] = &[
     ),
     ("missing key {}", "clé {} manquante"),
     ("add {}: to this mapping", "ajoutez {}: à ce bloc"),
+    (
+        "add {} at the top level of the file, without indentation",
+        "ajoutez {} au premier niveau du fichier, sans indentation",
+    ),
     ("a value is missing here", "il manque une valeur ici"),
     ("write a value after the colon, or remove the key", "écrivez une valeur après les deux-points, ou retirez la clé"),
     ("expected a list here", "une liste est attendue ici"),

@@ -97,7 +97,31 @@ pub fn parse<T: DeserializeOwned>(source: &Arc<SourceFile>) -> Result<T, Box<Dia
             max_alias_expansions_per_anchor: 100,
         },
     };
-    serde_saphyr::from_str_with_options(&source.text, options).map_err(|e| Box::new(diagnostic_from(source, &e)))
+    let path = std::cell::RefCell::new(None);
+    let parsed = serde_saphyr::with_deserializer_from_str_with_options(&source.text, options, |de| {
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            *path.borrow_mut() = Some(e.path().to_string());
+            e.into_inner()
+        })
+    });
+    parsed.map_err(|e| {
+        let mut d = diagnostic_from(source, &e);
+        // A missing key: the parser stops where the mapping ended (often inside the last
+        // nested mapping); the path names the mapping that lacks it, so point there.
+        if let (Some("."), true) = (path.borrow().as_deref(), d.message.starts_with("missing key")) {
+            let key = d.message.trim_start_matches("missing key ").trim_matches('`').to_owned();
+            d = d.at(source, Span::point(Pos { line: 1, column: 1 }));
+            d.field = None;
+            d.help = vec![format!("add `{key}:` at the top level of the file, without indentation")];
+        } else if let (Some(path), true) = (path.borrow().as_deref(), d.message.starts_with("missing key")) {
+            let locations = Locations::index(&source.text);
+            if let Some(span) = locations.key(path).or_else(|| locations.value(path)) {
+                d = d.at(source, span);
+                d.field = Some(path.to_owned());
+            }
+        }
+        Box::new(d)
+    })
 }
 
 fn diagnostic_from(source: &Arc<SourceFile>, error: &serde_saphyr::Error) -> Diagnostic {
