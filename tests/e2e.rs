@@ -391,6 +391,11 @@ fn a_vpn_and_a_calendar_server_serve_another_server_on_debian_12_and_13() {
 
     let (converge, second, verify) = converged_idempotent_verified(file);
     assert!(verify.stderr.contains("wg show wg-vpn-a listen-port"), "{}", verify.stderr);
+    // An outside auditor judges the SSH both servers offer: no failure, no warning.
+    for host in ["d12", "d13"] {
+        let problems = ssh_audit(&state.host(host).unwrap().address);
+        assert!(problems.is_empty(), "{host}: ssh-audit found:\n{}", problems.join("\n"));
+    }
 
     // The peer configuration chaton wrote for d13, private and never printed.
     let configuration = state.dir.join("secrets/d12/vpn-vpn-a/d13.conf");

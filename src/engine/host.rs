@@ -173,22 +173,32 @@ fn settle_access(
             let restored = restore(transport);
             Err(HostError::FailedAccessRestored { error: Box::new(error), files, restored })
         }
-        Ok(done) => match fresh_login(endpoint, settings, deadline) {
-            Ok(()) => {
+        Ok(done) => {
+            // The proof is a new login that runs the confirmation as root (through sudo where
+            // chaton logs in as an admin): it drops the checked copies, since the files on
+            // disk are now proven. The session of the run stays at its two channels.
+            let proved = fresh_login(endpoint, settings, deadline).map_err(|e| e.to_string()).and_then(|mut fresh| {
                 let script = apply::access::confirm_script(&settings.state_dir);
-                let confirmed = transport.run(&script, &mut |_| {}).map_err(at("confirming the new login"))?;
-                if confirmed.exit != 0 {
-                    return Err(HostError::ApplyAborted { code: confirmed.exit, output: tail(&confirmed.output) });
+                match fresh.run(&script, &mut |_| {}) {
+                    Ok(out) if out.exit == 0 => Ok(()),
+                    Ok(out) => {
+                        Err(format!("the new login could not run as root (exit {}): {}", out.exit, tail(&out.output)))
+                    }
+                    Err(e) => Err(e.to_string()),
                 }
-                emit(EventKind::Checked {
-                    check: format!("a new SSH login after this run ({})", access.reasons.join("; ")),
-                    ok: true,
-                    detail: "works".into(),
-                });
-                Ok(done)
+            });
+            match proved {
+                Ok(()) => {
+                    emit(EventKind::Checked {
+                        check: format!("a new SSH login after this run ({})", access.reasons.join("; ")),
+                        ok: true,
+                        detail: "works".into(),
+                    });
+                    Ok(done)
+                }
+                Err(reason) => Err(HostError::AccessLost { files, reason, rolled_back: restore(transport) }),
             }
-            Err(e) => Err(HostError::AccessLost { files, reason: e.to_string(), rolled_back: restore(transport) }),
-        },
+        }
     }
 }
 
@@ -347,11 +357,11 @@ fn fresh_login(
     endpoint: &crate::transport::Endpoint,
     settings: &Settings,
     run_deadline: Instant,
-) -> Result<(), crate::transport::TransportError> {
+) -> Result<SshTransport, crate::transport::TransportError> {
     let deadline = (Instant::now() + std::time::Duration::from_secs(15)).min(run_deadline);
     loop {
         match SshTransport::connect(endpoint, &settings.policy, settings.timeouts, run_deadline) {
-            Ok(_) => return Ok(()),
+            Ok(fresh) => return Ok(fresh),
             // A refused login is an answer; asking again would only earn this address
             // sshd's penalties (PerSourcePenalties) for the logins that follow.
             Err(e @ crate::transport::TransportError::Auth { .. }) => return Err(e),

@@ -216,6 +216,9 @@ fn resolve_server(
         // For each infrastructure recipe, the services here that stand on it (`uses.web`).
         "uses": uses(&services, &services_json, catalogue),
         "chaton": { "state_dir": state_dir },
+        // Another server of the description is reached through this one (its `proxy_jump`):
+        // its sshd must forward TCP connections.
+        "jump_host": hoster.servers.iter().any(|s| s.proxy_jump.as_deref() == Some(server.name.as_str())),
         // What depends on the Debian release (`/etc/php/{{ debian.php }}/...`).
         "debian": { "codename": server.distribution.codename(), "php": server.distribution.php() },
     });

@@ -207,6 +207,39 @@ pub fn planned_changes(file: &str) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
+/// What ssh-audit (an outside auditor, Debian's package) finds wrong with a server's sshd:
+/// every algorithm or key it marks as a failure or a warning, except "unknown algorithm"
+/// (the packaged auditor is older than some algorithms). Read from its text report: its JSON
+/// leaves the notes out.
+pub fn ssh_audit(address: &str) -> Vec<String> {
+    let out = Command::new("ssh-audit")
+        .args(["-l", "warn", "--no-colors"])
+        .arg(address)
+        .output()
+        .expect("ssh-audit is installed");
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(report.contains("# key exchange algorithms"), "ssh-audit could not audit {address}: {report}");
+    let mut problems = Vec::new();
+    let mut algorithm = String::new();
+    for line in report.lines() {
+        let (head, note) = match line.split_once("-- [").or_else(|| line.split_once("`- [")) {
+            Some(parts) => parts,
+            None => continue,
+        };
+        let head = head.trim();
+        if let Some(rest) = ["(kex)", "(key)", "(enc)", "(mac)"].iter().find_map(|p| head.strip_prefix(p)) {
+            algorithm = format!("{} {}", &head[..5], rest.trim());
+        } else if !head.is_empty() {
+            continue; // recommendations and other sections
+        }
+        let is_problem = note.starts_with("fail]") || note.starts_with("warn]");
+        if is_problem && !note.contains("unknown algorithm") {
+            problems.push(format!("{algorithm}: [{note}"));
+        }
+    }
+    problems
+}
+
 pub fn port_answers(address: &str, port: u16) -> bool {
     TcpStream::connect_timeout(&format!("{address}:{port}").parse().unwrap(), Duration::from_secs(3)).is_ok()
 }
