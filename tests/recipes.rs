@@ -55,3 +55,43 @@ fn a_retention_naming_no_integer_parameter_is_refused_where_it_is_written() {
         }
     }
 }
+
+/// A handler is a unit to reload or restart, or a command, exactly one: anything else was
+/// once planned as the command `false` (no action) or lost its command (both).
+#[test]
+fn a_handler_that_does_not_say_what_it_does_is_refused_at_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("recipes")).unwrap();
+    let recipe = |handler: &str| {
+        format!(
+            "name: notes\nsummary: {{en: Notes, fr: Notes}}\nkind: service\n\
+             software: {{name: Notes, version: '1', licence: MIT, website: https://example.org, source: https://example.org, install: distribution}}\n\
+             data:\n  personal: {{en: Notes, fr: Notes}}\n  log_retention_days: 0\n\
+             handlers:\n  - {handler}\n"
+        )
+    };
+    for (handler, refused) in [
+        ("{name: restart notes, service: notes, action: restart}", None),
+        ("{name: tick, run: [touch, /tmp/x]}", None),
+        ("{name: restart notes, service: notes}", Some("names a service but no action")),
+        ("{name: restart notes, action: restart}", Some("has an action but no service")),
+        (
+            "{name: both, service: notes, action: reload, run: [true]}",
+            Some("both acts on a service and runs a command"),
+        ),
+        ("{name: nothing}", Some("does not say what it does")),
+    ] {
+        std::fs::write(dir.path().join("recipes/notes.yml"), recipe(handler)).unwrap();
+        let catalogue = Catalogue::builtin().unwrap().with_local(dir.path()).unwrap_or_else(|d| panic!("{d:?}"));
+        let problems = check_recipe(catalogue.get("notes").unwrap(), &catalogue);
+        let text = format!("{problems:?}");
+        match refused {
+            Some(message) => {
+                assert_eq!(problems.len(), 1, "{handler}: {text}");
+                assert!(text.contains(message), "{handler}: {text}");
+                assert!(text.contains("line: 9"), "{handler}: at the handler's line: {text}");
+            }
+            None => assert!(problems.is_empty(), "{handler}: {text}"),
+        }
+    }
+}

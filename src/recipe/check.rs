@@ -240,6 +240,32 @@ pub fn check_recipe(loaded: &LoadedRecipe, catalogue: &Catalogue) -> Vec<Diagnos
         if own_handlers.iter().filter(|n| **n == h.name).count() > 1 {
             report(format!("handlers[{i}].name"), format!("handler {} is defined twice", quoted(&h.name)), None);
         }
+        // A handler is a unit to reload or restart, or a command: exactly one of them.
+        let name = quoted(&h.name);
+        let problem = match (&h.service, &h.action, &h.run) {
+            (Some(_), Some(_), None) | (None, None, Some(_)) => None,
+            (Some(_), None, None) => Some((
+                "service",
+                format!("handler {name} names a service but no action"),
+                "add `action: reload` or `action: restart`",
+            )),
+            (None, Some(_), None) => {
+                Some(("action", format!("handler {name} has an action but no service"), "add `service: UNIT`"))
+            }
+            (_, _, Some(_)) => Some((
+                "run",
+                format!("handler {name} both acts on a service and runs a command"),
+                "a handler does one of them: keep `service:` with `action:`, or `run:`",
+            )),
+            (None, None, None) => Some((
+                "name",
+                format!("handler {name} does not say what it does"),
+                "add `service:` with `action:`, or `run:`",
+            )),
+        };
+        if let Some((field, message, help)) = problem {
+            report(format!("handlers[{i}].{field}"), message, Some(help.into()));
+        }
     }
     // A resource may also notify the handlers of the recipes it requires ("reload nginx").
     let mut handler_names = own_handlers;
