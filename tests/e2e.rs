@@ -52,6 +52,25 @@ checks:
       run: [sh, -c, ". /etc/{{ service.name }}.env && export PGPASSWORD && psql -X -h localhost -U {{ service.name | replace(from='-', to='_') }} -d {{ service.name | replace(from='-', to='_') }} -c 'select 1'"]
 "#;
 
+/// The response headers of an HTTPS GET (through the firewall, as a browser), asking for
+/// compression.
+fn https_headers(address: &str, host: &str, path: &str, ca: &std::path::Path) -> String {
+    use std::io::Write as _;
+    let mut child = Command::new("openssl")
+        .args(["s_client", "-quiet", "-connect", &format!("{address}:443"), "-servername", host, "-CAfile"])
+        .arg(ca)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n");
+    child.stdin.take().unwrap().write_all(request.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.split("\r\n\r\n").next().unwrap_or_default().to_owned()
+}
+
 /// A backup taken, a file deleted and a table dropped on d12, the drill and a real
 /// restore (files from the copy on d13, the database from the local copy) bring them back.
 fn backups_restore_what_was_lost(state: &LabState, file: &str, printed: &mut String) {
@@ -240,6 +259,18 @@ fn every_recipe_converges_idempotently_verifies_and_restores_on_debian_12_and_13
             assert!(page.contains("<h1>Services</h1>") && page.contains("BSD-2-Clause"), "{page}");
             let (_, info) = get("/chatonsinfos/organization.properties");
             assert!(info.contains("file.protocol = ChatonsInfos-0.1"), "{info}");
+            // Its headers, as a browser gets them: a strict content policy (the pages load
+            // nothing from elsewhere and run no script), a permissions policy, HSTS.
+            let headers =
+                https_headers(address, "d12.lab.test", "/fr/services.html", &state.dir.join("acme-trust.pem"));
+            for header in [
+                "Content-Security-Policy: default-src 'none'; style-src 'self'; img-src 'self'",
+                "Permissions-Policy: camera=(), microphone=()",
+                "Strict-Transport-Security: max-age=",
+                "X-Content-Type-Options: nosniff",
+            ] {
+                assert!(headers.contains(header), "missing `{header}` in\n{headers}");
+            }
         }
         // SSH: no password login.
         let sshd = ssh(&state, host, "sshd -T");
