@@ -102,6 +102,9 @@ fn backups_restore_what_was_lost(state: &LabState, file: &str, printed: &mut Str
 
     ssh(state, "d12", "rm /var/www/site-d12/member.txt");
     psql("drop table note");
+    // Lost for real: what the restore must bring back is not there any more.
+    ssh(state, "d12", "test ! -e /var/www/site-d12/member.txt");
+    assert_eq!(psql("select count(*) from pg_tables where tablename = 'note'").trim(), "0");
     for service in ["site-d12", "notes-d12"] {
         let drill = chaton(&["backup", "drill", file, service]);
         assert_eq!(drill.code, 0, "{}", drill.stderr);
