@@ -20,7 +20,7 @@ pub struct Checked {
 
 /// Loads and validates; on failure returns every problem found (errors and warnings).
 pub fn check(path: &Path, recipes_dir: Option<&Path>) -> Result<Checked, Vec<Diagnostic>> {
-    let description = description::load(path).map_err(|d| vec![*d])?;
+    let (description, mut found, taken_out) = description::load_for_check(path)?;
     let mut catalogue = Catalogue::builtin()?;
     if recipes_dir.is_none() {
         let problems = description::validate::recipes_dir(&description);
@@ -34,8 +34,14 @@ pub fn check(path: &Path, recipes_dir: Option<&Path>) -> Result<Checked, Vec<Dia
     if let Some(dir) = local {
         catalogue = catalogue.with_local(&dir)?;
     }
-    let mut found: Vec<Diagnostic> = catalogue.recipes().flat_map(|r| check_recipe(r, &catalogue)).collect();
-    found.extend(description::validate::validate(&description, &catalogue));
+    found.extend(catalogue.recipes().flat_map(|r| check_recipe(r, &catalogue)));
+    // What the reading already reported and took out is not reported again as missing.
+    let already = |d: &Diagnostic| {
+        d.field.as_deref().is_some_and(|f| taken_out.iter().any(|t| f == t || f.starts_with(&format!("{t}."))))
+    };
+    found.extend(description::validate::validate(&description, &catalogue).into_iter().filter(|d| !already(d)));
+    // One file at a time, top to bottom (stable: unplaced problems keep their order).
+    found.sort_by_key(|d| (d.source.as_ref().map(|s| s.name.clone()), d.span.map(|s| s.start)));
     if found.iter().any(Diagnostic::is_error) {
         return Err(found);
     }

@@ -79,16 +79,35 @@ fn end_pos(text: &str) -> Pos {
 /// Parses one YAML document into `T`, turning any parser or type error into a diagnostic
 /// with a position, the field path and a hint.
 pub fn parse<T: DeserializeOwned>(source: &Arc<SourceFile>) -> Result<T, Box<Diagnostic>> {
-    if source.text.trim().is_empty()
-        || source.text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
-    {
-        return Err(Box::new(
-            Diagnostic::error("file is empty")
-                .at(source, Span::point(Pos { line: 1, column: 1 }))
-                .help("start from `chaton init`, or copy examples/amipo/hoster.yml"),
-        ));
+    parse_with_path(source).map_err(|(d, _)| d)
+}
+
+/// What a file with type, value or key problems still gives: every problem, and the
+/// document without the faulty parts when the rest reads (so the checks that come after can
+/// report theirs too), with the field paths taken out.
+pub struct Partial<T> {
+    pub problems: Vec<Diagnostic>,
+    pub repaired: Option<(T, Vec<String>)>,
+}
+
+/// Like `parse`, but a file whose syntax is right gets every type, value and key problem
+/// at once (`more_problems`), not only the first: a newcomer fixes them in one go.
+pub fn parse_all<T: DeserializeOwned>(source: &Arc<SourceFile>) -> Result<T, Partial<T>> {
+    match parse_with_path(source) {
+        Ok(value) => Ok(value),
+        Err((first, None)) => Err(Partial { problems: vec![*first], repaired: None }),
+        Err((first, Some(path))) => {
+            let (more, repaired) = more_problems::<T>(source, &path);
+            let mut problems = vec![*first];
+            problems.extend(more);
+            problems.sort_by_key(|d| d.span.map(|s| s.start));
+            Err(Partial { problems, repaired })
+        }
     }
-    let options = serde_saphyr::options! {
+}
+
+fn options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
         duplicate_keys: DuplicateKeyPolicy::Error,
         strict_booleans: true,
         alias_limits: serde_saphyr::alias_limits! {
@@ -96,9 +115,26 @@ pub fn parse<T: DeserializeOwned>(source: &Arc<SourceFile>) -> Result<T, Box<Dia
             max_replay_stack_depth: 16,
             max_alias_expansions_per_anchor: 100,
         },
-    };
+    }
+}
+
+/// The first problem, with the field path serde was at when the problem is one of types,
+/// values or keys (`None` for the parser's own: syntax, limits).
+fn parse_with_path<T: DeserializeOwned>(source: &Arc<SourceFile>) -> Result<T, (Box<Diagnostic>, Option<String>)> {
+    if source.text.trim().is_empty()
+        || source.text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        return Err((
+            Box::new(
+                Diagnostic::error("file is empty")
+                    .at(source, Span::point(Pos { line: 1, column: 1 }))
+                    .help("start from `chaton init`, or copy examples/amipo/hoster.yml"),
+            ),
+            None,
+        ));
+    }
     let path = std::cell::RefCell::new(None);
-    let parsed = serde_saphyr::with_deserializer_from_str_with_options(&source.text, options, |de| {
+    let parsed = serde_saphyr::with_deserializer_from_str_with_options(&source.text, options(), |de| {
         serde_path_to_error::deserialize(de).map_err(|e| {
             *path.borrow_mut() = Some(e.path().to_string());
             e.into_inner()
@@ -120,8 +156,193 @@ pub fn parse<T: DeserializeOwned>(source: &Arc<SourceFile>) -> Result<T, Box<Dia
                 d.field = Some(path.to_owned());
             }
         }
-        Box::new(d)
+        let path = path.borrow().clone();
+        (Box::new(d), path)
     })
+}
+
+/// The problems after the first, found by deserializing the document again as a plain
+/// tree, taking out each faulty node and trying again. Reported: unknown keys, unknown
+/// values, missing keys, and wrong types that are not a plain scalar read as text (a tree
+/// types `1.0` as a number where the strict reader would have taken a string, so that one
+/// is taken out in silence). A key missing only because a faulty value was taken out is not
+/// reported twice.
+#[allow(clippy::type_complexity)]
+fn more_problems<T: DeserializeOwned>(
+    source: &Arc<SourceFile>,
+    first: &str,
+) -> (Vec<Diagnostic>, Option<(T, Vec<String>)>) {
+    use serde_path_to_error::Segment;
+    let Ok(mut tree) = serde_saphyr::from_str_with_options::<serde_json::Value>(&source.text, options()) else {
+        return (Vec::new(), None);
+    };
+    let locations = Locations::index(&source.text);
+    let mut seen: Vec<String> = vec![first.to_owned()];
+    let mut taken_out: Vec<String> = Vec::new();
+    let mut found = Vec::new();
+    let mut repaired = None;
+    let mut structure_lost = false;
+    for _ in 0..50 {
+        let error = match serde_path_to_error::deserialize::<_, T>(&tree) {
+            Ok(value) => {
+                repaired = Some((value, taken_out.clone()));
+                break;
+            }
+            Err(error) => error,
+        };
+        let segments: Vec<Segment> = error.path().iter().cloned().collect();
+        let path = error.path().to_string();
+        let raw = error.inner().to_string();
+        let missing = raw.strip_prefix("missing field `").map(|r| r.trim_end_matches('`').to_owned());
+        let caused_by_us = missing.as_ref().is_some_and(|key| {
+            let child = if path == "." { key.clone() } else { format!("{path}.{key}") };
+            taken_out.contains(&child)
+        });
+        let coerced = raw.starts_with("invalid type: ")
+            && raw.contains("expected a string")
+            && ["integer", "floating point", "boolean"].iter().any(|t| raw.starts_with(&format!("invalid type: {t}")));
+        let this = match &missing {
+            Some(key) if path != "." => format!("{path}.{key}"),
+            Some(key) => key.clone(),
+            None => path.clone(),
+        };
+        // Below the first problem's place, everything is noise of that one problem.
+        let under_first =
+            first == "." || path.starts_with(&format!("{first}.")) || path.starts_with(&format!("{first}["));
+        if !caused_by_us && !coerced && !under_first && !seen.contains(&this) && !seen.contains(&path) {
+            let (message, helps) = explain(&raw);
+            let span = if missing.is_some() { locations.key(&path) } else { locations.value(&path) };
+            let mut d = Diagnostic::error(message).at(source, span.unwrap_or(Span::FILE_START));
+            if path != "." {
+                d = d.field(path.clone());
+            }
+            for help in helps {
+                d = d.help(help);
+            }
+            found.push(d);
+        }
+        seen.push(this);
+        taken_out.push(path.clone());
+        if missing.is_some() {
+            // Taking out a whole mapping would make the checks after report things that are
+            // not wrong (a server gone, so its services' `server:` unknown): they wait.
+            structure_lost = true;
+        }
+        // An unknown value of a fixed set stands in for a known one, so what holds it stays
+        // whole; anything else faulty is taken out (for a missing key, the mapping lacking it).
+        let stand_in = raw.strip_prefix("unknown variant `").and_then(|rest| {
+            let expected = rest.split_once("expected ")?.1;
+            Some(expected.split('`').nth(1)?.to_owned())
+        });
+        // A misspelt key most likely meant the closest one: it is read as that, so the key it
+        // meant is not reported missing as well.
+        let meant = raw.strip_prefix("unknown field `").and_then(|rest| {
+            let (given, expected) = rest.split_once("`, expected ")?;
+            // `expected `a``, `expected `a` or `b``, `expected one of `a`, `b`, `c``.
+            let allowed: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+            let best = crate::description::suggest::closest(given, allowed.iter().copied())?;
+            Some((given.to_owned(), best.to_owned()))
+        });
+        let went_on = match (stand_in, meant) {
+            (Some(known), _) => replace(&mut tree, &segments, serde_json::Value::String(known)),
+            (None, Some((given, best))) => rename(&mut tree, &segments, &given, &best),
+            (None, None) => !segments.is_empty() && take_out(&mut tree, &segments),
+        };
+        if !went_on {
+            break;
+        }
+    }
+    if structure_lost {
+        repaired = None;
+    }
+    (found, repaired)
+}
+
+/// Renames the key `from` to `to` in the mapping at `segments` (or its parent, when the path
+/// ends at the key itself); false when there is no such key, or `to` is taken.
+fn rename(tree: &mut serde_json::Value, segments: &[serde_path_to_error::Segment], from: &str, to: &str) -> bool {
+    use serde_path_to_error::Segment;
+    let parent = match segments.last() {
+        Some(Segment::Map { key }) if key == from => &segments[..segments.len() - 1],
+        _ => segments,
+    };
+    let mut node = tree;
+    for segment in parent {
+        node = match (segment, node) {
+            (Segment::Map { key }, serde_json::Value::Object(map)) => match map.get_mut(key) {
+                Some(child) => child,
+                None => return false,
+            },
+            (Segment::Seq { index }, serde_json::Value::Array(items)) => match items.get_mut(*index) {
+                Some(child) => child,
+                None => return false,
+            },
+            (Segment::Enum { .. }, node) => node,
+            _ => return false,
+        };
+    }
+    let serde_json::Value::Object(map) = node else { return false };
+    if map.contains_key(to) {
+        return false;
+    }
+    match map.remove(from) {
+        Some(value) => {
+            map.insert(to.to_owned(), value);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Puts `value` in place of the node at `segments`; false when there is none.
+fn replace(tree: &mut serde_json::Value, segments: &[serde_path_to_error::Segment], value: serde_json::Value) -> bool {
+    use serde_path_to_error::Segment;
+    let mut node = tree;
+    for segment in segments {
+        node = match (segment, node) {
+            (Segment::Map { key }, serde_json::Value::Object(map)) => match map.get_mut(key) {
+                Some(child) => child,
+                None => return false,
+            },
+            (Segment::Seq { index }, serde_json::Value::Array(items)) => match items.get_mut(*index) {
+                Some(child) => child,
+                None => return false,
+            },
+            (Segment::Enum { .. }, node) => node,
+            _ => return false,
+        };
+    }
+    *node = value;
+    true
+}
+
+/// Removes the node at `segments` from `tree`; false when there is none.
+fn take_out(tree: &mut serde_json::Value, segments: &[serde_path_to_error::Segment]) -> bool {
+    use serde_path_to_error::Segment;
+    let Some((last, parents)) = segments.split_last() else { return false };
+    let mut node = tree;
+    for segment in parents {
+        node = match (segment, node) {
+            (Segment::Map { key }, serde_json::Value::Object(map)) => match map.get_mut(key) {
+                Some(child) => child,
+                None => return false,
+            },
+            (Segment::Seq { index }, serde_json::Value::Array(items)) => match items.get_mut(*index) {
+                Some(child) => child,
+                None => return false,
+            },
+            (Segment::Enum { .. }, node) => node,
+            _ => return false,
+        };
+    }
+    match (last, node) {
+        (Segment::Map { key }, serde_json::Value::Object(map)) => map.remove(key).is_some(),
+        (Segment::Seq { index }, serde_json::Value::Array(items)) if *index < items.len() => {
+            items.remove(*index);
+            true
+        }
+        _ => false,
+    }
 }
 
 fn diagnostic_from(source: &Arc<SourceFile>, error: &serde_saphyr::Error) -> Diagnostic {

@@ -33,15 +33,30 @@ pub struct Description {
 /// infrastructure page states it.
 pub const DRILLS_FILE: &str = "backup-drills.json";
 
-/// Reads and parses a description file. Syntax and type errors stop at the first one,
-/// with its position; semantic problems are `validate`'s.
-pub fn load(path: &Path) -> Result<Description, Box<Diagnostic>> {
-    let source = crate::yaml::read_source(path).map_err(Box::new)?;
-    let hoster: Hoster = crate::yaml::parse(&source)?;
+/// Reads and parses a description file. A syntax error stops it; type, value and key
+/// problems are all reported, each with its position; semantic problems are `validate`'s.
+pub fn load(path: &Path) -> Result<Description, Vec<Diagnostic>> {
+    match load_for_check(path)? {
+        (description, problems, _) if problems.is_empty() => Ok(description),
+        (_, problems, _) => Err(problems),
+    }
+}
+
+/// For `check`: the description, and when it has type, value or key problems, those
+/// problems with the description read without the faulty parts (and their field paths),
+/// so the semantic checks can report the rest in the same run. `Err`: nothing could be
+/// read (the file, its syntax).
+pub fn load_for_check(path: &Path) -> Result<(Description, Vec<Diagnostic>, Vec<String>), Vec<Diagnostic>> {
+    let source = crate::yaml::read_source(path).map_err(|d| vec![d])?;
+    let (hoster, problems, taken_out) = match crate::yaml::parse_all::<Hoster>(&source) {
+        Ok(hoster) => (hoster, Vec::new(), Vec::new()),
+        Err(crate::yaml::Partial { problems, repaired: Some((hoster, taken_out)) }) => (hoster, problems, taken_out),
+        Err(crate::yaml::Partial { problems, repaired: None }) => return Err(problems),
+    };
     let locations = Locations::index(&source.text);
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let drills = read_drills(&dir)?;
-    Ok(Description { hoster, source, locations, dir, drills })
+    let drills = read_drills(&dir).map_err(|d| vec![*d])?;
+    Ok((Description { hoster, source, locations, dir, drills }, problems, taken_out))
 }
 
 fn read_drills(dir: &Path) -> Result<BTreeMap<String, String>, Box<Diagnostic>> {
