@@ -23,20 +23,16 @@ pub fn run(command: RecipesCommand, local: Option<&Path>) -> Result<u8, Error> {
                 let list: Vec<_> = catalogue.recipes().map(|r| &r.recipe).collect();
                 print_json(&list)?;
             } else {
+                // Two lines per recipe: what it is, then its software and licence, which can be
+                // long (versions per release) and would push a table past any terminal.
                 let mut out = String::new();
-                let _ = writeln!(out, "{:<12} {:<15} {:<22} {:<20} summary", "recipe", "kind", "software", "licence");
+                let _ = writeln!(out, "{:<12} {:<15} summary\n{:<12} software, licence", "recipe", "kind", "");
                 for loaded in catalogue.recipes() {
                     let r = &loaded.recipe;
                     let origin = if loaded.origin == Origin::Builtin { "" } else { " (local)" };
-                    let _ = writeln!(
-                        out,
-                        "{:<12} {:<15} {:<22} {:<20} {}{origin}",
-                        r.name,
-                        kind_name(r.kind),
-                        format!("{} {}", r.software.name, r.software.version),
-                        r.software.licence,
-                        r.summary.en
-                    );
+                    let _ = writeln!(out, "\n{:<12} {:<15} {}{origin}", r.name, kind_name(r.kind), r.summary.en);
+                    let _ =
+                        writeln!(out, "{:<12} {} {} ({})", "", r.software.name, r.software.version, r.software.licence);
                 }
                 out.push_str(&verification_table(&catalogue));
                 print!("{out}");

@@ -91,8 +91,10 @@ pub struct LabHost {
 
 impl LabState {
     pub fn load(dir: &Path) -> Result<Self, LabError> {
-        let text =
-            std::fs::read_to_string(dir.join("lab.json")).map_err(|_| LabError::NoLab(dir.display().to_string()))?;
+        let text = std::fs::read_to_string(dir.join("lab.json")).map_err(|_| {
+            // The whole path: `no lab in lab` said nothing of where chaton looked.
+            LabError::NoLab(std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()).display().to_string())
+        })?;
         serde_json::from_str(&text)
             .map_err(|e| LabError::Step { what: "reading lab.json".into(), detail: e.to_string() })
     }
