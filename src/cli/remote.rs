@@ -153,16 +153,25 @@ impl Bars {
     fn show(&self, event: &Event) {
         let mut bars = self.bars.lock().expect("bars lock");
         let bar = bars.entry(event.server.clone()).or_insert_with(|| {
+            // No bar until the plan says how many changes there are: an empty one reads as
+            // a full `0/0`.
             let bar = self.multi.add(indicatif::ProgressBar::new(0));
-            let style = indicatif::ProgressStyle::with_template("{prefix:>12} [{bar:24}] {pos}/{len} {wide_msg}")
-                .expect("valid template")
-                .progress_chars("=> ");
+            let style = indicatif::ProgressStyle::with_template("{prefix:>12} {wide_msg}").expect("valid template");
             bar.set_style(style);
             bar.set_prefix(event.server.clone());
             bar
         });
         match &event.kind {
-            EventKind::Planned { changes, .. } => bar.set_length(*changes as u64),
+            EventKind::Planned { changes, .. } => {
+                bar.set_length(*changes as u64);
+                if *changes > 0 {
+                    let style =
+                        indicatif::ProgressStyle::with_template("{prefix:>12} [{bar:24}] {pos}/{len} {wide_msg}")
+                            .expect("valid template")
+                            .progress_chars("=> ");
+                    bar.set_style(style);
+                }
+            }
             EventKind::ChangeDone { index } => bar.set_position(*index as u64 + 1),
             EventKind::Finished { outcome } => {
                 bar.finish_with_message(outcome.clone());
