@@ -240,6 +240,21 @@ pub fn ssh_audit(address: &str) -> Vec<String> {
     problems
 }
 
+/// Lynis (Debian's package, installed on the host through its apt proxy) audits the host
+/// from inside: its hardening index and its warnings.
+pub fn lynis(state: &LabState, host: &str) -> (u32, Vec<String>) {
+    ssh(state, host, "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends lynis >/dev/null");
+    let report = ssh(state, host, "lynis audit system --quick --no-colors 2>&1");
+    let index = report
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Hardening index : "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{host}: no hardening index in\n{report}"));
+    let warnings = report.lines().filter(|l| l.trim_start().starts_with("! ")).map(|l| l.trim().to_owned()).collect();
+    (index, warnings)
+}
+
 pub fn port_answers(address: &str, port: u16) -> bool {
     TcpStream::connect_timeout(&format!("{address}:{port}").parse().unwrap(), Duration::from_secs(3)).is_ok()
 }
