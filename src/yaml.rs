@@ -266,21 +266,7 @@ fn rename(tree: &mut serde_json::Value, segments: &[serde_path_to_error::Segment
         Some(Segment::Map { key }) if key == from => &segments[..segments.len() - 1],
         _ => segments,
     };
-    let mut node = tree;
-    for segment in parent {
-        node = match (segment, node) {
-            (Segment::Map { key }, serde_json::Value::Object(map)) => match map.get_mut(key) {
-                Some(child) => child,
-                None => return false,
-            },
-            (Segment::Seq { index }, serde_json::Value::Array(items)) => match items.get_mut(*index) {
-                Some(child) => child,
-                None => return false,
-            },
-            (Segment::Enum { .. }, node) => node,
-            _ => return false,
-        };
-    }
+    let Some(node) = node_at(tree, parent) else { return false };
     let serde_json::Value::Object(map) = node else { return false };
     if map.contains_key(to) {
         return false;
@@ -296,45 +282,34 @@ fn rename(tree: &mut serde_json::Value, segments: &[serde_path_to_error::Segment
 
 /// Puts `value` in place of the node at `segments`; false when there is none.
 fn replace(tree: &mut serde_json::Value, segments: &[serde_path_to_error::Segment], value: serde_json::Value) -> bool {
+    let Some(node) = node_at(tree, segments) else { return false };
+    *node = value;
+    true
+}
+
+/// The node at `segments` in `tree`, if there is one.
+fn node_at<'a>(
+    tree: &'a mut serde_json::Value,
+    segments: &[serde_path_to_error::Segment],
+) -> Option<&'a mut serde_json::Value> {
     use serde_path_to_error::Segment;
     let mut node = tree;
     for segment in segments {
         node = match (segment, node) {
-            (Segment::Map { key }, serde_json::Value::Object(map)) => match map.get_mut(key) {
-                Some(child) => child,
-                None => return false,
-            },
-            (Segment::Seq { index }, serde_json::Value::Array(items)) => match items.get_mut(*index) {
-                Some(child) => child,
-                None => return false,
-            },
+            (Segment::Map { key }, serde_json::Value::Object(map)) => map.get_mut(key)?,
+            (Segment::Seq { index }, serde_json::Value::Array(items)) => items.get_mut(*index)?,
             (Segment::Enum { .. }, node) => node,
-            _ => return false,
+            _ => return None,
         };
     }
-    *node = value;
-    true
+    Some(node)
 }
 
 /// Removes the node at `segments` from `tree`; false when there is none.
 fn take_out(tree: &mut serde_json::Value, segments: &[serde_path_to_error::Segment]) -> bool {
     use serde_path_to_error::Segment;
     let Some((last, parents)) = segments.split_last() else { return false };
-    let mut node = tree;
-    for segment in parents {
-        node = match (segment, node) {
-            (Segment::Map { key }, serde_json::Value::Object(map)) => match map.get_mut(key) {
-                Some(child) => child,
-                None => return false,
-            },
-            (Segment::Seq { index }, serde_json::Value::Array(items)) => match items.get_mut(*index) {
-                Some(child) => child,
-                None => return false,
-            },
-            (Segment::Enum { .. }, node) => node,
-            _ => return false,
-        };
-    }
+    let Some(node) = node_at(tree, parents) else { return false };
     match (last, node) {
         (Segment::Map { key }, serde_json::Value::Object(map)) => map.remove(key).is_some(),
         (Segment::Seq { index }, serde_json::Value::Array(items)) if *index < items.len() => {
