@@ -431,13 +431,15 @@ fn a_vpn_and_a_calendar_server_serve_another_server_on_debian_12_and_13() {
         assert!(problems.is_empty(), "{host}: ssh-audit found:\n{}", problems.join("\n"));
     }
     // And Lynis from inside: no warning (no security update left pending by the first
-    // apply, among others), and the hardening index it gives. The floor is what the base
-    // reaches today (Debian's own defaults score 59), so a step back fails.
+    // apply, among others), and the hardening index it gives. The base reaches 72 here
+    // (Debian's own container scores 59, the base before this hardening 65 and 66); the
+    // floor leaves 2 points for what the host's kernel shows a container, which differs
+    // between machines, so a real step back (the SSH settings alone are worth more) fails.
     for host in ["d12", "d13"] {
         let (index, warnings) = lynis(&state, host);
         eprintln!("{host}: Lynis hardening index {index}, {} warning(s)", warnings.len());
         assert!(warnings.is_empty(), "{host}: Lynis warns:\n{}", warnings.join("\n"));
-        assert!(index >= 72, "{host}: Lynis hardening index {index}");
+        assert!(index >= 70, "{host}: Lynis hardening index {index}");
     }
 
     // The peer configuration chaton wrote for d13, private and never printed.
