@@ -658,8 +658,9 @@ fn a_host_cut_off_mid_run_does_not_stop_the_others() {
     let description = lab::write_description(&state).unwrap();
 
     // One deadline per host: h2's link is cut mid-run, and the whole run must still end
-    // within 1.1 times it, saying where h2 was.
-    let deadline = Duration::from_secs(90);
+    // within 1.1 times it, saying where h2 was. The deadline leaves h1 and h3 time for a
+    // first apply with its security updates on a busy machine.
+    let deadline = Duration::from_secs(240);
     let start = Instant::now();
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("chaton"))
         .args(["apply", description.to_str().unwrap(), "--json", "--timeout", &deadline.as_secs().to_string()])
@@ -700,7 +701,7 @@ fn a_host_cut_off_mid_run_does_not_stop_the_others() {
     assert_eq!(outcome("h3")["ok"], true, "{summary}");
     assert_eq!(outcome("h2")["ok"], false, "{summary}");
     let error = outcome("h2")["error"].as_str().unwrap().to_owned();
-    assert!(error.contains("h2") && error.contains("deadline (90 s, --timeout) passed while"), "{error}");
+    assert!(error.contains("h2") && error.contains("deadline (240 s, --timeout) passed while"), "{error}");
     assert!(error.contains("the next run finishes the work"), "{error}");
 
     drop(guard);
