@@ -125,16 +125,23 @@ pub fn plan_server(server: &ServerState, source: FactsSource, facts: &HostFacts)
     for name in &facts.pending_handlers {
         triggered.entry(name.clone()).or_default();
     }
-    // What left the description goes first: an old site or unit must not stand in the way
-    // of a new one on the same name or port.
+    // What left the description: its units stop first (an old unit must not hold the port
+    // of a new one); its files go after everything else, but before the record that
+    // forgets them, so a run that fails half-way (an upgrade that does not start) has
+    // removed nothing it may need to go back to.
     let removals = removal::plan(facts);
+    let mut late_removals = Vec::new();
     for (planned, notify) in removals.changes {
         for name in notify {
             if server.handlers.iter().any(|h| h.name == name) {
                 triggered.entry(name).or_default().push(planned.change.resource.clone());
             }
         }
-        changes.push(planned);
+        if planned.change.resource.kind == "service" {
+            changes.push(planned);
+        } else {
+            late_removals.push(planned);
+        }
     }
     for desired in &server.resources {
         match desired.resource.plan(facts) {
@@ -158,6 +165,13 @@ pub fn plan_server(server: &ServerState, source: FactsSource, facts: &HostFacts)
     for change in stray_ports(&ports, facts) {
         changes.push(PlannedChange { origin: "firewall".into(), change });
     }
+    let record_at = changes
+        .iter()
+        .position(|c| {
+            c.origin == "chaton" && c.change.resource.name.ends_with(&format!("/{}", crate::resolve::record::RECORD))
+        })
+        .unwrap_or(changes.len());
+    changes.splice(record_at..record_at, late_removals);
     // Fresh package lists before the first install, once per run.
     if let Some(first) =
         changes.iter_mut().find(|c| c.change.resource.kind == "package" && c.change.action != Action::Delete)
