@@ -5,7 +5,7 @@
 //! and returns a new value (see `docs/ARCHITECTURE.md`):
 //!
 //! ```text
-//! description::load ─▶ description::validate ─▶ resolve ─▶ plan ─▶ (apply) ─▶ (verify)
+//! description::load ─▶ validate ─▶ resolve ─▶ plan ─▶ (apply) ─▶ (verify)
 //!        recipe::Catalogue ──────────┘              facts ──┘
 //! ```
 //!
@@ -37,4 +37,6 @@ pub mod shell;
 pub mod site;
 pub mod source;
 pub mod transport;
+pub mod validate;
+pub mod vocab;
 pub mod yaml;

@@ -23,7 +23,7 @@ pub fn check(path: &Path, recipes_dir: Option<&Path>) -> Result<Checked, Vec<Dia
     let (description, mut found, taken_out) = description::load_for_check(path)?;
     let mut catalogue = Catalogue::builtin()?;
     if recipes_dir.is_none() {
-        let problems = description::validate::recipes_dir(&description);
+        let problems = crate::validate::recipes_dir(&description);
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -39,7 +39,7 @@ pub fn check(path: &Path, recipes_dir: Option<&Path>) -> Result<Checked, Vec<Dia
     let already = |d: &Diagnostic| {
         d.field.as_deref().is_some_and(|f| taken_out.iter().any(|t| f == t || f.starts_with(&format!("{t}."))))
     };
-    found.extend(description::validate::validate(&description, &catalogue).into_iter().filter(|d| !already(d)));
+    found.extend(crate::validate::validate(&description, &catalogue).into_iter().filter(|d| !already(d)));
     // One file at a time, top to bottom (stable: unplaced problems keep their order).
     found.sort_by_key(|d| (d.source.as_ref().map(|s| s.name.clone()), d.span.map(|s| s.start)));
     if found.iter().any(Diagnostic::is_error) {

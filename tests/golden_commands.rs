@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chaton::description::types::FileMode;
 use chaton::facts::{GroupFacts, HostFacts, PathState, UnitFacts, UserFacts};
 use chaton::recipe::model::{Presence, Proto};
 use chaton::resource::{
@@ -11,6 +10,7 @@ use chaton::resource::{
     User,
 };
 use chaton::shell::render;
+use chaton::vocab::FileMode;
 
 /// The commands of the planned change as shell text, or `None` when converged.
 fn commands(resource: Resource, facts: &HostFacts) -> Option<Vec<String>> {
@@ -398,6 +398,7 @@ fn exec(creates: Option<&str>, unless: Option<&[&str]>) -> Resource {
             "/var/www/a b/index.html".into(),
         ],
         creates: creates.map(str::to_owned),
+        explain: None,
         unless: unless.map(|u| u.iter().map(|s| s.to_string()).collect()),
     })
 }

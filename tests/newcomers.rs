@@ -35,8 +35,30 @@ fn init_writes_a_valid_description_and_never_overwrites() {
     }
     let check = chaton().arg("check").arg(dir.path().join("hoster.yml")).output().unwrap();
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
-    // The charter self-check passes on a fresh description too.
-    let docs = chaton().arg("docs").arg(dir.path().join("hoster.yml")).arg("--check").output().unwrap();
+    // The charter self-check refuses what init could not know and left as placeholders,
+    // naming each; once the hoster fills them in, it passes.
+    let file = dir.path().join("hoster.yml");
+    let docs = chaton().arg("docs").arg(&file).arg("--check").output().unwrap();
+    let said = String::from_utf8_lossy(&docs.stdout);
+    assert_eq!(docs.status.code(), Some(1), "{said}");
+    for missing in [
+        "no provider named for server1 (or `chaton init`'s \"Your provider\")",
+        "set site.terms_reviewed: true",
+        "no admin is described",
+        "a backup destination's provider is `chaton init`'s \"Your provider\"",
+    ] {
+        assert!(said.contains(missing), "{missing:?} not in:\n{said}");
+    }
+    let filled = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("Your provider", "Tetaneutral.net")
+        .replace("terms_reviewed: false", "terms_reviewed: true")
+        .replace(
+            "admins: []",
+            "admins:\n  - name: Camille\n    login: camille\n    ssh_keys: [ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDy3GOHLgJxZLUpFyRindZU5ZO2G54Xe3zR0QNjHNRiu camille]\n    confidentiality_commitment: true",
+        );
+    std::fs::write(&file, filled).unwrap();
+    let docs = chaton().arg("docs").arg(&file).arg("--check").output().unwrap();
     assert!(docs.status.success(), "{}", String::from_utf8_lossy(&docs.stdout));
 
     std::fs::write(dir.path().join("hoster.yml"), "# mine\n").unwrap();
@@ -44,6 +66,25 @@ fn init_writes_a_valid_description_and_never_overwrites() {
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
     assert_eq!(std::fs::read_to_string(dir.path().join("hoster.yml")).unwrap(), "# mine\n");
+}
+
+/// An untouched `init` file (every default taken) is valid, and its self-check says
+/// honestly what is still a placeholder instead of publishing it as true.
+#[test]
+fn the_self_check_of_an_untouched_init_file_names_its_placeholders() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = chaton().args(["init", "--non-interactive"]).arg(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let file = dir.path().join("hoster.yml");
+    let check = chaton().arg("check").arg(&file).output().unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    let docs = chaton().arg("docs").arg(&file).arg("--check").output().unwrap();
+    let said = String::from_utf8_lossy(&docs.stdout);
+    assert_eq!(docs.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("placeholders written by `chaton init`: organisation.name is \"My association\"; organisation.website is \"https://example.org\"; organisation.contact.email is \"contact@example.org\""),
+        "{said}"
+    );
 }
 
 #[test]

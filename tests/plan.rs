@@ -102,7 +102,7 @@ fn converged(server: &ServerState) -> HostFacts {
                         size: 40,
                         owner: "root".into(),
                         group: "root".into(),
-                        mode: chaton::description::types::FileMode(0o600),
+                        mode: chaton::vocab::FileMode(0o600),
                         text: None,
                     },
                 );
@@ -125,7 +125,7 @@ fn converged(server: &ServerState) -> HostFacts {
                             size: 0,
                             owner: "root".into(),
                             group: "root".into(),
-                            mode: chaton::description::types::FileMode(0o644),
+                            mode: chaton::vocab::FileMode(0o644),
                             text: None,
                         },
                     );

@@ -43,7 +43,14 @@ fn every_page_exists_in_both_languages_with_the_chatonsinfos_files() {
     assert!(services.contains("BSD-2-Clause") && services.contains("https://github.com/nginx/nginx"), "{services}");
     let economy = String::from_utf8(site.files["fr/economy.html"].clone()).unwrap();
     assert!(economy.contains("membership fees, donations"));
-    // The terms are a template until the hoster says they reviewed them.
+    // The terms are a template until the hoster says they reviewed them (the example's
+    // are reviewed).
+    assert!(!String::from_utf8_lossy(&site.files["fr/terms.html"]).contains("class=\"review\""));
+    let dir = tempfile::tempdir().unwrap();
+    let unreviewed = dir.path().join("hoster.yml");
+    let text = std::fs::read_to_string(EXAMPLE).unwrap().replace("terms_reviewed: true", "terms_reviewed: false");
+    std::fs::write(&unreviewed, text).unwrap();
+    let site = build(&unreviewed, "2026-11-25");
     assert!(String::from_utf8_lossy(&site.files["fr/terms.html"]).contains("class=\"review\""));
 }
 

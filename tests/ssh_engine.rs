@@ -585,6 +585,30 @@ fn a_failing_command_whose_output_has_no_final_newline_is_reported_with_its_last
     assert!(!out.stderr.contains("stopped unexpectedly") && !out.stderr.contains("CHATON"), "{}", out.stderr);
 }
 
+/// A command's `explain` is shown under it in the plan (its first line), asked only while
+/// the command is to run: a converged server is not asked again.
+#[test]
+fn a_command_says_in_the_plan_what_it_will_do_and_is_not_asked_once_done() {
+    let sshd = TestSshd::start();
+    let project = Project::new(&sshd, "", "");
+    project.trust(&sshd);
+    let trace = format!("{}-explained", project.root.display());
+    let asked = || std::fs::read_to_string(&trace).unwrap_or_default().lines().count();
+    let plan = run(project.chaton(&["plan"]));
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(plan.stdout.contains("initialised  [probe]\n      2 thing(s) to initialise\n"), "{}", plan.stdout);
+    assert!(!plan.stdout.contains("second line"), "{}", plan.stdout);
+    assert_eq!(asked(), 1);
+    let json = run(project.chaton(&["plan", "--json"]));
+    assert!(json.stdout.contains("\"note\": \"2 thing(s) to initialise\""), "{}", json.stdout);
+    let apply = run(project.chaton(&["apply"]));
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert_eq!(asked(), 3);
+    let again = run(project.chaton(&["plan"]));
+    assert!(!again.stdout.contains("to initialise"), "{}", again.stdout);
+    assert_eq!(asked(), 3, "asked again on a converged server");
+}
+
 /// A known_hosts with a line chaton cannot read, and the host recorded with another key.
 fn known_hosts_variants(sshd: &TestSshd, other: &TestSshd) -> Vec<(&'static str, String)> {
     let wrong = format!("[127.0.0.1]:{} {}", sshd.port, other.host_key_line());

@@ -2,6 +2,9 @@
 //! in order, in one shell with a fresh HOME, against lab servers; every line under "You
 //! should see" must be in the output of the block above it.
 //!
+//! Blocks marked ```` ```sh fails ```` show a command that must fail (a self-check that finds
+//! something missing): the test requires it to.
+//!
 //! Blocks marked ```` ```sh vps ```` are meant for a rented server: before the first one,
 //! the test does what the reader is told to do in prose (put the server's address in
 //! `hoster.yml`, its SSH key in ~/.ssh, and point the domain at it), with the lab's first
@@ -67,8 +70,16 @@ fn run_tutorial(file: &str) {
             }
             let out = outputs.path().join(index.to_string());
             script.push_str(&format!(": > {}\n", out.display()));
+            let must_fail = info.split_whitespace().any(|w| w == "fails");
             for line in code.lines().filter(|l| !l.trim().is_empty()) {
                 let quoted_line = line.replace('\'', "'\\''");
+                if must_fail {
+                    script.push_str(&format!(
+                        "if {line} >> {out} 2>&1; then echo 'SUCCEEDED, but the tutorial shows it failing: {quoted_line}'; cat {out}; exit 1; fi\n",
+                        out = out.display()
+                    ));
+                    continue;
+                }
                 script.push_str(&format!(
                     "{line} >> {out} 2>&1 || {{ echo 'FAILED: {quoted_line}'; cat {out}; exit 1; }}\n",
                     out = out.display()

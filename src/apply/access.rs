@@ -63,33 +63,42 @@ fn copy_name(path: &str) -> String {
 }
 
 /// Shell lines for the top of an apply script (after the lock, with `$S` set): keep the
-/// checked copies, write the restore script, mark the files unchecked, arm the watchdog.
-/// Defines `arm_access_watchdog`, which the script calls again at its end.
-pub fn prologue(access: &AccessGuard, state_dir: &str, watchdog_seconds: u32) -> String {
-    let fail = "{ printf 'CHATON\\tfailed\\t0\\t%s\\n' 1; exit 1; }";
+/// checked copies of the guarded files this run does not write, write the restore script,
+/// mark the files unchecked, arm the watchdog. Defines `arm_access_watchdog`, which the
+/// script calls again at its end. The copy of a file the run writes is taken just before it
+/// is written (`keep_copy`): a package installed earlier in the same run may have put its
+/// own default there (Debian's `nftables.conf`), and that default, not "no file", is what a
+/// restore must go back to, since the package's service loads it.
+pub fn prologue(access: &AccessGuard, written: &[&str], state_dir: &str, watchdog_seconds: u32) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "A=\"$S/access\"");
     let _ = writeln!(
         s,
-        "if [ ! -e \"$A/unchecked\" ]; then rm -rf \"$A\" && mkdir -m 0700 \"$A\" \"$A/known-good\" || {fail}; fi"
+        "if [ ! -e \"$A/unchecked\" ]; then rm -rf \"$A\" && mkdir -m 0700 \"$A\" \"$A/known-good\" || {FAIL}; fi"
     );
-    for path in &access.files {
-        let (p, k) = (quote(path), copy_name(path));
-        // A copy already there is from a run that was never checked: it stays the one to go
-        // back to.
-        let _ = writeln!(
-            s,
-            "if [ ! -e \"$A/known-good/{k}.path\" ]; then {{ if [ -e {p} ]; then cp -p -- {p} \"$A/known-good/{k}\"; fi && printf '%s' {p} > \"$A/known-good/{k}.path\"; }} || {fail}; fi"
-        );
+    for path in access.files.iter().filter(|p| !written.contains(&p.as_str())) {
+        s.push_str(&keep_copy(path));
     }
     let restore = base64::engine::general_purpose::STANDARD.encode(restore_script(access, state_dir));
     let _ = writeln!(
         s,
-        "printf '%s' '{restore}' | base64 -d > \"$A/restore.new\" && mv -f \"$A/restore.new\" \"$A/restore\" && : > \"$A/unchecked\" || {fail}"
+        "printf '%s' '{restore}' | base64 -d > \"$A/restore.new\" && mv -f \"$A/restore.new\" \"$A/restore\" && : > \"$A/unchecked\" || {FAIL}"
     );
     s.push_str(&watchdog(state_dir, watchdog_seconds));
     let _ = writeln!(s, "arm_access_watchdog");
     s
+}
+
+const FAIL: &str = "{ printf 'CHATON\\tfailed\\t0\\t%s\\n' 1; exit 1; }";
+
+/// The line that keeps a guarded file's last checked copy (or that it had none), unless a
+/// copy is already kept: that one is from a run never checked, and stays the one to go back
+/// to.
+pub fn keep_copy(path: &str) -> String {
+    let (p, k) = (quote(path), copy_name(path));
+    format!(
+        "if [ ! -e \"$A/known-good/{k}.path\" ]; then {{ if [ -e {p} ]; then cp -p -- {p} \"$A/known-good/{k}\"; fi && printf '%s' {p} > \"$A/known-good/{k}.path\"; }} || {FAIL}; fi\n"
+    )
 }
 
 /// The watchdog and boot unit are machine-wide, so only a run with the standard state folder
@@ -140,14 +149,70 @@ pub fn restore_script(access: &AccessGuard, state_dir: &str) -> String {
         "[ \"$status\" = 0 ] || exit 1\n",
         "if [ \"${1:-}\" != --boot ]; then\n",
     ));
+    // Exit 3 says the files are back but a reload failed, so the message can tell which.
     for handler in &access.reloads {
-        let _ = writeln!(s, "  {}", render_with_suffix(&handler.command, " || status=1"));
+        let _ = writeln!(s, "  {}", render_with_suffix(&handler.command, " || status=3"));
     }
     s.push_str("fi\nrm -rf \"$A\"\n");
     let _ = writeln!(s, "systemctl stop {WATCHDOG_UNIT}.timer >/dev/null 2>&1");
     s.push_str("exit \"$status\"\n");
     s
 }
+
+/// What putting the last checked files back achieved, as the restore script's exit status
+/// and output say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Restore {
+    /// The files are back and their services reloaded them.
+    Reloaded,
+    /// The files are back, but a reload failed (its output): the old settings wait on disk.
+    NotReloaded(String),
+    /// The files could not be put back (the output, or why the script did not run).
+    NotPutBack(String),
+}
+
+impl Restore {
+    pub fn from_exit(exit: i32, output: &str) -> Restore {
+        let said = output.trim().lines().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>();
+        match exit {
+            0 => Restore::Reloaded,
+            3 => Restore::NotReloaded(said.join("\n")),
+            _ => Restore::NotPutBack(said.join("\n")),
+        }
+    }
+
+    /// The end of the message of a run whose new login failed.
+    pub fn after_lost_login(&self, files: &str) -> String {
+        match self {
+            Restore::Reloaded => {
+                format!("the last checked {files} were put back and reloaded: chaton can still log in")
+            }
+            Restore::NotReloaded(said) => format!(
+                "the last checked {files} were put back, but reloading them failed, so the settings that locked chaton out may still be active: use the provider's console\n{said}"
+            ),
+            Restore::NotPutBack(said) => format!(
+                "the last checked {files} could NOT be put back: use the provider's console (the server puts them back by itself after the access watchdog's delay, {WATCHDOG_HINT}, and at boot)\n{said}"
+            ),
+        }
+    }
+
+    /// The end of the message of a run that failed after touching access.
+    pub fn after_failed_apply(&self, files: &str) -> String {
+        match self {
+            Restore::Reloaded => format!(
+                "the last checked {files} were put back and reloaded, so nothing unproven stays active or waits for the next boot."
+            ),
+            Restore::NotReloaded(said) => format!(
+                "the last checked {files} were put back, but reloading them failed; the next apply checks access again.\n{said}"
+            ),
+            Restore::NotPutBack(said) => format!(
+                "the last checked {files} could NOT be put back now: the server does it by itself after the access watchdog's delay ({WATCHDOG_HINT}), and at boot.\n{said}"
+            ),
+        }
+    }
+}
+
+const WATCHDOG_HINT: &str = "10 minutes unless --access-watchdog says otherwise";
 
 /// Sent over the open session when the new login failed or the apply did: runs the restore
 /// script the apply left on the server.
@@ -216,7 +281,7 @@ mod tests {
             let script = format!(
                 "S={}\n{}printf '%s' {} > {}\nprintf '%s' x > {}\n",
                 quote(state_dir),
-                prologue(&access, state_dir, 600),
+                prologue(&access, &[], state_dir, 600),
                 quote(content),
                 quote(kept.to_str().unwrap()),
                 quote(new.to_str().unwrap())
@@ -243,11 +308,57 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&kept).unwrap(), "proved\n");
     }
 
+    /// A package installed earlier in the run puts its default file where a guarded file goes
+    /// (nftables on a fresh server): the copy taken just before chaton writes it is that
+    /// default, which its service can load again; and a reload that fails says so (exit 3).
+    #[test]
+    fn a_guarded_file_a_package_created_during_the_run_goes_back_to_the_packages_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        std::fs::create_dir(&state).unwrap();
+        let (conf, log) = (dir.path().join("nftables.conf"), dir.path().join("log"));
+        let conf_path = conf.to_str().unwrap();
+        let mut access = guard(&[conf_path], log.to_str().unwrap());
+        let state_dir = state.to_str().unwrap();
+        let script = format!(
+            "S={}
+{}printf 'package default' > {p}
+{}printf 'chaton rules' > {p}
+",
+            quote(state_dir),
+            prologue(&access, &[conf_path], state_dir, 600),
+            keep_copy(conf_path),
+            p = quote(conf_path),
+        );
+        assert!(sh(&script).status.success());
+        let out = sh(&rollback_script(state_dir));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(std::fs::read_to_string(&conf).unwrap(), "package default");
+
+        access.reloads[0].command = Command::new(["false"]);
+        let script = format!(
+            "S={}
+{}{}printf 'chaton rules' > {}
+",
+            quote(state_dir),
+            prologue(&access, &[conf_path], state_dir, 600),
+            keep_copy(conf_path),
+            quote(conf_path)
+        );
+        assert!(sh(&script).status.success());
+        let out = sh(&rollback_script(state_dir));
+        assert_eq!(out.status.code(), Some(3), "a failed reload is told apart from files not put back");
+        assert_eq!(std::fs::read_to_string(&conf).unwrap(), "package default");
+        let said = Restore::from_exit(3, "Job for nftables.service failed.");
+        assert!(said.after_failed_apply("f").contains("were put back, but reloading them failed"));
+        assert!(Restore::from_exit(1, "").after_lost_login("f").contains("could NOT be put back"));
+    }
+
     #[test]
     fn the_watchdog_is_armed_only_for_the_standard_state_folder() {
         let access = guard(&["/etc/ssh/sshd_config.d/chaton.conf"], "/dev/null");
-        assert!(prologue(&access, DEFAULT_STATE_DIR, 600).contains("systemd-run"));
-        assert!(!prologue(&access, "/tmp/state", 600).contains("systemd-run"));
+        assert!(prologue(&access, &[], DEFAULT_STATE_DIR, 600).contains("systemd-run"));
+        assert!(!prologue(&access, &[], "/tmp/state", 600).contains("systemd-run"));
         assert!(boot_unit(DEFAULT_STATE_DIR).contains("Before=ssh.service nftables.service"));
     }
 }

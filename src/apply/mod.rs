@@ -105,8 +105,9 @@ pub fn script(plan: &ServerPlan, state_dir: &str, holder: &str, access_watchdog:
         "if ! flock -n 9; then printf 'CHATON\\tlocked\\t%s\\n' \"$(head -c 300 \"$S/lock.holder\" 2>/dev/null | tr '\\t\\n' '  ')\"; exit {LOCKED_EXIT}; fi"
     );
     let _ = writeln!(s, "printf '%s\\n' {} > \"$S/lock.holder\"", quote(holder));
+    let written: Vec<&str> = plan.changes.iter().filter_map(|p| p.change.guards_access.as_deref()).collect();
     if let Some(access) = &plan.access {
-        s.push_str(&access::prologue(access, state_dir, access_watchdog));
+        s.push_str(&access::prologue(access, &written, state_dir, access_watchdog));
     }
     for (i, planned) in plan.changes.iter().enumerate() {
         let change = &planned.change;
@@ -114,6 +115,9 @@ pub fn script(plan: &ServerPlan, state_dir: &str, holder: &str, access_watchdog:
         let _ = writeln!(s, "printf 'CHATON\\tbegin\\t{i}\\n'");
         for handler in plan.handlers.iter().filter(|h| h.triggered_by.contains(&change.resource)) {
             let _ = writeln!(s, "printf '%s\\n' {} >> \"$S/handlers\"", quote(&handler.handler.name));
+        }
+        if let (Some(path), Some(_)) = (&change.guards_access, &plan.access) {
+            s.push_str(&access::keep_copy(path));
         }
         let cleanup: String = change.cleanup.iter().map(|p| format!(" {}", quote(p))).collect();
         let on_failure = if cleanup.is_empty() {

@@ -16,11 +16,11 @@ use serde::Serialize;
 
 use super::remote::{self, ConnectionArgs};
 use crate::command::Command;
-use crate::description::suggest::closest;
 use crate::diagnostic::{Diagnostic, quoted};
 use crate::error::{Error, exit};
 use crate::pipeline::{self, Checked};
 use crate::resolve::backup::has_backup;
+use crate::vocab::suggest::closest;
 
 const SCRIPT: &str = "/usr/local/sbin/chaton-backup";
 

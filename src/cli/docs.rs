@@ -45,7 +45,12 @@ pub fn run(file: &Path, out: Option<&Path>, check: bool, recipes: Option<&Path>,
             eprintln!("{missing} required charter item(s) missing");
             return Ok(exit::ERROR);
         }
-        eprintln!("every charter item chaton can check is there");
+        let advice = site.checks.iter().filter(|c| !c.required && !c.ok).count();
+        if advice > 0 {
+            eprintln!("every required charter item is there; {advice} piece(s) of advice above");
+        } else {
+            eprintln!("every charter item chaton can check is there");
+        }
     }
     Ok(exit::OK)
 }

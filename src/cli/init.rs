@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 
-use crate::description::types::{is_domain_name, is_email};
 use crate::error::{Error, exit};
+use crate::site::check::{PLACEHOLDER_DOMAIN, PLACEHOLDER_NAME, PLACEHOLDER_PROVIDER};
+use crate::vocab::values::{is_domain_name, is_email};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum LegalFormArg {
@@ -120,8 +121,8 @@ fn collect(args: &InitArgs) -> Answers {
             None if interactive => ask(question, default, valid),
             None => default.to_owned(),
         };
-    let name = pick(&args.name, "Name of your organisation", "My association", &anything);
-    let domain = pick(&args.domain, "Domain of your website", "example.org", &domain_ok);
+    let name = pick(&args.name, "Name of your organisation", PLACEHOLDER_NAME, &anything);
+    let domain = pick(&args.domain, "Domain of your website", PLACEHOLDER_DOMAIN, &domain_ok);
     let email = pick(&args.email, "Contact email address", &format!("contact@{domain}"), &email_ok);
     let legal_form = match args.legal_form {
         Some(f) => f,
@@ -148,7 +149,7 @@ fn collect(args: &InitArgs) -> Answers {
         },
     );
     let ssh_user = pick(&args.ssh_user, "Account chaton logs in with on it", "root", &|u| {
-        if crate::description::types::is_unix_name(u) {
+        if crate::vocab::values::is_unix_name(u) {
             Ok(())
         } else {
             Err("a Unix login: lower case letters, digits, `-`, `_`".into())
@@ -267,7 +268,7 @@ servers:
     address: {server}
     ssh_user: {ssh_user}
     provider:
-      name: Your provider
+      name: {placeholder_provider}
       # home, hosted_bay, hosted_server or outsourced.
       type: outsourced
       # Two-letter country code where the machine is.
@@ -294,7 +295,7 @@ backups:
     weekly: 4
   destinations:
     - name: local
-      provider: Your provider
+      provider: {placeholder_provider}
       country: FR
   encryption: true
 "#,
@@ -307,6 +308,7 @@ backups:
         server = q(&a.server_address),
         ssh_user = a.ssh_user,
         services = services_yaml(a, date),
+        placeholder_provider = PLACEHOLDER_PROVIDER,
     )
 }
 

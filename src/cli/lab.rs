@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use crate::description::model::Distribution;
 use crate::error::{Error, exit};
 use crate::lab::{self, Config, HostSpec, LabState};
+use crate::vocab::Distribution;
 
 #[derive(Debug, Subcommand)]
 pub enum LabCommand {

@@ -248,14 +248,30 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The sequence every command that needs the desired state runs first: the description
+/// checked (its warnings shown), the keys it needs (read, and made when missing, next to it
+/// when `make_keys`; stand-ins otherwise, for work that must write nothing), then the
+/// desired state for chaton's folder `state_dir` on the servers.
+fn checked_and_resolved(
+    file: &std::path::Path,
+    recipes_dir: Option<&std::path::Path>,
+    state_dir: &str,
+    make_keys: bool,
+    color: bool,
+) -> Result<(pipeline::Checked, crate::resolve::DesiredState), Error> {
+    let checked = pipeline::check(file, recipes_dir)?;
+    output::print_diagnostics(&checked.warnings, color);
+    let keys = pipeline::keys(&checked, make_keys)?;
+    let desired = pipeline::desired(&checked, state_dir, &keys)?;
+    Ok((checked, desired))
+}
+
 fn run(command: Command, color: bool) -> Result<u8, Error> {
     match command {
         Command::Check { file, recipes, json } => check(&file, recipes.dir, json, color),
         Command::Plan { file, offline, json, diff, explain, detailed_exitcode, out, recipes, connection } => {
-            let checked = pipeline::check(&file, recipes.dir.as_deref())?;
-            output::print_diagnostics(&checked.warnings, color);
-            let keys = pipeline::keys(&checked, !offline)?;
-            let desired = pipeline::desired(&checked, connection.state_dir(), &keys)?;
+            let (checked, desired) =
+                checked_and_resolved(&file, recipes.dir.as_deref(), connection.state_dir(), !offline, color)?;
             let (plan, failed) = if offline {
                 let facts = desired
                     .servers
@@ -291,30 +307,23 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
             })
         }
         Command::Apply { file, plan, json, recipes, connection } => {
-            let checked = pipeline::check(&file, recipes.dir.as_deref())?;
-            output::print_diagnostics(&checked.warnings, color);
-            let keys = pipeline::keys(&checked, true)?;
-            let desired = pipeline::desired(&checked, connection.state_dir(), &keys)?;
+            let (checked, desired) =
+                checked_and_resolved(&file, recipes.dir.as_deref(), connection.state_dir(), true, color)?;
             remote::apply(&checked, &desired, plan.as_deref(), &connection, json)
         }
         Command::Verify { file, json, recipes, connection } => {
-            let checked = pipeline::check(&file, recipes.dir.as_deref())?;
-            output::print_diagnostics(&checked.warnings, color);
-            let keys = pipeline::keys(&checked, true)?;
-            let desired = pipeline::desired(&checked, connection.state_dir(), &keys)?;
+            let (checked, desired) =
+                checked_and_resolved(&file, recipes.dir.as_deref(), connection.state_dir(), true, color)?;
             remote::verify(&checked, &desired, &connection, json)
         }
         Command::Facts { file, server, recipes, connection } => {
-            let checked = pipeline::check(&file, recipes.dir.as_deref())?;
-            let keys = pipeline::keys(&checked, true)?;
-            let desired = pipeline::desired(&checked, connection.state_dir(), &keys)?;
+            let (checked, desired) =
+                checked_and_resolved(&file, recipes.dir.as_deref(), connection.state_dir(), true, color)?;
             remote::facts(&checked, &desired, &server, &connection)
         }
         Command::Render { file, out, recipes } => {
-            let checked = pipeline::check(&file, recipes.dir.as_deref())?;
-            output::print_diagnostics(&checked.warnings, color);
-            let keys = pipeline::keys(&checked, false)?;
-            let desired = pipeline::desired(&checked, crate::apply::DEFAULT_STATE_DIR, &keys)?;
+            let (_, desired) =
+                checked_and_resolved(&file, recipes.dir.as_deref(), crate::apply::DEFAULT_STATE_DIR, false, color)?;
             let written = render::write(&desired, &out)?;
             eprintln!("wrote {written} files under {}", out.display());
             Ok(exit::OK)

@@ -40,6 +40,9 @@ pub fn render(plan: &Plan, options: &Options) -> String {
             let line =
                 format!("  {} {}", change.action.symbol(), crate::diagnostic::sanitize(&change.resource.to_string()));
             let _ = writeln!(out, "{}  [{}]", paint(&line, code, options.color), planned.origin);
+            if let Some(note) = &change.note {
+                let _ = writeln!(out, "      {}", crate::diagnostic::sanitize(note));
+            }
             if options.explain {
                 for reason in &change.reasons {
                     let _ = writeln!(out, "      why: {}", crate::diagnostic::sanitize(reason));
@@ -122,6 +125,7 @@ mod tests {
             commands: Vec::new(),
             cleanup: Vec::new(),
             guards_access: None,
+            note: None,
         };
         let plan = Plan {
             format: 1,

@@ -43,7 +43,7 @@ pub fn run(command: RecipesCommand, local: Option<&Path>) -> Result<u8, Error> {
             let Some(loaded) = catalogue.get(&name) else {
                 let names: Vec<&str> = catalogue.names().collect();
                 let mut d = Diagnostic::error(format!("unknown recipe {}", quoted(&name)));
-                if let Some(best) = crate::description::suggest::closest(&name, names.iter().copied()) {
+                if let Some(best) = crate::vocab::suggest::closest(&name, names.iter().copied()) {
                     d = d.help(format!("did you mean {}?", quoted(best)));
                 }
                 return Err(Error::Invalid(vec![d.help(format!("recipes: {}", names.join(", ")))]));
@@ -133,6 +133,7 @@ fn verification_table(catalogue: &Catalogue) -> String {
     let mut out = String::from("\nWhat the end-to-end suite proved on real Debian servers (written by the suite):\n");
     let mut rows = Vec::new();
     let mut conditions: Vec<(String, Vec<String>)> = Vec::new();
+    let mut audits: Vec<(String, String, String)> = Vec::new();
     for loaded in catalogue.recipes() {
         let name = &loaded.recipe.name;
         let digest = catalogue.proof_digest(name).unwrap_or_default();
@@ -145,6 +146,9 @@ fn verification_table(catalogue: &Catalogue) -> String {
             Err(date) => format!("changed since proved ({date})"),
             Ok(Some(s)) => {
                 seen.extend(s.conditions.iter().map(|c| (*c).to_owned()));
+                if let Some(audit) = &s.audit {
+                    audits.push((name.clone(), release.to_owned(), audit.summary()));
+                }
                 let levels = s.levels.iter().map(|l| l.label()).collect::<Vec<_>>().join(", ");
                 match s.upstream.as_slice() {
                     [] => levels,
@@ -165,6 +169,12 @@ fn verification_table(catalogue: &Catalogue) -> String {
     let _ = writeln!(out, "{:<12} {:<width$} {}", "recipe", releases[0], releases[1]);
     for (name, first, second) in rows {
         let _ = writeln!(out, "{name:<12} {first:<width$} {second}");
+    }
+    if !audits.is_empty() {
+        let _ = writeln!(out, "\nWhat outside auditors found (audited):");
+        for (name, release, summary) in audits {
+            let _ = writeln!(out, "  {name:<12} {release:<10} {summary}");
+        }
     }
     if !conditions.is_empty() {
         let _ = writeln!(out, "\nProved on lab servers, which differ from yours in:");

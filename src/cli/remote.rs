@@ -89,7 +89,7 @@ fn selected(desired: &DesiredState, args: &ConnectionArgs) -> Result<DesiredStat
     for wanted in &args.only {
         if !names.contains(&wanted.as_str()) {
             let mut d = Diagnostic::error(format!("unknown server {}", quoted(wanted)));
-            if let Some(best) = crate::description::suggest::closest(wanted, names.iter().copied()) {
+            if let Some(best) = crate::vocab::suggest::closest(wanted, names.iter().copied()) {
                 d = d.help(format!("did you mean {}?", quoted(best)));
             }
             return Err(Error::Invalid(vec![d.help(format!("servers: {}", names.join(", ")))]));

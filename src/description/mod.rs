@@ -1,11 +1,7 @@
-//! Stage 1: the hoster description. `load` reads and types `hoster.yml`; `validate` checks
+//! Stage 1: the hoster description. `load` reads and types `hoster.yml`; `crate::validate` checks
 //! what types cannot (references, uniqueness, formats) and reports every problem at once.
 
-pub mod locate;
 pub mod model;
-pub mod suggest;
-pub mod types;
-pub mod validate;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,7 +9,7 @@ use std::sync::Arc;
 
 use crate::diagnostic::Diagnostic;
 use crate::source::SourceFile;
-pub use locate::Locations;
+pub use crate::yaml::locate::Locations;
 pub use model::Hoster;
 
 /// A parsed description, with what is needed to point back into its text.

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::types::FileMode;
+pub use crate::vocab::Distribution;
+use crate::vocab::values::FileMode;
 
 /// The whole description file.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -203,47 +204,6 @@ pub enum Control {
     Owned,
     Rented,
     Vps,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-pub enum Distribution {
-    #[default]
-    #[serde(rename = "debian-12")]
-    Debian12,
-    #[serde(rename = "debian-13")]
-    Debian13,
-}
-
-impl Distribution {
-    pub fn codename(self) -> &'static str {
-        match self {
-            Distribution::Debian12 => "bookworm",
-            Distribution::Debian13 => "trixie",
-        }
-    }
-
-    /// As the description writes it (`debian-12`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Distribution::Debian12 => "debian-12",
-            Distribution::Debian13 => "debian-13",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Distribution::Debian12 => "Debian 12 (bookworm)",
-            Distribution::Debian13 => "Debian 13 (trixie)",
-        }
-    }
-
-    /// The PHP the release ships (its packages and paths are named after it).
-    pub fn php(self) -> &'static str {
-        match self {
-            Distribution::Debian12 => "8.2",
-            Distribution::Debian13 => "8.4",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use crate::command::Command;
 use crate::facts::{FactQuery, HostFacts};
-use crate::recipe::model::Proto;
 use crate::resolve::{Check, CheckKind};
 use crate::shell::render;
+use crate::vocab::Proto;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckOutcome {

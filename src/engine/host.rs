@@ -110,6 +110,14 @@ fn work(
         Task::Facts | Task::Plan | Task::Operate { .. } => Ok(result),
         Task::Verify => {
             result.checks = checks::run(&state.checks, &facts, &endpoint.host, settings.timeouts.connect);
+            if let Some(packages) = &facts.reboot_required {
+                let asked = if packages.is_empty() { "no package named".to_owned() } else { packages.join(", ") };
+                emit(EventKind::Warning {
+                    text: format!(
+                        "a reboot is pending since an upgrade (/run/reboot-required; asked by: {asked}): until then, the old kernel or libraries keep running"
+                    ),
+                });
+            }
             for c in &result.checks {
                 emit(EventKind::Checked { check: c.check.clone(), ok: c.ok, detail: c.detail.clone() });
             }
@@ -163,7 +171,10 @@ fn settle_access(
     let files = access.files.join(", ");
     let restore = |transport: &mut SshTransport| {
         let script = apply::access::rollback_script(&settings.state_dir);
-        matches!(transport.run(&script, &mut |_| {}), Ok(o) if o.exit == 0)
+        match transport.run(&script, &mut |_| {}) {
+            Ok(out) => apply::access::Restore::from_exit(out.exit, &out.output),
+            Err(e) => apply::access::Restore::NotPutBack(e.to_string()),
+        }
     };
     match outcome {
         // Nothing ran (another run holds the lock) or the session is gone: the watchdog on

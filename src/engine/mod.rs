@@ -141,6 +141,8 @@ pub struct HostResult {
     pub output: Vec<String>,
 }
 
+use crate::apply::access::Restore;
+
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
     #[error("{0}")]
@@ -183,16 +185,10 @@ pub enum HostError {
     HandlerFailed { name: String, code: i32, output: String },
     #[error("the apply script stopped unexpectedly (exit status {code})\n{output}")]
     ApplyAborted { code: i32, output: String },
-    #[error(
-        "after this run, a new SSH login failed ({reason}); {}",
-        if *rolled_back { format!("the last checked {files} were put back and reloaded: chaton can still log in") } else { format!("the last checked {files} could NOT be put back: use the provider's console (the server puts them back by itself after the access watchdog's delay, 10 minutes unless --access-watchdog says otherwise, and at boot)") }
-    )]
-    AccessLost { files: String, reason: String, rolled_back: bool },
-    #[error(
-        "{error}\n  {}",
-        if *restored { format!("This run had touched what decides access: the last checked {files} were put back and reloaded, so nothing unproven stays active or waits for the next boot.") } else { format!("This run had touched what decides access, and the last checked {files} could NOT be put back now: the server does it by itself after the access watchdog's delay (10 minutes unless --access-watchdog says otherwise), and at boot.") }
-    )]
-    FailedAccessRestored { error: Box<HostError>, files: String, restored: bool },
+    #[error("after this run, a new SSH login failed ({reason}); {}", rolled_back.after_lost_login(files))]
+    AccessLost { files: String, reason: String, rolled_back: Restore },
+    #[error("{error}\n  This run had touched what decides access: {}", restored.after_failed_apply(files))]
+    FailedAccessRestored { error: Box<HostError>, files: String, restored: Restore },
     #[error(
         "an earlier run changed what decides access (sshd, the firewall) and ended before a new login proved it; the next apply proves it, or puts the last checked files back"
     )]

@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{FactQuery, GroupFacts, HostFacts, OsRelease, PathState, UnitFacts, UserFacts};
-use crate::description::model::Distribution;
-use crate::description::types::FileMode;
+use crate::vocab::Distribution;
+use crate::vocab::values::FileMode;
 
 const PACKAGES: &[&str] = &[
     "apt",

@@ -12,9 +12,9 @@ use std::fmt::Write as _;
 use base64::Engine as _;
 
 use super::{FactQuery, GroupFacts, HostFacts, OsRelease, PathState, UnitFacts, UserFacts};
-use crate::description::types::FileMode;
-use crate::recipe::model::Proto;
 use crate::shell::quote;
+use crate::vocab::Proto;
+use crate::vocab::values::FileMode;
 
 /// Content of larger files is not fetched (their diff says so).
 pub const MAX_TEXT_BYTES: u64 = 256 * 1024;
@@ -99,7 +99,7 @@ pub fn script(query: &FactQuery, state_dir: &str) -> String {
                 s,
                 "if [ -f {p} ] && m=$(awk {program} {p}{args} | sha256sum); then printf 'masked\t{i}\t%s\n' \"${{m%% *}}\"; fi",
                 p = quote(path),
-                program = quote(crate::resource::secret::MASK_PROGRAM),
+                program = quote(MASK_PROGRAM),
             );
         }
     }
@@ -130,6 +130,13 @@ pub fn script(query: &FactQuery, state_dir: &str) -> String {
         // The guard is already shell text built by `shell::render`.
         let _ = writeln!(s, "( {guard} ) </dev/null >/dev/null 2>&1; printf 'guard\\t{i}\\t%s\\n' \"$?\"");
     }
+    for (i, (explain, runs)) in query.explains.iter().enumerate() {
+        let condition = if runs.is_empty() { "true" } else { runs.as_str() };
+        let _ = writeln!(
+            s,
+            "if {condition}; then printf 'explain\\t{i}\\t%s\\n' \"$( ( {explain} ) </dev/null 2>/dev/null | head -n 1 | head -c 300 | b64)\"; fi"
+        );
+    }
     let journal = format!("{state_dir}/handlers");
     let _ = writeln!(
         s,
@@ -142,6 +149,9 @@ pub fn script(query: &FactQuery, state_dir: &str) -> String {
     if query.container {
         s.push_str("if c=$(systemd-detect-virt --container 2>/dev/null); then printf 'container\\t%s\\n' \"$c\"; fi\n");
     }
+    s.push_str(
+        "if [ -e /run/reboot-required ]; then printf 'reboot\\t%s\\n' \"$(sort -u /run/reboot-required.pkgs 2>/dev/null | tr '\\n' ' ' | b64)\"; fi\n",
+    );
     let unchecked = format!("{state_dir}/access/unchecked");
     let _ = writeln!(s, "if [ -e {} ]; then printf 'access\\tunchecked\\n'; fi", quote(&unchecked));
     s.push_str("printf 'end\\n'\n");
@@ -273,6 +283,17 @@ pub fn parse(output: &str, query: &FactQuery) -> Result<HostFacts, String> {
             ["guard", i, code] => {
                 facts.guards.insert(nth(&query.guards, i)?.clone(), *code == "0");
             }
+            ["explain", i, text] => {
+                let said = String::from_utf8_lossy(&b64(text)?).trim().to_owned();
+                let (key, _) = query
+                    .explains
+                    .iter()
+                    .nth(i.parse::<usize>().map_err(|e| e.to_string())?)
+                    .ok_or("explain index out of range")?;
+                if !said.is_empty() {
+                    facts.explanations.insert(key.clone(), crate::diagnostic::sanitize(&said));
+                }
+            }
             ["pending", name] => {
                 let name = String::from_utf8_lossy(&b64(name)?).into_owned();
                 if !facts.pending_handlers.contains(&name) {
@@ -281,6 +302,10 @@ pub fn parse(output: &str, query: &FactQuery) -> Result<HostFacts, String> {
             }
             ["access", "unchecked"] => facts.access_unchecked = true,
             ["container", name] => facts.container = Some((*name).to_owned()),
+            ["reboot", packages] => {
+                let packages = String::from_utf8_lossy(&b64(packages)?).into_owned();
+                facts.reboot_required = Some(packages.split_whitespace().map(crate::diagnostic::sanitize).collect());
+            }
             ["undescribed", line, state] => {
                 let line = String::from_utf8_lossy(&b64(line)?).into_owned();
                 let state = String::from_utf8_lossy(&b64(state)?).trim().to_owned();
@@ -361,6 +386,25 @@ pub fn open_ports(json: &[u8]) -> Result<BTreeSet<(u16, Proto)>, String> {
     }
     Ok(ports)
 }
+
+/// awk, same arguments but no OUTPUT: prints INPUT with each secret value replaced by its
+/// placeholder (what the file looked like before it was filled), for the facts digest.
+pub const MASK_PROGRAM: &str = r#"BEGIN {
+  input = ARGV[1]; n = 0
+  for (i = 2; i + 1 < ARGC; i += 2) {
+    if ((getline value < ARGV[i]) <= 0) { exit 2 }
+    close(ARGV[i]); n++; from[n] = value; to[n] = ARGV[i + 1]
+  }
+  while ((getline line < input) > 0) {
+    for (k = 1; k <= n; k++) {
+      out = ""
+      while ((j = index(line, from[k])) > 0) { out = out substr(line, 1, j - 1) to[k]; line = substr(line, j + length(from[k])) }
+      line = out line
+    }
+    printf "%s\n", line
+  }
+  exit 0
+}"#;
 
 #[cfg(test)]
 mod tests {

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::description::types::FileMode;
-use crate::recipe::model::Proto;
+use crate::vocab::Proto;
+use crate::vocab::values::FileMode;
 
 /// Everything the plan knows about one server.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +30,9 @@ pub struct HostFacts {
     pub firewall: Option<BTreeSet<(u16, Proto)>>,
     /// Results of `unless` guards, keyed by the guard's command line.
     pub guards: BTreeMap<String, bool>,
+    /// First line of output of the commands' `explain` lines that ran, keyed like guards.
+    #[serde(default)]
+    pub explanations: BTreeMap<String, String>,
     /// Roles and databases, when PostgreSQL runs (`None`: not installed or not running).
     #[serde(default)]
     pub postgres: Option<PostgresFacts>,
@@ -49,6 +52,10 @@ pub struct HostFacts {
     /// (`lxc`, `openvz`, `systemd-nspawn`), when asked for and it is one.
     #[serde(default)]
     pub container: Option<String>,
+    /// Debian asks for a reboot (`/run/reboot-required`, left by an upgrade of the kernel,
+    /// libc and the like): the packages that asked (`/run/reboot-required.pkgs`).
+    #[serde(default)]
+    pub reboot_required: Option<Vec<String>>,
 }
 
 /// A recorded thing the description no longer has.
@@ -150,6 +157,8 @@ pub struct FactQuery {
     pub groups: BTreeSet<String>,
     pub units: BTreeSet<String>,
     pub guards: BTreeSet<String>,
+    /// Commands' `explain` lines (shell text) and the condition under which each runs.
+    pub explains: BTreeMap<String, String>,
     pub packages: bool,
     pub firewall: bool,
     /// PostgreSQL's roles and databases.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::LabError;
 use super::process::run;
-use crate::description::model::Distribution;
+use crate::vocab::Distribution;
 
 const MIRROR: &str = "http://deb.debian.org/debian";
 const PACKAGES: &str = "openssh-server,systemd,systemd-sysv,dbus,iproute2,ca-certificates";

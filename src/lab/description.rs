@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::{LabError, LabState};
-use crate::description::model::Distribution;
+use crate::vocab::Distribution;
 
 fn distribution_name(d: Distribution) -> &'static str {
     match d {

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::description::model::Distribution;
+use crate::vocab::Distribution;
 
 pub use acme::LabAcme;
 pub use description::write_description;

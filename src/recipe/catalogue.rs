@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::description::Locations;
 use crate::diagnostic::{Diagnostic, quoted};
 use crate::source::{SourceFile, Span};
+use crate::yaml::locate::Locations;
 
 use super::model::Recipe;
 
@@ -34,6 +34,21 @@ pub struct LoadedRecipe {
 }
 
 impl LoadedRecipe {
+    /// The recipe's parameters: its defaults, overridden by those `set` (a service's
+    /// `params`, or the description's `infrastructure` entry for a recipe set up per server).
+    pub fn params_with(&self, set: &std::collections::BTreeMap<String, serde_json::Value>) -> serde_json::Value {
+        let mut params = serde_json::Map::new();
+        for (name, spec) in &self.recipe.params {
+            if let Some(default) = &spec.default {
+                params.insert(name.clone(), default.clone());
+            }
+        }
+        for (name, value) in set {
+            params.insert(name.clone(), value.clone());
+        }
+        serde_json::Value::Object(params)
+    }
+
     /// A problem with `field` of this recipe, shown where it is written.
     pub fn error_at(&self, field: &str, message: impl Into<String>) -> Diagnostic {
         let span = self.locations.value(field).unwrap_or(Span::FILE_START);

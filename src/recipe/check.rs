@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use crate::description::types::{is_domain_name, is_email, is_web_url};
 use crate::diagnostic::{Diagnostic, quoted};
+use crate::vocab::values::{is_domain_name, is_email, is_safe_path, is_web_url};
 
 use super::catalogue::{Catalogue, LoadedRecipe};
 use super::model::{ParamSpec, ParamType, RecipeKind, ResourceSpec};
@@ -66,7 +66,7 @@ pub fn check_param(spec: &ParamSpec, value: &Value) -> Result<(), String> {
             }
         }
         (ParamType::Path, Value::String(s)) => {
-            if s.starts_with('/') && !s.split('/').any(|c| c == "..") && !s.contains('\0') {
+            if is_safe_path(s) {
                 Ok(())
             } else {
                 Err(format!("{} is not an absolute path without `..`", quoted(s)))
@@ -276,7 +276,7 @@ pub fn check_recipe(loaded: &LoadedRecipe, catalogue: &Catalogue) -> Vec<Diagnos
         let (kind, notify) = kind_and_notify(resource);
         for (j, n) in notify.iter().enumerate() {
             if !handler_names.contains(&n.as_str()) {
-                let hint = crate::description::suggest::closest(n, handler_names.iter().copied())
+                let hint = crate::vocab::suggest::closest(n, handler_names.iter().copied())
                     .map(|s| format!("did you mean {}?", quoted(s)));
                 report(format!("resources[{i}].{kind}.notify[{j}]"), format!("no handler named {}", quoted(n)), hint);
             }

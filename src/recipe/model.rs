@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::description::model::Distribution;
-use crate::description::types::FileMode;
+use crate::vocab::Distribution;
+use crate::vocab::values::FileMode;
+pub use crate::vocab::{Presence, Proto};
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -238,22 +239,6 @@ pub struct PortSpec {
     pub shared: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Proto {
-    Tcp,
-    Udp,
-}
-
-impl std::fmt::Display for Proto {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Proto::Tcp => "tcp",
-            Proto::Udp => "udp",
-        })
-    }
-}
-
 /// One resource of a recipe, written `- KIND: {...}`. Each kind's struct repeats `when`,
 /// `for_each` and `notify`: serde cannot combine `flatten` with `deny_unknown_fields`, and
 /// rejecting unknown keys matters more than saving those lines. Strings are Tera templates; `when` is a Tera expression that
@@ -317,14 +302,6 @@ pub struct CharterSiteSpec {
     pub for_each: Option<String>,
     #[serde(default)]
     pub notify: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Presence {
-    #[default]
-    Present,
-    Absent,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -469,6 +446,10 @@ pub struct CommandSpec {
     pub creates: Option<String>,
     /// Skip when this command succeeds.
     pub unless: Option<Vec<String>>,
+    /// A read-only command whose first line of output the plan shows beside this one when
+    /// it is about to run (what it will do: "12 security update(s) pending"). Gathered with
+    /// the facts, only while the guard says the command runs.
+    pub explain: Option<Vec<String>>,
     pub when: Option<String>,
     pub for_each: Option<String>,
     #[serde(default)]

@@ -27,6 +27,9 @@ pub enum Level {
     BackedUp,
     /// A drill and a real restore brought deleted data back.
     Restored,
+    /// Outside auditors nobody here wrote (ssh-audit, testssl.sh, Lynis) judged the server
+    /// and found what the suite requires; their figures are in the record's `audit`.
+    Audited,
 }
 
 impl Level {
@@ -37,6 +40,7 @@ impl Level {
             Level::Verified => "verified",
             Level::BackedUp => "backed up",
             Level::Restored => "restored",
+            Level::Audited => "audited",
         }
     }
 }
@@ -58,10 +62,39 @@ pub struct Record {
     #[serde(default)]
     pub conditions: Vec<String>,
     pub proved: Vec<Level>,
+    /// The outside auditors' figures behind `audited`. Not compared between runs, as the
+    /// date is not: Lynis reads some kernel settings of the lab machine's own kernel through
+    /// the container, so its index may differ by a point from one machine to the next,
+    /// above the floor the suite requires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<Audit>,
     /// `YYYY-MM-DD`
     pub date: String,
     /// The end-to-end test that proved it: one record per recipe, release and test.
     pub test: String,
+}
+
+/// What outside auditors found on a lab server the recipe set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Audit {
+    /// ssh-audit's failures and warnings ("unknown algorithm" aside).
+    pub ssh_audit_problems: usize,
+    /// The HTTPS sites testssl.sh scanned, and the findings it rated low or worse.
+    pub testssl_sites: usize,
+    pub testssl_findings: usize,
+    /// Lynis's hardening index (0 to 100) and its warnings.
+    pub lynis_index: u32,
+    pub lynis_warnings: usize,
+}
+
+impl Audit {
+    /// One line, in English, for `recipes list`.
+    pub fn summary(&self) -> String {
+        format!(
+            "ssh-audit: {} failure(s) or warning(s); testssl.sh: {} finding(s) on {} site(s); Lynis hardening index {}, {} warning(s)",
+            self.ssh_audit_problems, self.testssl_findings, self.testssl_sites, self.lynis_index, self.lynis_warnings
+        )
+    }
 }
 
 /// What stands of a recipe on a release: the levels of every record proved for `digest`,
@@ -89,13 +122,15 @@ pub fn standing<'a>(
     let mut conditions: Vec<&str> = current.iter().flat_map(|r| r.conditions.iter().map(String::as_str)).collect();
     conditions.sort();
     conditions.dedup();
-    Ok(Some(Standing { levels, upstream, conditions }))
+    let audit = current.iter().find_map(|r| r.audit);
+    Ok(Some(Standing { levels, upstream, conditions, audit }))
 }
 
 pub struct Standing<'a> {
     pub levels: Vec<Level>,
     pub upstream: Vec<&'a str>,
     pub conditions: Vec<&'a str>,
+    pub audit: Option<Audit>,
 }
 
 /// The records built into this binary (none if the file is damaged: then nothing is claimed).
@@ -138,6 +173,7 @@ mod tests {
             test: test.into(),
             upstream: None,
             conditions: vec!["container".into()],
+            audit: None,
         }
     }
 

@@ -67,6 +67,7 @@ pub fn context(
     templates: &Templates,
     server: &Server,
     contexts: &[(&Service, Value)],
+    state_dir: &str,
     keys: &Keys,
 ) -> Result<Option<Value>, Vec<Diagnostic>> {
     let hoster = &description.hoster;
@@ -82,10 +83,10 @@ pub fn context(
         let mut paths = Vec::new();
         for (i, t) in spec.paths.iter().enumerate() {
             match templates.render_str(t, context, loaded, &format!("data.backup.paths[{i}]")) {
-                Ok(p) if p.starts_with('/') && !p.contains(['\n', '\0']) => paths.push(p),
+                Ok(p) if crate::vocab::values::is_safe_path(&p) => paths.push(p),
                 Ok(p) => problems.push(loaded.error_at(
                     &format!("data.backup.paths[{i}]"),
-                    format!("backup path {} is not an absolute path", crate::diagnostic::quoted(&p)),
+                    format!("backup path {} is not an absolute path without `..`", crate::diagnostic::quoted(&p)),
                 )),
                 Err(d) => problems.push(d),
             }
@@ -93,7 +94,6 @@ pub fn context(
         // The service's generated secrets go with its data: a restore elsewhere finds the
         // passwords its files were made with.
         if !loaded.recipe.secrets.is_empty() {
-            let state_dir = context["chaton"]["state_dir"].as_str().unwrap_or_default();
             paths.push(format!("{state_dir}/secrets/{}", service.name));
         }
         let mut databases = Vec::new();
@@ -150,7 +150,7 @@ pub fn context(
                 destination.address, destination.port, server.name
             );
             if let Some(key) = &destination.host_key {
-                let host = crate::transport::hostkey::host_pattern(&destination.address, destination.port);
+                let host = crate::vocab::host_pattern(&destination.address, destination.port);
                 known_hosts.push(format!("{host} {key}"));
             }
             repositories.push(json!({

@@ -5,7 +5,6 @@
 use serde_json::Value;
 
 use super::template::Templates;
-use crate::description::types::is_unix_name;
 use crate::diagnostic::{Diagnostic, quoted};
 use crate::recipe::catalogue::LoadedRecipe;
 use crate::recipe::model::{CheckSpec, ResourceSpec};
@@ -13,6 +12,16 @@ use crate::resolve::CheckKind;
 use crate::resource::{
     Database, Directory, Download, Exec, File, Group, Link, Package, Resource, Role, Service, User, secret,
 };
+use crate::vocab::values::{is_safe_path, is_unix_name};
+
+/// What the conversion needs besides the template context, typed rather than read back out
+/// of the JSON the templates see.
+pub struct Scope {
+    /// chaton's folder on the server (`--remote-state-dir`): generated secrets live there.
+    pub state_dir: String,
+    /// The placeholders of the recipe's own generated secrets (`secret::placeholder`).
+    pub secrets: Vec<String>,
+}
 
 /// Renders `spec` (found at `field` in the recipe) into zero or more resources, each with
 /// the handlers it notifies.
@@ -21,6 +30,7 @@ pub fn render_spec(
     loaded: &LoadedRecipe,
     spec: &ResourceSpec,
     context: &Value,
+    scope: &Scope,
     field: &str,
 ) -> Result<Vec<(Resource, Vec<String>)>, Diagnostic> {
     let fail = |message: String| loaded.error_at(field, message);
@@ -64,7 +74,7 @@ pub fn render_spec(
             out.extend(charter_site(site, templates).map_err(fail)?);
             continue;
         }
-        out.push(to_resource(spec, templates, &ctx).map_err(|problem| match problem {
+        out.push(to_resource(spec, templates, &ctx, scope).map_err(|problem| match problem {
             Problem::Message(m) => fail(m),
             Problem::Template(d) => d,
         })?);
@@ -141,7 +151,7 @@ fn charter_site(
             }
         }
     }
-    let mode = |m| crate::description::types::FileMode(m);
+    let mode = |m| crate::vocab::values::FileMode(m);
     let mut out: Vec<(Resource, Vec<String>)> = folders
         .into_iter()
         .map(|path| {
@@ -213,7 +223,12 @@ impl From<String> for Problem {
     }
 }
 
-fn to_resource(spec: ResourceSpec, templates: &Templates, ctx: &Value) -> Result<(Resource, Vec<String>), Problem> {
+fn to_resource(
+    spec: ResourceSpec,
+    templates: &Templates,
+    ctx: &Value,
+    scope: &Scope,
+) -> Result<(Resource, Vec<String>), Problem> {
     Ok(match spec {
         ResourceSpec::Package(p) => {
             for name in &p.names {
@@ -236,19 +251,17 @@ fn to_resource(spec: ResourceSpec, templates: &Templates, ctx: &Value) -> Result
             }
             // Placeholders of generated secrets: only this recipe's, and the file must end
             // with a newline (it is filled in line by line on the server).
-            let declared: Vec<&str> =
-                ctx["secrets"].as_object().map(|m| m.values().filter_map(Value::as_str).collect()).unwrap_or_default();
+            let declared = &scope.secrets;
             let mut secrets = Vec::new();
             for (placeholder, id) in secret::placeholders(&content) {
-                if !declared.contains(&placeholder.as_str()) {
+                if !declared.contains(&placeholder) {
                     return Err(Problem::Message(format!(
                         "{} names secret {}, which this recipe does not declare under `secrets`",
                         quoted(&f.path),
                         quoted(&id)
                     )));
                 }
-                secrets
-                    .push((placeholder, secret::path_of(ctx["chaton"]["state_dir"].as_str().unwrap_or_default(), &id)));
+                secrets.push((placeholder, secret::path_of(&scope.state_dir, &id)));
             }
             let mut content = content;
             if !secrets.is_empty() && !content.ends_with('\n') {
@@ -274,15 +287,10 @@ fn to_resource(spec: ResourceSpec, templates: &Templates, ctx: &Value) -> Result
             let password_file = match &r.password {
                 None => None,
                 Some(text) => {
-                    let declared: Vec<&str> = ctx["secrets"]
-                        .as_object()
-                        .map(|m| m.values().filter_map(Value::as_str).collect())
-                        .unwrap_or_default();
+                    let declared = &scope.secrets;
                     match secret::placeholders(text).as_slice() {
-                        [(placeholder, id)]
-                            if *placeholder == text.trim() && declared.contains(&placeholder.as_str()) =>
-                        {
-                            Some(secret::path_of(ctx["chaton"]["state_dir"].as_str().unwrap_or_default(), id))
+                        [(placeholder, id)] if *placeholder == text.trim() && declared.contains(placeholder) => {
+                            Some(secret::path_of(&scope.state_dir, id))
                         }
                         _ => {
                             return Err(Problem::Message(format!(
@@ -371,7 +379,10 @@ fn to_resource(spec: ResourceSpec, templates: &Templates, ctx: &Value) -> Result
             if let Some(p) = &c.creates {
                 check_path(p)?;
             }
-            (Resource::Command(Exec { run: c.run, creates: c.creates, unless: c.unless }), c.notify)
+            if let Some(e) = &c.explain {
+                check_argv(e)?;
+            }
+            (Resource::Command(Exec { run: c.run, creates: c.creates, unless: c.unless, explain: c.explain }), c.notify)
         }
         ResourceSpec::CharterSite(_) => {
             return Err(Problem::Message("internal error: charter_site expands earlier".into()));
@@ -399,7 +410,7 @@ fn check_sql_identifier(name: &str) -> Result<(), String> {
 
 fn check_path(path: &str) -> Result<(), String> {
     check_text(path, "path")?;
-    if !path.starts_with('/') || path.split('/').any(|c| c == "..") || (path.len() > 1 && path.ends_with('/')) {
+    if !is_safe_path(path) || (path.len() > 1 && path.ends_with('/')) {
         return Err(format!("{} is not an absolute path without `..`", quoted(path)));
     }
     Ok(())

@@ -18,14 +18,16 @@ use serde_json::{Value, json};
 
 use crate::command::Command;
 use crate::description::Description;
-use crate::description::model::{Distribution, Hoster, Server, Service};
+use crate::description::model::{Hoster, Server, Service};
 use crate::diagnostic::Diagnostic;
 use crate::keys::Keys;
 use crate::recipe::Catalogue;
 use crate::recipe::catalogue::LoadedRecipe;
 use crate::recipe::check::kind_and_notify;
-use crate::recipe::model::{HandlerAction, HandlerSpec, Proto, RecipeKind, ResourceSpec};
+use crate::recipe::model::{HandlerAction, HandlerSpec, RecipeKind, ResourceSpec};
 use crate::resource::{File, FirewallPort, Resource, Secret, secret};
+use crate::vocab::Distribution;
+use crate::vocab::Proto;
 
 use template::Templates;
 
@@ -229,7 +231,7 @@ fn resolve_server(
     let bases = catalogue.recipes().filter(|l| l.recipe.kind == RecipeKind::Base);
     for loaded in bases.chain(required.iter().copied()) {
         let context = server_recipe_context(&base_context, loaded, hoster);
-        if let Err(mut p) = render_recipe(templates, loaded, &context, &loaded.recipe.name, &mut out) {
+        if let Err(mut p) = render_recipe(templates, loaded, &context, state_dir, &loaded.recipe.name, &mut out) {
             problems.append(&mut p);
         }
     }
@@ -248,12 +250,12 @@ fn resolve_server(
         })
         .collect();
     if let Some(loaded) = catalogue.get(BACKUPS_RECIPE) {
-        match backup::context(description, catalogue, templates, server, &service_contexts, keys) {
+        match backup::context(description, catalogue, templates, server, &service_contexts, state_dir, keys) {
             Ok(Some(backup)) => {
                 let mut context = server_recipe_context(&base_context, loaded, hoster);
                 // Only this recipe sees the backup keys.
                 context["backup"] = backup;
-                if let Err(mut p) = render_recipe(templates, loaded, &context, BACKUPS_RECIPE, &mut out) {
+                if let Err(mut p) = render_recipe(templates, loaded, &context, state_dir, BACKUPS_RECIPE, &mut out) {
                     problems.append(&mut p);
                 }
             }
@@ -266,7 +268,7 @@ fn resolve_server(
         let Some(loaded) = catalogue.get(&service.recipe) else {
             continue;
         };
-        if let Err(mut p) = render_recipe(templates, loaded, context, &service.name, &mut out) {
+        if let Err(mut p) = render_recipe(templates, loaded, context, state_dir, &service.name, &mut out) {
             problems.append(&mut p);
         }
     }
@@ -459,16 +461,7 @@ fn server_recipe_context(base: &Value, loaded: &LoadedRecipe, hoster: &Hoster) -
 
 /// Recipe defaults overridden by the parameters the description sets.
 pub(crate) fn merged_params(loaded: &LoadedRecipe, set: &BTreeMap<String, Value>) -> Value {
-    let mut params = serde_json::Map::new();
-    for (name, spec) in &loaded.recipe.params {
-        if let Some(default) = &spec.default {
-            params.insert(name.clone(), default.clone());
-        }
-    }
-    for (name, value) in set {
-        params.insert(name.clone(), value.clone());
-    }
-    Value::Object(params)
+    loaded.params_with(set)
 }
 
 /// Desired resources of one server, merging identical duplicates and refusing conflicts.
@@ -507,11 +500,13 @@ impl Collector {
     }
 }
 
-/// Renders every resource and handler of one recipe for one service.
+/// Renders every resource and handler of one recipe for one service. `state_dir` is
+/// chaton's folder on the server, where generated secrets live.
 fn render_recipe(
     templates: &Templates,
     loaded: &LoadedRecipe,
     context: &Value,
+    state_dir: &str,
     origin: &str,
     out: &mut Collector,
 ) -> Result<(), Vec<Diagnostic>> {
@@ -525,10 +520,7 @@ fn render_recipe(
             Desired {
                 resource: Resource::Secret(Secret {
                     id: format!("{origin}/{name}"),
-                    path: secret::path_of(
-                        context["chaton"]["state_dir"].as_str().unwrap_or_default(),
-                        &format!("{origin}/{name}"),
-                    ),
+                    path: secret::path_of(state_dir, &format!("{origin}/{name}")),
                 }),
                 origin: origin.to_owned(),
                 notify: Vec::new(),
@@ -536,6 +528,11 @@ fn render_recipe(
             None,
         );
     }
+    // Templates see the placeholders as `secrets.NAME`; the conversion gets them typed.
+    let scope = convert::Scope {
+        state_dir: state_dir.to_owned(),
+        secrets: placeholders.values().filter_map(Value::as_str).map(str::to_owned).collect(),
+    };
     context["secrets"] = Value::Object(placeholders);
     let context = &context;
     for (i, spec) in loaded.recipe.handlers.iter().enumerate() {
@@ -579,7 +576,7 @@ fn render_recipe(
     for (i, spec) in loaded.recipe.resources.iter().enumerate() {
         let (kind, _) = kind_and_notify(spec);
         let field = format!("resources[{i}].{kind}");
-        match convert::render_spec(templates, loaded, spec, context, &field) {
+        match convert::render_spec(templates, loaded, spec, context, &scope, &field) {
             Ok(resources) => {
                 for (resource, notify) in resources {
                     out.push(Desired { resource, origin: origin.to_owned(), notify }, Some((loaded, &field)));

@@ -12,9 +12,9 @@
 //! the next firewall change.
 
 use super::Desired;
-use crate::description::types::FileMode;
 use crate::resource::Resource;
 use crate::resource::file::File;
+use crate::vocab::values::FileMode;
 
 /// The record's file name in the state folder.
 pub const RECORD: &str = "managed";
@@ -114,8 +114,8 @@ pub fn record_resource(resources: &[Desired], state_dir: &str) -> Desired {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recipe::model::Presence;
     use crate::resource::package::Package;
+    use crate::vocab::Presence;
 
     fn file(path: &str, origin: &str, notify: &[&str]) -> Desired {
         Desired {

@@ -6,8 +6,8 @@ use serde_json::json;
 use super::file::kind_name;
 use super::{Action, Change, ResourceId, change, fix_metadata, owner_args};
 use crate::command::Command;
-use crate::description::types::FileMode;
 use crate::facts::{HostFacts, PathState};
+use crate::vocab::values::FileMode;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Directory {

@@ -8,8 +8,8 @@ use serde_json::json;
 
 use super::{Action, Change, ResourceId, change, temporary_path};
 use crate::command::Command;
-use crate::description::types::FileMode;
 use crate::facts::{HostFacts, PathState};
+use crate::vocab::values::FileMode;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Download {

@@ -13,6 +13,8 @@ pub struct Exec {
     pub run: Vec<String>,
     pub creates: Option<String>,
     pub unless: Option<Vec<String>>,
+    /// Shown in the plan when the command runs (`CommandSpec::explain`).
+    pub explain: Option<Vec<String>>,
 }
 
 impl Exec {
@@ -27,6 +29,17 @@ impl Exec {
         }
         if let Some(unless) = &self.unless {
             query.guards.insert(Self::guard_key(unless));
+        }
+        if let Some(explain) = &self.explain {
+            // Run only while the guard says the command will: a no-op pays nothing for it.
+            let mut runs = Vec::new();
+            if let Some(path) = &self.creates {
+                runs.push(format!("[ ! -e {} ]", crate::shell::quote(path)));
+            }
+            if let Some(unless) = &self.unless {
+                runs.push(format!("! ( {} ) </dev/null >/dev/null 2>&1", Self::guard_key(unless)));
+            }
+            query.explains.insert(Self::guard_key(explain), runs.join(" && "));
         }
     }
 
@@ -45,13 +58,16 @@ impl Exec {
             }
             reasons.push(format!("`{key}` does not succeed yet"));
         }
-        Some(change(
+        let note = self.explain.as_ref().and_then(|e| facts.explanations.get(&Self::guard_key(e))).cloned();
+        let mut change = change(
             ResourceId { kind: "command".into(), name: self.run.join(" ") },
             Action::Run,
             None,
             Some(json!({ "run": self.run })),
             reasons,
             vec![Command::new(self.run.clone())],
-        ))
+        );
+        change.note = note;
+        Some(change)
     }
 }

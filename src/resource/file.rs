@@ -9,9 +9,9 @@ use serde_json::json;
 
 use super::{Action, Change, ResourceId, change, fix_metadata, owner_args, temporary_path};
 use crate::command::{Command, sha256_hex};
-use crate::description::types::FileMode;
 use crate::facts::{HostFacts, PathState};
 use crate::resource::secret;
+use crate::vocab::values::FileMode;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct File {

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::{Action, Change, ResourceId, change};
 use crate::command::Command;
 use crate::facts::HostFacts;
-use crate::recipe::model::Proto;
+use crate::vocab::Proto;
 
 pub const RULESET: &str = "/etc/nftables.conf";
 

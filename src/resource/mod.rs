@@ -109,6 +109,10 @@ pub struct Change {
     /// The file this change replaces decides chaton's access: back it up first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub guards_access: Option<String>,
+    /// What the server says this change will do, shown under it in every plan (a command's
+    /// `explain`: "12 security update(s) pending").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Resource {
@@ -202,11 +206,22 @@ pub(crate) fn change(
     reasons: Vec<String>,
     commands: Vec<Command>,
 ) -> Change {
-    Change { resource, action, before, after, reasons, diff: None, commands, cleanup: Vec::new(), guards_access: None }
+    Change {
+        resource,
+        action,
+        before,
+        after,
+        reasons,
+        diff: None,
+        commands,
+        cleanup: Vec::new(),
+        guards_access: None,
+        note: None,
+    }
 }
 
 /// `install`-style ownership and mode arguments shared by files, directories, downloads.
-pub(crate) fn owner_args(owner: &str, group: &str, mode: crate::description::types::FileMode) -> Vec<String> {
+pub(crate) fn owner_args(owner: &str, group: &str, mode: crate::vocab::values::FileMode) -> Vec<String> {
     vec!["-o".into(), owner.into(), "-g".into(), group.into(), "-m".into(), mode.to_string()]
 }
 
@@ -214,8 +229,8 @@ pub(crate) fn owner_args(owner: &str, group: &str, mode: crate::description::typ
 /// a reason for each difference.
 pub(crate) fn fix_metadata(
     path: &str,
-    have: (&str, &str, crate::description::types::FileMode),
-    want: (&str, &str, crate::description::types::FileMode),
+    have: (&str, &str, crate::vocab::values::FileMode),
+    want: (&str, &str, crate::vocab::values::FileMode),
     reasons: &mut Vec<String>,
     commands: &mut Vec<Command>,
 ) {

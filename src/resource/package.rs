@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{Action, Change, ResourceId, change};
 use crate::command::Command;
 use crate::facts::HostFacts;
-use crate::recipe::model::Presence;
+use crate::vocab::Presence;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Package {

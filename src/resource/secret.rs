@@ -65,24 +65,7 @@ pub const FILL_PROGRAM: &str = r#"BEGIN {
   exit 0
 }"#;
 
-/// awk, same arguments but no OUTPUT: prints INPUT with each secret value replaced by its
-/// placeholder (what the file looked like before it was filled), for the facts digest.
-pub const MASK_PROGRAM: &str = r#"BEGIN {
-  input = ARGV[1]; n = 0
-  for (i = 2; i + 1 < ARGC; i += 2) {
-    if ((getline value < ARGV[i]) <= 0) { exit 2 }
-    close(ARGV[i]); n++; from[n] = value; to[n] = ARGV[i + 1]
-  }
-  while ((getline line < input) > 0) {
-    for (k = 1; k <= n; k++) {
-      out = ""
-      while ((j = index(line, from[k])) > 0) { out = out substr(line, 1, j - 1) to[k]; line = substr(line, j + length(from[k])) }
-      line = out line
-    }
-    printf "%s\n", line
-  }
-  exit 0
-}"#;
+pub use crate::facts::gather::MASK_PROGRAM;
 
 /// One generated secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -74,6 +74,33 @@ pub fn is_free_licence(expression: &str) -> bool {
     any
 }
 
+/// What `chaton init` writes where the hoster has not answered yet. The self-check refuses
+/// them: a charter page must not publish them as if they were true.
+pub const PLACEHOLDER_NAME: &str = "My association";
+pub const PLACEHOLDER_DOMAIN: &str = "example.org";
+pub const PLACEHOLDER_PROVIDER: &str = "Your provider";
+
+/// The placeholders left in what the pages publish of the organisation, as field: value.
+fn placeholders_in_identity(data: &SiteData) -> Vec<String> {
+    let o = &data.organisation;
+    let mut found = Vec::new();
+    if o.name.trim() == PLACEHOLDER_NAME || o.name.trim().is_empty() {
+        found.push(format!("organisation.name is {:?}", o.name));
+    }
+    let on_placeholder_domain = |text: &str| {
+        text.ends_with(&format!("/{PLACEHOLDER_DOMAIN}"))
+            || text.ends_with(&format!("@{PLACEHOLDER_DOMAIN}"))
+            || text.contains(&format!("/{PLACEHOLDER_DOMAIN}/"))
+    };
+    if let Some(website) = o.website.as_deref().filter(|w| on_placeholder_domain(w)) {
+        found.push(format!("organisation.website is {website:?}"));
+    }
+    if let Some(email) = o.contact.as_ref().and_then(|c| c.email.as_deref()).filter(|e| on_placeholder_domain(e)) {
+        found.push(format!("organisation.contact.email is {email:?}"));
+    }
+    found
+}
+
 fn item(
     id: &'static str,
     title_en: &'static str,
@@ -90,6 +117,35 @@ fn item(
 pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
     let services = &data.services;
     let mut items = Vec::new();
+    // A check over every service says yes to none at all: that is a gap, not a pass.
+    let no_service = || Err::<String, String>("no service is described".into());
+
+    let placeholders = placeholders_in_identity(data);
+    items.push(item(
+        "identity",
+        "The organisation, its website and its contact are named",
+        "L'organisation, son site et son contact sont indiqués",
+        true,
+        if placeholders.is_empty() {
+            let o = &data.organisation;
+            let contact = o.contact.as_ref().and_then(|c| c.email.clone().or_else(|| c.url.clone()));
+            Ok([Some(o.name.clone()), o.website.clone(), contact].into_iter().flatten().collect::<Vec<_>>().join(", "))
+        } else {
+            Err(format!("placeholders written by `chaton init`: {}", placeholders.join("; ")))
+        },
+    ));
+    items.push(item(
+        "terms",
+        "The terms of use were read and adapted by the hoster",
+        "Les conditions d'utilisation ont été relues et adaptées par l'hébergeur",
+        true,
+        if data.terms_reviewed {
+            Ok("terms.html, reviewed (site.terms_reviewed)".into())
+        } else {
+            Err("terms.html is chaton's proposal, not reviewed: read and adapt it, then set site.terms_reviewed: true"
+                .into())
+        },
+    ));
 
     let non_free: Vec<String> = services
         .iter()
@@ -101,7 +157,9 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
         "All software is free software, with its SPDX licence",
         "Tous les logiciels sont libres, avec leur licence SPDX",
         true,
-        if non_free.is_empty() {
+        if services.is_empty() {
+            no_service()
+        } else if non_free.is_empty() {
             Ok(services
                 .iter()
                 .map(|s| format!("{}: {}", s.software.name, s.software.licence))
@@ -118,7 +176,9 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
         "The source code of each software is linked",
         "Le code source de chaque logiciel est indiqué",
         true,
-        if no_source.is_empty() {
+        if services.is_empty() {
+            no_service()
+        } else if no_source.is_empty() {
             Ok(format!("{} source link(s) on the services page", services.len()))
         } else {
             Err(format!("no source for {}", no_source.join(", ")))
@@ -144,7 +204,9 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
         "Every service says how users get their data back",
         "Chaque service indique comment récupérer ses données",
         true,
-        if no_export.is_empty() {
+        if services.is_empty() {
+            no_service()
+        } else if no_export.is_empty() {
             Ok(services
                 .iter()
                 .map(|s| match &s.export {
@@ -162,11 +224,15 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
         "Log retention is stated for every service",
         "La durée de conservation des journaux est indiquée pour chaque service",
         true,
-        Ok(services
-            .iter()
-            .map(|s| format!("{}: {} day(s)", s.name, s.log_retention_days))
-            .collect::<Vec<_>>()
-            .join("; ")),
+        if services.is_empty() {
+            no_service()
+        } else {
+            Ok(services
+                .iter()
+                .map(|s| format!("{}: {} day(s)", s.name, s.log_retention_days))
+                .collect::<Vec<_>>()
+                .join("; "))
+        },
     ));
     items.push(item(
         "statistics",
@@ -192,14 +258,20 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
             Err(format!("external resources: {}", external.join(", ")))
         },
     ));
-    let unnamed: Vec<&str> =
-        data.servers.iter().filter(|s| s.provider.trim().is_empty()).map(|s| s.name.as_str()).collect();
+    let unnamed: Vec<&str> = data
+        .servers
+        .iter()
+        .filter(|s| s.provider.trim().is_empty() || s.provider.trim() == PLACEHOLDER_PROVIDER)
+        .map(|s| s.name.as_str())
+        .collect();
     items.push(item(
         "hosting",
         "Each server's provider, country and degree of control are named",
         "L'hébergeur, le pays et le degré de maîtrise de chaque serveur sont indiqués",
         true,
-        if unnamed.is_empty() {
+        if data.servers.is_empty() {
+            Err("no server is described".into())
+        } else if unnamed.is_empty() {
             Ok(data
                 .servers
                 .iter()
@@ -207,7 +279,7 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
                 .collect::<Vec<_>>()
                 .join("; "))
         } else {
-            Err(format!("no provider for {}", unnamed.join(", ")))
+            Err(format!("no provider named for {} (or `chaton init`'s {PLACEHOLDER_PROVIDER:?})", unnamed.join(", ")))
         },
     ));
     let uncommitted: Vec<&str> = data.admins.iter().filter(|a| !a.committed).map(|a| a.name.as_str()).collect();
@@ -216,7 +288,9 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
         "Every admin committed to confidentiality",
         "Chaque admin s'est engagé·e à la confidentialité",
         false,
-        if uncommitted.is_empty() {
+        if data.admins.is_empty() {
+            Err("no admin is described: add yourself under admins".into())
+        } else if uncommitted.is_empty() {
             Ok(format!("{} admin(s)", data.admins.len()))
         } else {
             Err(format!("not signed: {}", uncommitted.join(", ")))
@@ -228,6 +302,9 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
         "Les sauvegardes sont décrites : fréquence, rétention, lieux, chiffrement",
         false,
         match &data.backups {
+            Some(b) if b.destinations.iter().any(|d| d.provider.trim() == PLACEHOLDER_PROVIDER) => {
+                Err(format!("a backup destination's provider is `chaton init`'s {PLACEHOLDER_PROVIDER:?}"))
+            }
             Some(b) if b.encryption => {
                 Ok(format!("{}, {} destination(s), encrypted", b.schedule, b.destinations.len()))
             }

@@ -9,9 +9,9 @@ use crate::description::model::{
     Backups, Capacity, Control, EconomicModel, Organisation, Price, ProviderType, Registration, Schedule,
     StatisticsTool, Status,
 };
-use crate::description::types::country_name;
 use crate::recipe::Catalogue;
 use crate::recipe::model::{InstallType, RecipeKind, Text};
+use crate::vocab::values::country_name;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SiteData {
@@ -252,7 +252,8 @@ fn log_retention(
 ) -> u32 {
     let mut days = recipe.data.log_retention_days;
     for required in recipe.requires.iter().filter_map(|name| catalogue.get(name)) {
-        let set = crate::resolve::described_params(required, hoster)["log_retention_days"].as_u64();
+        let described = hoster.infrastructure.get(&required.recipe.name).cloned().unwrap_or_default();
+        let set = required.params_with(&described)["log_retention_days"].as_u64();
         let value = set.map_or(required.recipe.data.log_retention_days, |d| u32::try_from(d).unwrap_or(u32::MAX));
         days = days.max(value);
     }
@@ -266,7 +267,7 @@ fn content_retention(
     service: &crate::description::model::Service,
 ) -> Option<Text> {
     let retention = loaded.recipe.data.retention.as_ref()?;
-    let days = crate::resolve::merged_params(loaded, &service.params)[&retention.param].as_u64().unwrap_or(0);
+    let days = loaded.params_with(&service.params)[&retention.param].as_u64().unwrap_or(0);
     if days == 0 {
         return Some(retention.never.clone());
     }

@@ -11,6 +11,7 @@ use ssh2::{HostKeyType, Session};
 
 use super::known_hosts::{self, Verdict};
 use super::{HostKeyPolicy, TransportError};
+pub use crate::vocab::host_pattern;
 
 /// OpenSSH's name for a key type.
 pub fn key_type_name(kind: HostKeyType) -> &'static str {
@@ -30,11 +31,6 @@ pub fn fingerprint(key: &[u8]) -> String {
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(key);
     format!("SHA256:{}", base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest))
-}
-
-/// The host pattern known_hosts uses for a port: `host` for 22, `[host]:port` otherwise.
-pub fn host_pattern(host: &str, port: u16) -> String {
-    if port == 22 { host.to_owned() } else { format!("[{host}]:{port}") }
 }
 
 /// Checks the session's host key against the policy; records it when `accept_new` allows.

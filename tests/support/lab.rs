@@ -117,6 +117,17 @@ pub fn idempotence(summary_stdout: &str) -> Result<(), String> {
 /// ACME CA, and `extra` names the test's own (`wireguard-go`). Called once, at the end of
 /// the test, when every assertion that proves them has passed.
 pub fn record(test: &str, upstream: Option<&str>, extra: &[&str], proved: &[(&str, &str, &[Level])]) {
+    record_audited(test, upstream, extra, proved, &[]);
+}
+
+/// `record`, with the outside auditors' figures of (recipe, release) for its `audited` level.
+pub fn record_audited(
+    test: &str,
+    upstream: Option<&str>,
+    extra: &[&str],
+    proved: &[(&str, &str, &[Level])],
+    audits: &[(&str, &str, verification::Audit)],
+) {
     let catalogue = chaton::recipe::Catalogue::builtin().unwrap();
     let uses_web = |recipe: &str| {
         recipe == "web" || catalogue.get(recipe).is_some_and(|l| l.recipe.requires.iter().any(|r| r == "web"))
@@ -136,6 +147,7 @@ pub fn record(test: &str, upstream: Option<&str>, extra: &[&str], proved: &[(&st
                 .map(str::to_owned)
                 .collect(),
             proved: levels.to_vec(),
+            audit: audits.iter().find(|(r, d, _)| r == recipe && d == release).map(|(_, _, audit)| *audit),
             date: date.clone(),
             test: test.to_owned(),
         })
@@ -235,6 +247,41 @@ pub fn ssh_audit(address: &str) -> Vec<String> {
         let is_problem = note.starts_with("fail]") || note.starts_with("warn]");
         if is_problem && !note.contains("unknown algorithm") {
             problems.push(format!("{algorithm}: [{note}"));
+        }
+    }
+    problems
+}
+
+/// What testssl.sh (an outside auditor, Debian's package) finds wrong with the HTTPS site
+/// `server_name` at `address`: a protocol below TLS 1.2 offered, or any finding it rates
+/// low, medium, high or critical (its vulnerability checks, BREACH among them, and the
+/// cipher categories). Panics if the scan saw no TLS 1.3 at all: a scan that reached
+/// nothing must not pass as clean.
+pub fn testssl(address: &str, server_name: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("testssl.json");
+    let out = Command::new("testssl")
+        .args(["--quiet", "--color", "0", "--warnings", "off", "--protocols", "--std", "--vulnerable", "--jsonfile"])
+        .arg(&json)
+        .args(["--ip", address, &format!("https://{server_name}/")])
+        .output()
+        .unwrap();
+    let text = std::fs::read_to_string(&json)
+        .unwrap_or_else(|e| panic!("testssl.sh wrote no report ({e}):\n{}", String::from_utf8_lossy(&out.stdout)));
+    let findings: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    let field = |f: &serde_json::Value, k: &str| f[k].as_str().unwrap_or_default().to_owned();
+    assert!(
+        findings.iter().any(|f| field(f, "id") == "TLS1_3" && field(f, "finding").starts_with("offered")),
+        "{server_name}: testssl.sh saw no TLS 1.3:\n{text}"
+    );
+    let mut problems = Vec::new();
+    for f in &findings {
+        let (id, severity, finding) = (field(f, "id"), field(f, "severity"), field(f, "finding"));
+        let old_protocol = ["SSLv2", "SSLv3", "TLS1", "TLS1_1"].contains(&id.as_str());
+        if (old_protocol && finding != "not offered")
+            || ["LOW", "MEDIUM", "HIGH", "CRITICAL"].contains(&severity.as_str())
+        {
+            problems.push(format!("{id} [{severity}] {finding}"));
         }
     }
     problems

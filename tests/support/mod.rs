@@ -229,6 +229,8 @@ resources:
   - command:
       run: [touch, "{{ params.root }}/initialised"]
       creates: "{{ params.root }}/initialised"
+      # Leaves a trace of each time it is asked, to show it is asked only while needed.
+      explain: [sh, -c, "echo asked >> '{{ params.root }}-explained'; echo '2 thing(s) to initialise'; echo second line"]
 handlers:
   - name: reload access
     # sshd reads an included file again on SIGHUP only, as a real server on `reload ssh`.

@@ -203,6 +203,14 @@ pub fn ssh_key_label_mismatch(line: &str) -> Option<String> {
 }
 
 /// An email address, loosely: one `@`, something on each side, a dot in the domain.
+/// The one rule for a path chaton writes, reads or backs up on a server: absolute, no `..`
+/// component (it could climb out of where it is meant to be), no control character (a
+/// newline or a NUL would make the server's tools read another path). Whether it may end
+/// with `/` is the caller's: a file may not, a folder may.
+pub fn is_safe_path(path: &str) -> bool {
+    path.starts_with('/') && !path.split('/').any(|c| c == "..") && !path.chars().any(char::is_control)
+}
+
 pub fn is_email(text: &str) -> bool {
     let Some((local, domain)) = text.split_once('@') else {
         return false;
@@ -220,6 +228,16 @@ pub fn is_web_url(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_safe_path_is_absolute_without_climbing_or_control_characters() {
+        for good in ["/", "/etc/motd", "/var/www/site/", "/srv/a b/c..d"] {
+            assert!(is_safe_path(good), "{good}");
+        }
+        for bad in ["etc/motd", "", "/var/../etc/shadow", "/srv/..", "/etc/a\nb", "/etc/a\0", "/etc/\ttab"] {
+            assert!(!is_safe_path(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn modes_parse_as_octal() {

@@ -1,4 +1,5 @@
-//! Semantic validation of a description: everything a type cannot say. Reports all problems
+//! Stage 2: the description checked against the recipes, once both are loaded: everything
+//! a type cannot say. Reports all problems
 //! at once, each at its place in the file, with the field path and a hint where one helps.
 
 use std::collections::{BTreeMap, HashMap};
@@ -6,13 +7,15 @@ use std::collections::{BTreeMap, HashMap};
 use crate::diagnostic::{Diagnostic, quoted};
 use crate::recipe::Catalogue;
 use crate::recipe::check::check_param;
-use crate::recipe::model::{Proto, Recipe, RecipeKind};
+use crate::recipe::model::{Recipe, RecipeKind};
 use crate::source::Span;
+use crate::vocab::Proto;
 
-use super::Description;
-use super::suggest::closest;
-use super::types::{
-    is_country_code, is_date, is_domain_name, is_email, is_identifier, is_ssh_public_key, is_unix_name, is_web_url,
+use crate::description::Description;
+use crate::vocab::suggest::closest;
+use crate::vocab::values::{
+    is_country_code, is_date, is_domain_name, is_email, is_identifier, is_safe_path, is_ssh_public_key, is_unix_name,
+    is_web_url,
 };
 
 /// Collects diagnostics, each placed with the description's location index.
@@ -185,7 +188,7 @@ fn admins(r: &mut Report) {
                 .hint("password logins are disabled, so an admin without a key could not log in");
         }
         for (j, key) in admin.ssh_keys.iter().enumerate() {
-            if let Some(mismatch) = crate::description::types::ssh_key_label_mismatch(key) {
+            if let Some(mismatch) = crate::vocab::values::ssh_key_label_mismatch(key) {
                 r.value(&format!("{path}.ssh_keys[{j}]"), mismatch)
                     .hint("copy the whole line of the .pub file as it is: the label comes with its key");
             } else if !is_ssh_public_key(key) {
@@ -229,7 +232,7 @@ fn servers(r: &mut Report) {
         if !is_unix_name(&server.ssh_user) {
             r.value(&format!("{path}.ssh_user"), format!("{} is not a valid Unix login", quoted(&server.ssh_user)));
         }
-        if let Some(mismatch) = server.host_key.as_deref().and_then(crate::description::types::ssh_key_label_mismatch) {
+        if let Some(mismatch) = server.host_key.as_deref().and_then(crate::vocab::values::ssh_key_label_mismatch) {
             r.value(&format!("{path}.host_key"), mismatch)
                 .hint("copy the key from `ssh-keyscan -t ed25519 HOST` as it is: the label comes with its key");
         } else if server.host_key.as_ref().is_some_and(|k| !is_ssh_public_key(k)) {
@@ -280,8 +283,7 @@ fn servers(r: &mut Report) {
                 // A newline or a NUL would make the server's tools read another path.
                 r.value(&format!("{fpath}.path"), format!("{} holds a control character", quoted(&file.path)))
                     .hint("a path is one line of text; remove the newline, tab or NUL");
-            } else if !file.path.starts_with('/') || file.path.split('/').any(|c| c == "..") || file.path.ends_with('/')
-            {
+            } else if !is_safe_path(&file.path) || file.path.ends_with('/') {
                 r.value(&format!("{fpath}.path"), format!("{} is not an absolute file path", quoted(&file.path)))
                     .hint("write the full path, such as /etc/motd");
             }

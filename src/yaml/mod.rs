@@ -10,10 +10,12 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde_saphyr::{DuplicateKeyPolicy, MessageFormatter as _};
 
-use crate::description::locate::Locations;
-use crate::description::types::HINT_SEPARATOR;
+pub mod locate;
+
 use crate::diagnostic::{Diagnostic, quoted};
 use crate::source::{Pos, SourceFile, Span};
+use crate::vocab::values::HINT_SEPARATOR;
+use locate::Locations;
 
 /// Larger than any real description by far; a bigger file is a mistake (or an attack).
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
@@ -240,7 +242,7 @@ fn more_problems<T: DeserializeOwned>(
             let (given, expected) = rest.split_once("`, expected ")?;
             // `expected `a``, `expected `a` or `b``, `expected one of `a`, `b`, `c``.
             let allowed: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-            let best = crate::description::suggest::closest(given, allowed.iter().copied())?;
+            let best = crate::vocab::suggest::closest(given, allowed.iter().copied())?;
             Some((given.to_owned(), best.to_owned()))
         });
         let went_on = match (stand_in, meant) {
@@ -525,7 +527,7 @@ fn explain(raw: &str) -> (String, Vec<String>) {
 fn unknown_name(what: &str, given: &str, expected: &str) -> (String, Vec<String>) {
     let allowed: Vec<&str> = expected.split(", ").map(|s| s.trim_matches('`')).collect();
     let mut helps = Vec::new();
-    if let Some(best) = crate::description::suggest::closest(given, allowed.iter().copied()) {
+    if let Some(best) = crate::vocab::suggest::closest(given, allowed.iter().copied()) {
         helps.push(format!("did you mean `{best}`?"));
     }
     helps.push(format!("expected one of: {}", allowed.join(", ")));
