@@ -68,6 +68,19 @@ fn init_writes_a_valid_description_and_never_overwrites() {
     assert_eq!(std::fs::read_to_string(dir.path().join("hoster.yml")).unwrap(), "# mine\n");
 }
 
+/// Asked without a terminal (a pipe, a CI job) and without --non-interactive, init writes
+/// no placeholder silently: it refuses, and says how to give the answers.
+#[test]
+fn init_without_a_terminal_refuses_instead_of_writing_placeholders() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = chaton().arg("init").arg(dir.path()).stdin(Stdio::piped()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("standard input is not one: nothing was written"), "{said}");
+    assert!(said.contains("--non-interactive"), "{said}");
+    assert!(!dir.path().join("hoster.yml").exists());
+}
+
 /// An untouched `init` file (every default taken) is valid, and its self-check says
 /// honestly what is still a placeholder instead of publishing it as true.
 #[test]
@@ -89,6 +102,15 @@ fn the_self_check_of_an_untouched_init_file_names_its_placeholders() {
 
 #[test]
 fn init_asked_in_a_real_terminal_writes_the_same_file_as_with_flags() {
+    // A home with one SSH key, which init offers as the first admin's.
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir(home.path().join(".ssh")).unwrap();
+    let key_file = home.path().join(".ssh/id_ed25519.pub");
+    std::fs::write(
+        &key_file,
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDy3GOHLgJxZLUpFyRindZU5ZO2G54Xe3zR0QNjHNRiu camille@laptop\n",
+    )
+    .unwrap();
     let flags = tempfile::tempdir().unwrap();
     let status = chaton()
         .args([
@@ -110,11 +132,28 @@ fn init_asked_in_a_real_terminal_writes_the_same_file_as_with_flags() {
             "camille",
             "--service",
             "website",
+            "--address",
+            "3 place du Capitole, 31000 Toulouse",
+            "--admin-name",
+            "Camille Martin",
+            "--admin-key",
+        ])
+        .arg(&key_file)
+        .args([
+            "--provider",
+            "Tetaneutral.net",
+            "--provider-address",
+            "11 rue Duclos, 31000 Toulouse",
+            "--provider-phone",
+            "+33 5 00 00 00 00",
         ])
         .arg(flags.path())
         .status()
         .unwrap();
     assert!(status.success());
+    let written = std::fs::read_to_string(flags.path().join("hoster.yml")).unwrap();
+    assert!(written.contains("    login: camille\n"), "{written}");
+    assert!(written.contains("camille@laptop"), "{written}");
 
     // A pseudo-terminal (util-linux `script`), answers typed one line at a time; one
     // answer is wrong first and asked again.
@@ -122,12 +161,16 @@ fn init_asked_in_a_real_terminal_writes_the_same_file_as_with_flags() {
     let command = format!("{} init {}", assert_cmd::cargo::cargo_bin("chaton").display(), asked.path().display());
     let mut child = Command::new("script")
         .args(["-qec", &command, "/dev/null"])
+        .env("HOME", home.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("script (util-linux) is installed");
-    let answers = "AMIPO\nAmipo.Example!\namipo.example\nhello@amipo.example\n\npangolin\ncamille\nwebsite\n";
+    // Organisation, a wrong domain then the right one, email, legal form (default), postal
+    // address; the first admin (login and key as offered); the server, its provider; the
+    // services.
+    let answers = "AMIPO\nAmipo.Example!\namipo.example\nhello@amipo.example\n\n3 place du Capitole, 31000 Toulouse\nCamille Martin\n\n\npangolin\ncamille\nTetaneutral.net\n11 rue Duclos, 31000 Toulouse\n+33 5 00 00 00 00\nwebsite\n";
     // Each answer is typed once its question is on the screen (every question ends in
     // `]: `), however slow the machine.
     let screen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
@@ -160,6 +203,8 @@ fn init_asked_in_a_real_terminal_writes_the_same_file_as_with_flags() {
     assert!(status.success(), "{screen}");
     assert!(screen.contains("Name of your organisation [My association]:"), "{screen}");
     assert!(screen.contains("a domain looks like amipo.example"), "{screen}");
+    assert!(screen.contains("1) ") && screen.contains("id_ed25519.pub camille@laptop"), "{screen}");
+    assert!(screen.contains("Your login on the servers [camille]:"), "{screen}");
     assert_eq!(
         std::fs::read_to_string(asked.path().join("hoster.yml")).unwrap(),
         std::fs::read_to_string(flags.path().join("hoster.yml")).unwrap()

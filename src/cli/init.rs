@@ -9,7 +9,7 @@ use clap::ValueEnum;
 
 use crate::error::{Error, exit};
 use crate::site::check::{PLACEHOLDER_DOMAIN, PLACEHOLDER_NAME, PLACEHOLDER_PROVIDER};
-use crate::vocab::values::{is_domain_name, is_email};
+use crate::vocab::values::{is_domain_name, is_email, is_ssh_public_key};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum LegalFormArg {
@@ -61,17 +61,51 @@ pub struct InitArgs {
     /// A service to offer, by recipe (repeat for several; see `chaton recipes list`).
     #[arg(long = "service", value_name = "RECIPE")]
     services: Vec<String>,
+    /// Postal address of the organisation (the legal notice gives it).
+    #[arg(long)]
+    address: Option<String>,
+    /// The first admin's name.
+    #[arg(long)]
+    admin_name: Option<String>,
+    /// The first admin's login on the servers.
+    #[arg(long)]
+    admin_login: Option<String>,
+    /// The first admin's SSH public key: the key itself, or a `.pub` file holding it.
+    #[arg(long)]
+    admin_key: Option<String>,
+    /// Name of the first server's hosting provider.
+    #[arg(long)]
+    provider: Option<String>,
+    /// Postal address of that provider (a French legal notice must give it).
+    #[arg(long)]
+    provider_address: Option<String>,
+    /// Phone number of that provider (a French legal notice must give it).
+    #[arg(long)]
+    provider_phone: Option<String>,
 }
 
-/// The answers, whatever way they came.
+/// The answers, whatever way they came. `None`: not known yet (a comment in the file, and
+/// the self-check names it).
 struct Answers {
     name: String,
     email: String,
     domain: String,
     legal_form: LegalFormArg,
+    address: Option<String>,
+    admin: Option<Admin>,
     server_address: String,
     ssh_user: String,
+    provider: String,
+    provider_address: Option<String>,
+    provider_phone: Option<String>,
     services: Vec<String>,
+}
+
+/// The first admin: who they are and the key they log in with.
+struct Admin {
+    name: String,
+    login: String,
+    key: String,
 }
 
 /// Asks on stderr, reads a line on stdin; empty (or end of input) takes the default.
@@ -112,7 +146,7 @@ fn email_ok(e: &str) -> Result<(), String> {
     if is_email(e) { Ok(()) } else { Err("an email address looks like contact@amipo.example".into()) }
 }
 
-fn collect(args: &InitArgs) -> Answers {
+fn collect(args: &InitArgs) -> Result<Answers, Error> {
     let interactive = !args.non_interactive;
     let pick =
         |given: &Option<String>, question: &str, default: &str, valid: &dyn Fn(&str) -> Result<(), String>| match given
@@ -136,6 +170,16 @@ fn collect(args: &InitArgs) -> Answers {
         }
         None => LegalFormArg::Association,
     };
+    let optional = |given: &Option<String>, question: &str| -> Option<String> {
+        let answer = match given {
+            Some(v) => v.clone(),
+            None if interactive => ask(question, "", &anything),
+            None => String::new(),
+        };
+        Some(answer.trim().to_owned()).filter(|a| !a.is_empty())
+    };
+    let address = optional(&args.address, "Postal address of the organisation (empty: later)");
+    let admin = collect_admin(args, interactive)?;
     let server_address = pick(
         &args.server_address,
         "Address of your first server (IP, name or ~/.ssh/config alias)",
@@ -155,6 +199,9 @@ fn collect(args: &InitArgs) -> Answers {
             Err("a Unix login: lower case letters, digits, `-`, `_`".into())
         }
     });
+    let provider = pick(&args.provider, "Name of its hosting provider", PLACEHOLDER_PROVIDER, &anything);
+    let provider_address = optional(&args.provider_address, "The provider's postal address (empty: later)");
+    let provider_phone = optional(&args.provider_phone, "The provider's phone number (empty: later)");
     let offered = service_recipes();
     let valid_services = |list: &str| -> Result<(), String> {
         let unknown: Vec<&str> =
@@ -176,7 +223,154 @@ fn collect(args: &InitArgs) -> Answers {
         };
         answer.split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_owned).collect()
     };
-    Answers { name, email, domain, legal_form, server_address, ssh_user, services }
+    Ok(Answers {
+        name,
+        email,
+        domain,
+        legal_form,
+        address,
+        admin,
+        server_address,
+        ssh_user,
+        provider,
+        provider_address,
+        provider_phone,
+        services,
+    })
+}
+
+/// The SSH public keys in `~/.ssh/*.pub`, as (file, key line), sorted by file name.
+fn keys_found() -> Vec<(PathBuf, String)> {
+    let Some(home) = std::env::var_os("HOME") else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(Path::new(&home).join(".ssh")) else { return Vec::new() };
+    let mut found: Vec<(PathBuf, String)> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "pub"))
+        .filter_map(|p| {
+            let line = std::fs::read_to_string(&p).ok()?.lines().next()?.trim().to_owned();
+            is_ssh_public_key(&line).then_some((p, line))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// An SSH public key given as the key itself or as a file holding it.
+fn key_from(given: &str) -> Result<String, String> {
+    let given = given.trim();
+    if is_ssh_public_key(given) {
+        return Ok(given.to_owned());
+    }
+    let path = match given.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME").map(|h| Path::new(&h).join(rest)).unwrap_or_else(|| rest.into()),
+        None => PathBuf::from(given),
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => match text.lines().next().map(str::trim) {
+            Some(line) if is_ssh_public_key(line) => Ok(line.to_owned()),
+            _ => Err(format!("{} holds no SSH public key (the .pub file, not the private key)", path.display())),
+        },
+        Err(_) => Err("an SSH public key (ssh-ed25519 AAAA...), or the .pub file that holds it".into()),
+    }
+}
+
+/// A login made from a name: its first word, lower case, letters and digits only.
+fn login_from(name: &str) -> String {
+    let word: String = name
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if word.chars().next().is_some_and(|c| c.is_ascii_lowercase()) { word } else { "admin".to_owned() }
+}
+
+/// The first admin, asked or from the flags: nobody when no key is given (the self-check
+/// then says no admin is described).
+fn collect_admin(args: &InitArgs, interactive: bool) -> Result<Option<Admin>, Error> {
+    if !interactive {
+        let Some(given) = &args.admin_key else { return Ok(None) };
+        let key = key_from(given).map_err(|e| Error::Output(format!("--admin-key: {e}")))?;
+        let login = args.admin_login.clone().unwrap_or_else(|| login_from(args.admin_name.as_deref().unwrap_or("")));
+        if !crate::vocab::values::is_unix_name(&login) {
+            return Err(Error::Output(format!("--admin-login: {login:?} is not a Unix login")));
+        }
+        let name = args.admin_name.clone().unwrap_or_else(|| login.clone());
+        return Ok(Some(Admin { name, login, key }));
+    }
+    let name = match &args.admin_name {
+        Some(n) => n.clone(),
+        None => ask("Your name, as the first admin of the servers (empty: later)", "", &anything),
+    };
+    if name.trim().is_empty() && args.admin_key.is_none() {
+        return Ok(None);
+    }
+    let login = match &args.admin_login {
+        Some(l) => l.clone(),
+        None => ask("Your login on the servers", &login_from(&name), &|u| {
+            if crate::vocab::values::is_unix_name(u) {
+                Ok(())
+            } else {
+                Err("a Unix login: lower case letters, digits, `-`, `_`".into())
+            }
+        }),
+    };
+    let key = match &args.admin_key {
+        Some(k) => key_from(k).map_err(|e| Error::Output(format!("--admin-key: {e}")))?,
+        None => {
+            let found = keys_found();
+            for (i, (path, line)) in found.iter().enumerate() {
+                let comment = line.split_whitespace().nth(2).unwrap_or_default();
+                eprintln!("  {}) {} {comment}", i + 1, path.display());
+            }
+            let default = if found.is_empty() { String::new() } else { "1".to_owned() };
+            let answer = ask(
+                "Your SSH public key: a number above, a .pub file, or the key itself (empty: later)",
+                &default,
+                &|a| {
+                    if a.is_empty() || a.parse::<usize>().is_ok_and(|n| (1..=found.len()).contains(&n)) {
+                        Ok(())
+                    } else {
+                        key_from(a).map(|_| ())
+                    }
+                },
+            );
+            match answer.parse::<usize>() {
+                Ok(n) if (1..=found.len()).contains(&n) => found[n - 1].1.clone(),
+                _ if answer.trim().is_empty() => return Ok(None),
+                _ => key_from(&answer).map_err(Error::Output)?,
+            }
+        }
+    };
+    let name = if name.trim().is_empty() { login.clone() } else { name.trim().to_owned() };
+    Ok(Some(Admin { name, login, key }))
+}
+
+/// What the written description leaves as a placeholder or out, in plain words.
+fn placeholders_left(a: &Answers) -> Vec<&'static str> {
+    let mut left = Vec::new();
+    if a.name == PLACEHOLDER_NAME {
+        left.push("the organisation's name");
+    }
+    if a.domain == PLACEHOLDER_DOMAIN {
+        left.push("the website's domain");
+    }
+    if a.address.is_none() {
+        left.push("the organisation's postal address");
+    }
+    if a.admin.is_none() {
+        left.push("the first admin and their SSH key");
+    }
+    if a.provider == PLACEHOLDER_PROVIDER {
+        left.push("the hosting provider's name");
+    }
+    if a.provider_address.is_none() || a.provider_phone.is_none() {
+        left.push("the provider's address and phone");
+    }
+    left.push("the review of the terms of use (site.terms_reviewed)");
+    left
 }
 
 /// The recipes a hoster can offer as services.
@@ -189,6 +383,49 @@ fn service_recipes() -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// `admins:`, with the first admin when known.
+fn admins_yaml(a: &Answers) -> String {
+    match &a.admin {
+        Some(admin) => format!(
+            "# People with an account on every server, with sudo, who log in with their SSH keys. Once\n\
+             # the first apply made the accounts, set ssh_user below to your login.\n\
+             admins:\n  - name: {}\n    login: {}\n    ssh_keys:\n      - {}\n    \
+             # Signed the confidentiality commitment the charter asks of admins?\n    \
+             confidentiality_commitment: false\n",
+            q(&admin.name),
+            admin.login,
+            q(&admin.key)
+        ),
+        None => "# People with an account on every server: add yourself with your SSH public key (the\n\
+                 # line in ~/.ssh/id_ed25519.pub), then set ssh_user below to your login.\n\
+                 admins: []\n"
+            .to_owned(),
+    }
+}
+
+/// The provider's address and phone, or comments saying where they go.
+fn provider_details_yaml(a: &Answers) -> String {
+    let line = |key: &str, value: &Option<String>, example: &str| match value {
+        Some(v) => format!("      {key}: {}\n", q(v)),
+        None => format!("      # {key}: {example}\n"),
+    };
+    format!(
+        "      # Its postal address and phone: a French legal notice must give them.\n{}{}",
+        line("address", &a.provider_address, "16 rue de la Paix, 31000 Toulouse"),
+        line("phone", &a.provider_phone, "+33 5 00 00 00 00")
+    )
+}
+
+/// `registration:` for a recipe: for members where the hoster makes the accounts, open to
+/// all without registration otherwise (ChatonsInfos' MEMBER and NONE).
+fn registration_of(recipe: &str) -> &'static str {
+    let accounts = crate::recipe::Catalogue::builtin()
+        .ok()
+        .and_then(|c| c.get(recipe).map(|l| l.recipe.data.accounts))
+        .unwrap_or(false);
+    if accounts { "member" } else { "none" }
 }
 
 /// The `services:` entries: the website on the main domain, others on sub-domains.
@@ -205,7 +442,8 @@ fn services_yaml(a: &Answers, date: &str) -> String {
             (recipe.clone(), format!("{recipe}.{}", a.domain), "")
         };
         out.push_str(&format!(
-            "  - name: {name}\n    recipe: {recipe}\n    server: server1\n    domain: {domain}\n    access:\n      registration: none\n    start_date: {date}\n{params}"
+            "  - name: {name}\n    recipe: {recipe}\n    server: server1\n    domain: {domain}\n    access:\n      # none: used without an account; member: accounts the hoster makes.\n      registration: {registration}\n    start_date: {date}\n{params}",
+            registration = registration_of(recipe),
         ));
     }
     out
@@ -245,6 +483,7 @@ organisation:
   legal_form: {legal_form}
   # The person legally responsible for what is published.
   publication_director: {name_q}
+{address}
   contact:
     email: {email}
   # When you started hosting services (YYYY-MM-DD).
@@ -258,18 +497,15 @@ organisation:
       - donations
     price_policy: Services are free.
 
-# People with an account on every server: add yourself with your SSH public key (the
-# line in ~/.ssh/id_ed25519.pub), then set ssh_user below to your login.
-admins: []
-
+{admins}
 servers:
   - name: server1
     # An IP address, a DNS name or a Host alias from ~/.ssh/config.
     address: {server}
     ssh_user: {ssh_user}
     provider:
-      name: {placeholder_provider}
-      # home, hosted_bay, hosted_server or outsourced.
+      name: {provider}
+{provider_details}      # home, hosted_bay, hosted_server or outsourced.
       type: outsourced
       # Two-letter country code where the machine is.
       country: FR
@@ -295,7 +531,7 @@ backups:
     weekly: 4
   destinations:
     - name: local
-      provider: {placeholder_provider}
+      provider: {provider}
       country: FR
   encryption: true
 "#,
@@ -308,7 +544,13 @@ backups:
         server = q(&a.server_address),
         ssh_user = a.ssh_user,
         services = services_yaml(a, date),
-        placeholder_provider = PLACEHOLDER_PROVIDER,
+        address = match &a.address {
+            Some(address) => format!("  # The postal address the legal notice gives.\n  address: {}", q(address)),
+            None => "  # The postal address the legal notice gives (a French one must):\n  # address: 1 rue de la Paix, 31000 Toulouse".to_owned(),
+        },
+        admins = admins_yaml(a),
+        provider = q(&a.provider),
+        provider_details = provider_details_yaml(a),
     )
 }
 
@@ -334,7 +576,16 @@ pub fn run(args: InitArgs) -> Result<u8, Error> {
             existing.join(", ")
         )));
     }
-    let answers = collect(&args);
+    use std::io::IsTerminal as _;
+    if !args.non_interactive && !std::io::stdin().is_terminal() {
+        return Err(Error::Output(
+            "chaton init asks its questions in a terminal, and standard input is not one: nothing was written. \
+             Give the answers as flags with --non-interactive (see chaton init --help); what no flag gives is left \
+             as a placeholder that chaton docs --check names"
+                .into(),
+        ));
+    }
+    let answers = collect(&args)?;
     std::fs::create_dir_all(&args.dir)
         .map_err(|e| Error::Output(format!("cannot create {}: {e}", args.dir.display())))?;
     let files = [
@@ -344,6 +595,14 @@ pub fn run(args: InitArgs) -> Result<u8, Error> {
     ];
     for (path, text) in files {
         super::output::write_atomically(Path::new(path), text.as_bytes())?;
+    }
+    let left = placeholders_left(&answers);
+    if !left.is_empty() {
+        eprintln!(
+            "left for you to fill in (`chaton docs {} --check` names them until you do): {}",
+            targets[0].display(),
+            left.join(", ")
+        );
     }
     eprintln!(
         "wrote {}. Next: chaton check {}",

@@ -181,6 +181,10 @@ fn default_ssh_port() -> u16 {
 #[serde(deny_unknown_fields)]
 pub struct Provider {
     pub name: String,
+    /// Postal address and phone number of the provider: a French legal notice must give
+    /// them for whoever hosts the site (LCEN, article 6).
+    pub address: Option<String>,
+    pub phone: Option<String>,
     #[serde(rename = "type")]
     pub kind: ProviderType,
     /// ISO 3166-1 alpha-2 code of the country the server is in.

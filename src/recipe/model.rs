@@ -118,6 +118,12 @@ pub struct DataPolicy {
     /// charter asks how they get it back (`export`).
     #[serde(default = "yes")]
     pub holds_user_data: bool,
+    /// Whether users need an account the hoster makes for them (Nextcloud, Radicale, a VPN
+    /// peer), rather than using it as they come (a website, Etherpad's pads): `chaton init`
+    /// then describes the service as for members (`registration: member`), else open
+    /// without registration (`none`).
+    #[serde(default)]
+    pub accounts: bool,
     /// How long logs are kept, in days (0: no logs).
     pub log_retention_days: u32,
     /// How a user gets their data out, if the service holds user data.

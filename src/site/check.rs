@@ -282,6 +282,31 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
             Err(format!("no provider named for {} (or `chaton init`'s {PLACEHOLDER_PROVIDER:?})", unnamed.join(", ")))
         },
     ));
+    // The legal notice: who publishes (with an address) and who hosts (name, address,
+    // phone), as French law asks of any site (LCEN, article 6).
+    let mut legal_gaps = Vec::new();
+    if data.organisation.address.as_deref().is_none_or(|a| a.trim().is_empty()) {
+        legal_gaps.push("organisation.address".to_owned());
+    }
+    for s in &data.servers {
+        if s.provider_address.as_deref().is_none_or(|a| a.trim().is_empty()) {
+            legal_gaps.push(format!("the address of {}'s provider", s.name));
+        }
+        if s.provider_phone.as_deref().is_none_or(|a| a.trim().is_empty()) {
+            legal_gaps.push(format!("the phone of {}'s provider", s.name));
+        }
+    }
+    items.push(item(
+        "legal-notice",
+        "The legal notice gives the publisher's address and each host's address and phone",
+        "Les mentions légales donnent l'adresse de l'éditeur, et l'adresse et le téléphone de chaque hébergeur",
+        false,
+        if legal_gaps.is_empty() {
+            Ok("legal.html".into())
+        } else {
+            Err(format!("missing (a French legal notice must give them): {}", legal_gaps.join(", ")))
+        },
+    ));
     let uncommitted: Vec<&str> = data.admins.iter().filter(|a| !a.committed).map(|a| a.name.as_str()).collect();
     items.push(item(
         "confidentiality",

@@ -37,6 +37,8 @@ pub struct AdminData {
 pub struct ServerData {
     pub name: String,
     pub provider: String,
+    pub provider_address: Option<String>,
+    pub provider_phone: Option<String>,
     /// ChatonsInfos `host.provider.type`.
     pub provider_type: &'static str,
     pub country_code: String,
@@ -142,6 +144,8 @@ impl SiteData {
             .map(|s| ServerData {
                 name: s.name.clone(),
                 provider: s.provider.name.clone(),
+                provider_address: s.provider.address.clone(),
+                provider_phone: s.provider.phone.clone(),
                 provider_type: match s.provider.kind {
                     ProviderType::Home => "HOME",
                     ProviderType::HostedBay => "HOSTEDBAY",
