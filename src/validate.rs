@@ -112,7 +112,7 @@ fn organisation(r: &mut Report) {
     if org.name.trim().is_empty() {
         r.value("organisation.name", "the organisation name is empty".into());
     }
-    if org.description.as_deref().is_none_or(|d| d.trim().is_empty()) {
+    if org.description.as_ref().is_none_or(crate::description::model::Localized::is_blank) {
         missing(r, "description", charter);
     }
     match &org.website {

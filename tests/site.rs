@@ -42,7 +42,9 @@ fn every_page_exists_in_both_languages_with_the_chatonsinfos_files() {
     let services = String::from_utf8(site.files["en/services.html"].clone()).unwrap();
     assert!(services.contains("BSD-2-Clause") && services.contains("https://github.com/nginx/nginx"), "{services}");
     let economy = String::from_utf8(site.files["fr/economy.html"].clone()).unwrap();
-    assert!(economy.contains("membership fees, donations"));
+    assert!(economy.contains("cotisations, dons"), "{economy}");
+    let economy = String::from_utf8(site.files["en/economy.html"].clone()).unwrap();
+    assert!(economy.contains("membership fees, donations"), "{economy}");
     // The terms are a template until the hoster says they reviewed them (the example's
     // are reviewed).
     assert!(!String::from_utf8_lossy(&site.files["fr/terms.html"]).contains("class=\"review\""));
@@ -302,4 +304,98 @@ fn the_data_page_states_the_pad_retention_the_description_sets() {
     let forever = text.replace("pad_retention_days: 365", "pad_retention_days: 0");
     let page = data(&forever, "en");
     assert!(page.contains("Pads are kept until someone deletes them.") && !page.contains("are deleted"), "{page}");
+}
+
+/// The French pages of the example speak French: no English prose (the words below never
+/// appear in French text) and no internal value (`None`, `Member`, `daily`) where a word
+/// is meant. Licence expressions (`GPL-2.0-only AND MIT`) are SPDX, upper case, and pass.
+#[test]
+fn the_french_pages_hold_no_english_prose_and_no_internal_value() {
+    const ENGLISH: &[&str] = &[
+        "the",
+        "and",
+        "of",
+        "for",
+        "with",
+        "is",
+        "are",
+        "your",
+        "you",
+        "our",
+        "this",
+        "that",
+        "from",
+        "not",
+        "only",
+        "none",
+        "members",
+        "daily",
+        "weekly",
+        "hourly",
+        "kept",
+        "day",
+        "days",
+        "logs",
+        "encrypted",
+        "yes",
+        "free",
+        "hosted",
+        "self",
+        "missing",
+        "link",
+        "tool",
+        "resource",
+    ];
+    const INTERNAL: &[&str] = &[
+        "None",
+        "Free",
+        "Member",
+        "Client",
+        "OK",
+        "WARNING",
+        "ERROR",
+        "OPEN",
+        "FULL",
+        "pay_what_you_want",
+        "owned",
+        "rented",
+        "vps",
+    ];
+    let site = build(Path::new(EXAMPLE), "2026-11-25");
+    let mut found = Vec::new();
+    let mut pages = 0;
+    for (path, bytes) in site.files.iter().filter(|(p, _)| p.starts_with("fr/") && p.ends_with(".html")) {
+        pages += 1;
+        let html = String::from_utf8_lossy(bytes);
+        // The visible text: tags (and the style sheet's link) out, entities as they read.
+        let mut text = String::new();
+        let mut in_tag = false;
+        for c in html.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' => {
+                    in_tag = false;
+                    text.push(' ');
+                }
+                _ if !in_tag => text.push(c),
+                _ => {}
+            }
+        }
+        let text = text.replace("&#x27;", "'").replace("&amp;", "&").replace("&quot;", "\"");
+        // Licence identifiers, versions and addresses (`GPL-2.0-only`, `https://...`) are not prose.
+        let prose = text.split_whitespace().filter(|t| !t.contains(|c: char| c.is_ascii_digit()) && !t.contains("://"));
+        for word in prose.flat_map(|t| t.split(|c: char| !(c.is_alphanumeric() || c == '_'))).filter(|w| !w.is_empty())
+        {
+            if ENGLISH.contains(&word) || INTERNAL.contains(&word) {
+                let at = text.find(word).unwrap_or(0);
+                let context: String = text[at.saturating_sub(60)..].chars().take(120).collect();
+                found.push(format!(
+                    "{path}: {word:?} in \"{}\"",
+                    context.split_whitespace().collect::<Vec<_>>().join(" ")
+                ));
+            }
+        }
+    }
+    assert!(pages >= 9, "only {pages} French pages");
+    assert!(found.is_empty(), "English or internal values on the French pages:\n{}", found.join("\n"));
 }

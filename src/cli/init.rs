@@ -476,8 +476,11 @@ fn description(a: &Answers, date: &str) -> String {
 # Who you are: published on your legal-notice and about pages.
 organisation:
   name: {name_q}
-  # One or two sentences about what you do.
-  description: {description_q}
+  # One or two sentences about what you do, in French and English (the pages of each
+  # language show their own; one string is shown on both).
+  description:
+    fr: {description_fr}
+    en: {description_q}
   website: https://{domain}
   # person, association, company or coop.
   legal_form: {legal_form}
@@ -494,8 +497,10 @@ organisation:
   economic_model:
     for_profit: false
     funding:
-      - donations
-    price_policy: Services are free.
+      - {{fr: dons, en: donations}}
+    price_policy:
+      fr: Les services sont gratuits.
+      en: Services are free.
 
 {admins}
 servers:
@@ -538,6 +543,7 @@ backups:
         name = a.name.replace('\n', " "),
         name_q = q(&a.name),
         description_q = q(&format!("{} offers free-software services to its members and neighbours.", a.name)),
+        description_fr = q(&format!("{} propose des services libres à ses membres et à ses voisins.", a.name)),
         domain = a.domain,
         legal_form = a.legal_form.yaml(),
         email = q(&a.email),

@@ -37,11 +37,83 @@ pub struct Hoster {
     pub recipes_dir: Option<String>,
 }
 
+/// Free text the charter pages publish: one string, shown on the pages of both languages,
+/// or one text per language, `{fr: ..., en: ...}` (`chaton docs --check` advises that).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Localized {
+    PerLanguage { fr: String, en: String },
+    Same(String),
+}
+
+impl Localized {
+    /// The text for `lang` (`fr` or `en`).
+    pub fn get(&self, lang: &str) -> &str {
+        match self {
+            Localized::PerLanguage { fr, .. } if lang == "fr" => fr,
+            Localized::PerLanguage { en, .. } => en,
+            Localized::Same(text) => text,
+        }
+    }
+
+    pub fn is_blank(&self) -> bool {
+        match self {
+            Localized::PerLanguage { fr, en } => fr.trim().is_empty() && en.trim().is_empty(),
+            Localized::Same(text) => text.trim().is_empty(),
+        }
+    }
+
+    pub fn in_one_language(&self) -> bool {
+        matches!(self, Localized::Same(_))
+    }
+}
+
+/// A string, or a mapping with exactly `fr` and `en`, each refused with its own message.
+impl<'de> Deserialize<'de> for Localized {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Localized;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a text, or its French and English versions as `{fr: ..., en: ...}`")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Localized, E> {
+                Ok(Localized::Same(text.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Localized, A::Error> {
+                use serde::de::Error as _;
+                let (mut fr, mut en) = (None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "fr" => fr = Some(map.next_value::<String>()?),
+                        "en" => en = Some(map.next_value::<String>()?),
+                        other => {
+                            return Err(A::Error::custom(format!(
+                                "unknown language `{other}`: the pages are in French and English (`fr`, `en`)"
+                            )));
+                        }
+                    }
+                }
+                match (fr, en) {
+                    (Some(fr), Some(en)) => Ok(Localized::PerLanguage { fr, en }),
+                    (None, _) => Err(A::Error::custom(
+                        "missing `fr`: give the text in both languages, or one string for both".to_owned(),
+                    )),
+                    (_, None) => Err(A::Error::custom(
+                        "missing `en`: give the text in both languages, or one string for both".to_owned(),
+                    )),
+                }
+            }
+        }
+        deserializer.deserialize_any(Visit)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Organisation {
     pub name: String,
-    pub description: Option<String>,
+    pub description: Option<Localized>,
     pub website: Option<String>,
     /// Path (relative to the description) or URL of the logo.
     pub logo: Option<String>,
@@ -57,7 +129,7 @@ pub struct Organisation {
     #[serde(default)]
     pub language: Language,
     pub economic_model: Option<EconomicModel>,
-    pub meetings: Option<String>,
+    pub meetings: Option<Localized>,
     pub chatons: Option<Chatons>,
 }
 
@@ -115,11 +187,11 @@ pub struct EconomicModel {
     pub for_profit: bool,
     /// Where the money comes from: "membership fees", "donations", "grants"...
     #[serde(default)]
-    pub funding: Vec<String>,
-    pub membership_fee: Option<String>,
-    pub price_policy: Option<String>,
+    pub funding: Vec<Localized>,
+    pub membership_fee: Option<Localized>,
+    pub price_policy: Option<Localized>,
     /// What the money pays for (the charter asks for it).
-    pub spending: Option<String>,
+    pub spending: Option<Localized>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use super::context::SiteData;
+use crate::recipe::model::Text;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckItem {
@@ -13,8 +14,10 @@ pub struct CheckItem {
     pub title_fr: &'static str,
     pub required: bool,
     pub ok: bool,
-    /// What shows it holds, or what is missing.
+    /// What shows it holds, or what is missing: in English (the command line's), and in
+    /// French for the French pages.
     pub evidence: String,
+    pub evidence_fr: String,
 }
 
 /// SPDX identifiers of free software licences (OSI-approved or FSF-free) the recipes use
@@ -106,10 +109,22 @@ fn item(
     title_en: &'static str,
     title_fr: &'static str,
     required: bool,
-    result: Result<String, String>,
+    result: Result<Text, Text>,
 ) -> CheckItem {
     let ok = result.is_ok();
-    CheckItem { id, title_en, title_fr, required, ok, evidence: result.unwrap_or_else(|missing| missing) }
+    let Text { en, fr } = result.unwrap_or_else(|missing| missing);
+    CheckItem { id, title_en, title_fr, required, ok, evidence: en, evidence_fr: fr }
+}
+
+/// Evidence as the English and the French pages say it.
+fn says(en: impl Into<String>, fr: impl Into<String>) -> Text {
+    Text { en: en.into(), fr: fr.into() }
+}
+
+/// Evidence that reads the same in both languages (names, licences, files).
+fn same(text: impl Into<String>) -> Text {
+    let text = text.into();
+    Text { en: text.clone(), fr: text }
 }
 
 /// Checks what the description and recipes say. `external` lists resources the built
@@ -118,7 +133,7 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
     let services = &data.services;
     let mut items = Vec::new();
     // A check over every service says yes to none at all: that is a gap, not a pass.
-    let no_service = || Err::<String, String>("no service is described".into());
+    let no_service = || Err::<Text, Text>(says("no service is described", "aucun service n'est décrit"));
 
     let placeholders = placeholders_in_identity(data);
     items.push(item(
@@ -129,9 +144,15 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
         if placeholders.is_empty() {
             let o = &data.organisation;
             let contact = o.contact.as_ref().and_then(|c| c.email.clone().or_else(|| c.url.clone()));
-            Ok([Some(o.name.clone()), o.website.clone(), contact].into_iter().flatten().collect::<Vec<_>>().join(", "))
+            Ok(same(
+                [Some(o.name.clone()), o.website.clone(), contact].into_iter().flatten().collect::<Vec<_>>().join(", "),
+            ))
         } else {
-            Err(format!("placeholders written by `chaton init`: {}", placeholders.join("; ")))
+            let list = placeholders.join("; ");
+            Err(says(
+                format!("placeholders written by `chaton init`: {list}"),
+                format!("valeurs provisoires écrites par `chaton init` : {list}"),
+            ))
         },
     ));
     items.push(item(
@@ -140,10 +161,12 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
         "Les conditions d'utilisation ont été relues et adaptées par l'hébergeur",
         true,
         if data.terms_reviewed {
-            Ok("terms.html, reviewed (site.terms_reviewed)".into())
+            Ok(says("terms.html, reviewed (site.terms_reviewed)", "terms.html, relues (site.terms_reviewed)"))
         } else {
-            Err("terms.html is chaton's proposal, not reviewed: read and adapt it, then set site.terms_reviewed: true"
-                .into())
+            Err(says(
+                "terms.html is chaton's proposal, not reviewed: read and adapt it, then set site.terms_reviewed: true",
+                "terms.html est la proposition de chaton, non relue : lisez-la et adaptez-la, puis mettez site.terms_reviewed: true",
+            ))
         },
     ));
 
@@ -160,13 +183,16 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
         if services.is_empty() {
             no_service()
         } else if non_free.is_empty() {
-            Ok(services
-                .iter()
-                .map(|s| format!("{}: {}", s.software.name, s.software.licence))
-                .collect::<Vec<_>>()
-                .join("; "))
+            Ok(same(
+                services
+                    .iter()
+                    .map(|s| format!("{}: {}", s.software.name, s.software.licence))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ))
         } else {
-            Err(format!("not recognised as free: {}", non_free.join(", ")))
+            let list = non_free.join(", ");
+            Err(says(format!("not recognised as free: {list}"), format!("non reconnus comme libres : {list}")))
         },
     ));
     let no_source: Vec<&str> =
@@ -179,9 +205,14 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
         if services.is_empty() {
             no_service()
         } else if no_source.is_empty() {
-            Ok(format!("{} source link(s) on the services page", services.len()))
+            let n = services.len();
+            Ok(says(
+                format!("{n} source link(s) on the services page"),
+                format!("{n} lien(s) vers les sources sur la page des services"),
+            ))
         } else {
-            Err(format!("no source for {}", no_source.join(", ")))
+            let list = no_source.join(", ");
+            Err(says(format!("no source for {list}"), format!("pas de source pour {list}")))
         },
     ));
     items.push(item(
@@ -191,10 +222,17 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
         true,
         match &data.organisation.economic_model {
             Some(m) if !m.funding.is_empty() || m.price_policy.is_some() => {
-                Ok(format!("economy.html; funding: {}", m.funding.join(", ")))
+                let funding = |lang| m.funding.iter().map(|f| f.get(lang)).collect::<Vec<_>>().join(", ");
+                Ok(says(
+                    format!("economy.html; funding: {}", funding("en")),
+                    format!("economy.html ; financement : {}", funding("fr")),
+                ))
             }
-            Some(_) => Err("economic_model has no funding sources and no price policy".into()),
-            None => Err("organisation.economic_model is missing".into()),
+            Some(_) => Err(says(
+                "economic_model has no funding sources and no price policy",
+                "economic_model n'a ni financement ni politique de prix",
+            )),
+            None => Err(says("organisation.economic_model is missing", "organisation.economic_model manque")),
         },
     ));
     let no_export: Vec<&str> =
@@ -207,16 +245,20 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
         if services.is_empty() {
             no_service()
         } else if no_export.is_empty() {
-            Ok(services
-                .iter()
-                .map(|s| match &s.export {
-                    Some(e) => format!("{}: {}", s.name, e.formats.join(", ")),
-                    None => format!("{}: holds no user data", s.name),
-                })
-                .collect::<Vec<_>>()
-                .join("; "))
+            let list = |none: &str, colon: &str| {
+                services
+                    .iter()
+                    .map(|s| match &s.export {
+                        Some(e) => format!("{}{colon}{}", s.name, e.formats.join(", ")),
+                        None => format!("{}{colon}{none}", s.name),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            Ok(says(list("holds no user data", ": "), list("ne garde pas de données d'utilisateurs", " : ")))
         } else {
-            Err(format!("no export documented for {}", no_export.join(", ")))
+            let list = no_export.join(", ");
+            Err(says(format!("no export documented for {list}"), format!("aucun export indiqué pour {list}")))
         },
     ));
     items.push(item(
@@ -227,11 +269,17 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
         if services.is_empty() {
             no_service()
         } else {
-            Ok(services
-                .iter()
-                .map(|s| format!("{}: {} day(s)", s.name, s.log_retention_days))
-                .collect::<Vec<_>>()
-                .join("; "))
+            let list = |days: &str, none: &str, colon: &str| {
+                services
+                    .iter()
+                    .map(|s| match s.log_retention_days {
+                        0 => format!("{}{colon}{none}", s.name),
+                        n => format!("{}{colon}{n} {days}", s.name),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            Ok(says(list("day(s)", "no logs", ": "), list("jour(s)", "aucun journal", " : ")))
         },
     ));
     items.push(item(
@@ -240,11 +288,15 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
         "Les statistiques de visite, s'il y en a, utilisent un logiciel libre auto-hébergé",
         true,
         match &data.statistics {
-            None => Ok("no statistics tool".into()),
-            Some(s) if s.self_hosted && is_free_licence(&s.licence) => {
-                Ok(format!("{} ({}), self-hosted", s.software, s.licence))
-            }
-            Some(s) => Err(format!("{} ({}) is not free software hosted by you", s.software, s.licence)),
+            None => Ok(says("no statistics tool", "aucun outil de statistiques")),
+            Some(s) if s.self_hosted && is_free_licence(&s.licence) => Ok(says(
+                format!("{} ({}), self-hosted", s.software, s.licence),
+                format!("{} ({}), auto-hébergé", s.software, s.licence),
+            )),
+            Some(s) => Err(says(
+                format!("{} ({}) is not free software hosted by you", s.software, s.licence),
+                format!("{} ({}) n'est pas un logiciel libre hébergé par vous", s.software, s.licence),
+            )),
         },
     ));
     items.push(item(
@@ -253,9 +305,10 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
         "Le site ne charge rien depuis d'autres sites (polices, scripts, images, CDN)",
         true,
         if external.is_empty() {
-            Ok("no external resource in any page".into())
+            Ok(says("no external resource in any page", "aucune ressource extérieure dans les pages"))
         } else {
-            Err(format!("external resources: {}", external.join(", ")))
+            let list = external.join(", ");
+            Err(says(format!("external resources: {list}"), format!("ressources extérieures : {list}")))
         },
     ));
     let unnamed: Vec<&str> = data
@@ -270,41 +323,105 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
         "L'hébergeur, le pays et le degré de maîtrise de chaque serveur sont indiqués",
         true,
         if data.servers.is_empty() {
-            Err("no server is described".into())
+            Err(says("no server is described", "aucun serveur n'est décrit"))
         } else if unnamed.is_empty() {
-            Ok(data
-                .servers
-                .iter()
-                .map(|s| format!("{}: {}, {}, {}", s.name, s.provider, s.country_code, s.control))
-                .collect::<Vec<_>>()
-                .join("; "))
+            let control = |c: &str, fr: bool| match (c, fr) {
+                ("owned", false) => "our own machine",
+                ("owned", true) => "machine à nous",
+                ("rented", false) => "rented machine",
+                ("rented", true) => "machine louée",
+                (_, false) => "rented virtual server",
+                (_, true) => "serveur virtuel loué",
+            };
+            let list = |fr: bool| {
+                data.servers
+                    .iter()
+                    .map(|s| {
+                        let colon = if fr { " : " } else { ": " };
+                        format!("{}{colon}{}, {}, {}", s.name, s.provider, s.country_code, control(s.control, fr))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            Ok(says(list(false), list(true)))
         } else {
-            Err(format!("no provider named for {} (or `chaton init`'s {PLACEHOLDER_PROVIDER:?})", unnamed.join(", ")))
+            let list = unnamed.join(", ");
+            Err(says(
+                format!("no provider named for {list} (or `chaton init`'s {PLACEHOLDER_PROVIDER:?})"),
+                format!("aucun hébergeur nommé pour {list} (ou le {PLACEHOLDER_PROVIDER:?} de `chaton init`)"),
+            ))
         },
     ));
     // The legal notice: who publishes (with an address) and who hosts (name, address,
     // phone), as French law asks of any site (LCEN, article 6).
-    let mut legal_gaps = Vec::new();
+    let mut legal_gaps: Vec<Text> = Vec::new();
     if data.organisation.address.as_deref().is_none_or(|a| a.trim().is_empty()) {
-        legal_gaps.push("organisation.address".to_owned());
+        legal_gaps.push(same("organisation.address"));
     }
     for s in &data.servers {
         if s.provider_address.as_deref().is_none_or(|a| a.trim().is_empty()) {
-            legal_gaps.push(format!("the address of {}'s provider", s.name));
+            legal_gaps.push(says(
+                format!("the address of {}'s provider", s.name),
+                format!("l'adresse de l'hébergeur de {}", s.name),
+            ));
         }
         if s.provider_phone.as_deref().is_none_or(|a| a.trim().is_empty()) {
-            legal_gaps.push(format!("the phone of {}'s provider", s.name));
+            legal_gaps.push(says(
+                format!("the phone of {}'s provider", s.name),
+                format!("le téléphone de l'hébergeur de {}", s.name),
+            ));
         }
     }
+    let gaps = |fr: bool| {
+        legal_gaps.iter().map(|g| if fr { g.fr.as_str() } else { g.en.as_str() }).collect::<Vec<_>>().join(", ")
+    };
     items.push(item(
         "legal-notice",
         "The legal notice gives the publisher's address and each host's address and phone",
         "Les mentions légales donnent l'adresse de l'éditeur, et l'adresse et le téléphone de chaque hébergeur",
         false,
         if legal_gaps.is_empty() {
-            Ok("legal.html".into())
+            Ok(same("legal.html"))
         } else {
-            Err(format!("missing (a French legal notice must give them): {}", legal_gaps.join(", ")))
+            Err(says(
+                format!("missing (a French legal notice must give them): {}", gaps(false)),
+                format!("manquent (des mentions légales françaises doivent les donner) : {}", gaps(true)),
+            ))
+        },
+    ));
+    // Free text in one string is shown as it is on the pages of both languages.
+    let o = &data.organisation;
+    let mut one_language: Vec<String> = Vec::new();
+    let mut note = |field: &str, text: Option<&crate::description::model::Localized>| {
+        if text.is_some_and(|t| t.in_one_language() && !t.is_blank()) {
+            one_language.push(field.to_owned());
+        }
+    };
+    note("organisation.description", o.description.as_ref());
+    note("organisation.meetings", o.meetings.as_ref());
+    if let Some(m) = &o.economic_model {
+        for (i, f) in m.funding.iter().enumerate() {
+            note(&format!("economic_model.funding[{i}]"), Some(f));
+        }
+        note("economic_model.membership_fee", m.membership_fee.as_ref());
+        note("economic_model.price_policy", m.price_policy.as_ref());
+        note("economic_model.spending", m.spending.as_ref());
+    }
+    items.push(item(
+        "both-languages",
+        "The pages' free text is written in French and in English",
+        "Les textes libres des pages sont écrits en français et en anglais",
+        false,
+        if one_language.is_empty() {
+            Ok(says("every free text has `fr` and `en`", "chaque texte libre a `fr` et `en`"))
+        } else {
+            let list = one_language.join(", ");
+            Err(says(
+                format!("in one language, shown as it is on both sites: {list} (write {{fr: ..., en: ...}})"),
+                format!(
+                    "en une seule langue, montrés tels quels sur les deux sites : {list} (écrivez {{fr: ..., en: ...}})"
+                ),
+            ))
         },
     ));
     let uncommitted: Vec<&str> = data.admins.iter().filter(|a| !a.committed).map(|a| a.name.as_str()).collect();
@@ -314,11 +431,15 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
         "Chaque admin s'est engagé·e à la confidentialité",
         false,
         if data.admins.is_empty() {
-            Err("no admin is described: add yourself under admins".into())
+            Err(says(
+                "no admin is described: add yourself under admins",
+                "aucun admin n'est décrit : ajoutez-vous sous admins",
+            ))
         } else if uncommitted.is_empty() {
-            Ok(format!("{} admin(s)", data.admins.len()))
+            Ok(same(format!("{} admin(s)", data.admins.len())))
         } else {
-            Err(format!("not signed: {}", uncommitted.join(", ")))
+            let list = uncommitted.join(", ");
+            Err(says(format!("not signed: {list}"), format!("non signé : {list}")))
         },
     ));
     items.push(item(
@@ -327,14 +448,21 @@ pub fn run(data: &SiteData, external: &[String]) -> Vec<CheckItem> {
         "Les sauvegardes sont décrites : fréquence, rétention, lieux, chiffrement",
         false,
         match &data.backups {
-            Some(b) if b.destinations.iter().any(|d| d.provider.trim() == PLACEHOLDER_PROVIDER) => {
-                Err(format!("a backup destination's provider is `chaton init`'s {PLACEHOLDER_PROVIDER:?}"))
-            }
+            Some(b) if b.destinations.iter().any(|d| d.provider.trim() == PLACEHOLDER_PROVIDER) => Err(says(
+                format!("a backup destination's provider is `chaton init`'s {PLACEHOLDER_PROVIDER:?}"),
+                format!(
+                    "le fournisseur d'une destination de sauvegarde est le {PLACEHOLDER_PROVIDER:?} de `chaton init`"
+                ),
+            )),
             Some(b) if b.encryption => {
-                Ok(format!("{}, {} destination(s), encrypted", b.schedule, b.destinations.len()))
+                let n = b.destinations.len();
+                Ok(says(
+                    format!("{}, {n} destination(s), encrypted", b.schedule_words.en),
+                    format!("{}, {n} destination(s), chiffrées", b.schedule_words.fr),
+                ))
             }
-            Some(_) => Err("backups are not encrypted".into()),
-            None => Err("no backups section".into()),
+            Some(_) => Err(says("backups are not encrypted", "les sauvegardes ne sont pas chiffrées")),
+            None => Err(says("no backups section", "pas de section backups")),
         },
     ));
     items

@@ -76,6 +76,9 @@ pub struct ServiceData {
     pub export: Option<ExportData>,
     /// ChatonsInfos values.
     pub registration: &'static str,
+    /// The same, as the pages say them in each language.
+    pub registration_words: Text,
+    pub status_words: Text,
     pub capacity: &'static str,
     pub price: &'static str,
     pub status: &'static str,
@@ -92,6 +95,7 @@ pub struct ExportData {
 #[derive(Debug, Clone, Serialize)]
 pub struct BackupsData {
     pub schedule: &'static str,
+    pub schedule_words: Text,
     pub daily: u32,
     pub weekly: u32,
     pub monthly: u32,
@@ -197,6 +201,20 @@ impl SiteData {
                         .export
                         .as_ref()
                         .map(|e| ExportData { how: e.how.clone(), formats: e.formats.clone() }),
+                    registration_words: match service.access.registration {
+                        Registration::None => words("none, open to everyone", "aucune, ouvert à toutes et tous"),
+                        Registration::Free => words("free sign-up", "libre"),
+                        Registration::Member => words("members only", "réservée aux membres"),
+                        Registration::Client => words("clients only", "réservée aux clients"),
+                    },
+                    status_words: match service.status {
+                        Status::Ok => words("running normally", "fonctionne normalement"),
+                        Status::Warning => words("disturbed", "perturbé"),
+                        Status::Alert => words("seriously disturbed", "fortement perturbé"),
+                        Status::Error => words("down", "en panne"),
+                        Status::Over => words("closed", "fermé"),
+                        Status::Void => words("not started yet", "pas encore ouvert"),
+                    },
                     registration: match service.access.registration {
                         Registration::None => "None",
                         Registration::Free => "Free",
@@ -279,8 +297,18 @@ fn content_retention(
     Some(Text { en: fill(&retention.after.en), fr: fill(&retention.after.fr) })
 }
 
+/// A value as the pages say it in English and in French.
+fn words(en: &str, fr: &str) -> Text {
+    Text { en: en.to_owned(), fr: fr.to_owned() }
+}
+
 fn backups(b: &Backups, drills: &std::collections::BTreeMap<String, String>) -> BackupsData {
     BackupsData {
+        schedule_words: match b.schedule {
+            Schedule::Hourly => words("every hour", "toutes les heures"),
+            Schedule::Daily => words("every day", "tous les jours"),
+            Schedule::Weekly => words("every week", "toutes les semaines"),
+        },
         schedule: match b.schedule {
             Schedule::Hourly => "hourly",
             Schedule::Daily => "daily",

@@ -55,6 +55,15 @@ pub fn build(description: &Description, catalogue: &Catalogue, today: &str) -> R
     let data = SiteData::from_description(description, catalogue, today);
     let mut tera = Tera::default();
     tera.autoescape_on(vec![".html"]);
+    // `{{ text | in_lang(lang=lang) }}`: free text the description gives in one string for
+    // both languages, or as `{fr, en}` (`Localized`).
+    tera.register_filter("in_lang", |value: tera::Value, kwargs: tera::Kwargs, _: &tera::State| {
+        let lang: &str = kwargs.get("lang").ok().flatten().unwrap_or("fr");
+        match value.as_str() {
+            Some(text) => text.to_owned(),
+            None => value.get_from_path(lang).and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
+        }
+    });
     let mut problems = Vec::new();
     // All at once: a page and the layout it extends must be added together.
     let templates: Vec<(&str, &str)> = catalogue
@@ -211,7 +220,12 @@ fn chatonsinfos(data: &SiteData) -> Vec<(String, String)> {
         }
     };
     add(&mut entries, "organization.name", Some(org.name.clone()));
-    add(&mut entries, "organization.description", org.description.clone());
+    // In the organisation's own language: ChatonsInfos holds one text.
+    let lang = match org.language {
+        crate::description::model::Language::Fr => "fr",
+        crate::description::model::Language::En => "en",
+    };
+    add(&mut entries, "organization.description", org.description.as_ref().map(|d| d.get(lang).to_owned()));
     add(&mut entries, "organization.website", org.website.clone());
     add(&mut entries, "organization.logo.url", org.logo.clone().filter(|l| l.starts_with("https://")));
     add(&mut entries, "organization.contact.email", org.contact.as_ref().and_then(|c| c.email.clone()));
