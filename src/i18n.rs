@@ -47,6 +47,14 @@ const FRENCH: &[(&str, &str)] = &[
         "partez de `chaton init`, ou copiez examples/amipo/hoster.yml",
     ),
     ("missing key {}", "clé {} manquante"),
+    (
+        "unknown language {}: the pages are in French and English (`fr`, `en`)",
+        "langue inconnue {} : les pages sont en français et en anglais (`fr`, `en`)",
+    ),
+    (
+        "missing {}: give the text in both languages, or one string for both",
+        "il manque {} : donnez le texte dans les deux langues, ou un seul texte pour les deux",
+    ),
     ("add {}: to this mapping", "ajoutez {}: à ce bloc"),
     (
         "add {} at the top level of the file, without indentation",

@@ -148,6 +148,7 @@ fn description_errors_speak_french_when_asked() {
         "malformed-missing-colon",
         "malformed-unclosed-quote",
         "malformed-unclosed-flow",
+        "localized-unknown-language",
     ] {
         let output = Command::cargo_bin("chaton")
             .unwrap()

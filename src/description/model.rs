@@ -87,8 +87,9 @@ impl<'de> Deserialize<'de> for Localized {
                     match key.as_str() {
                         "fr" => fr = Some(map.next_value::<String>()?),
                         "en" => en = Some(map.next_value::<String>()?),
+                        // Refused from inside the value, so the error points at this key.
                         other => {
-                            return Err(A::Error::custom(format!(
+                            return map.next_value_seed(Refuse(format!(
                                 "unknown language `{other}`: the pages are in French and English (`fr`, `en`)"
                             )));
                         }
@@ -106,6 +107,16 @@ impl<'de> Deserialize<'de> for Localized {
             }
         }
         deserializer.deserialize_any(Visit)
+    }
+}
+
+/// A value that is refused whatever it holds, with `0` as the message.
+struct Refuse(String);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Refuse {
+    type Value = Localized;
+    fn deserialize<D: serde::Deserializer<'de>>(self, _: D) -> Result<Localized, D::Error> {
+        Err(serde::de::Error::custom(self.0))
     }
 }
 
