@@ -231,6 +231,32 @@ impl Keys {
     }
 }
 
+/// A scratch copy of the keys kept next to the description (`dir/secrets/`), modes kept,
+/// for a run that must write nothing there (`chaton plan`): keys it has to make are made
+/// in the copy, and go with it.
+pub fn scratch_copy(dir: &Path) -> Result<tempfile::TempDir, KeysError> {
+    let scratch = tempfile::tempdir().map_err(|e| io(Path::new("a scratch folder"), e))?;
+    let from = dir.join(FOLDER);
+    if from.is_dir() {
+        copy_tree(&from, &scratch.path().join(FOLDER))?;
+    }
+    Ok(scratch)
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<(), KeysError> {
+    private_folder(to)?;
+    for entry in std::fs::read_dir(from).map_err(|e| io(from, e))? {
+        let path = entry.map_err(|e| io(from, e))?.path();
+        let target = to.join(path.file_name().unwrap_or_default());
+        if path.is_dir() {
+            copy_tree(&path, &target)?;
+        } else if path.is_file() {
+            std::fs::copy(&path, &target).map_err(|e| io(&path, e))?;
+        }
+    }
+    Ok(())
+}
+
 /// The server's address in the tunnel: the network's first, with the prefix.
 fn server_address((network, prefix): (std::net::Ipv4Addr, u8)) -> String {
     format!("{}/{prefix}", std::net::Ipv4Addr::from(u32::from(network) + 1))

@@ -173,6 +173,13 @@ fn recipes_list_and_show() {
     let (code, stdout, _) = run(&["recipes", "show", "web"]);
     assert_eq!(code, 0);
     assert!(stdout.contains("handlers:") && stdout.contains("obtain certificates"), "{stdout}");
+    // Resources read as a reader takes them: no template syntax, one line each.
+    let (code, stdout, _) = run(&["recipes", "show", "base"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("  user: <item.login>  (one per item of admins)\n"), "{stdout}");
+    assert!(!stdout.contains("{{") && !stdout.contains("{%"), "{stdout}");
+    let resources = stdout.split("resources:").nth(1).unwrap().split("handlers:").next().unwrap();
+    assert!(resources.lines().all(|l| l.chars().count() < 140), "{resources}");
     let (code, stdout, _) = run(&["recipes", "show", "website", "--json"]);
     assert_eq!(code, 0);
     let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();

@@ -423,6 +423,13 @@ fn a_vpn_and_a_calendar_server_serve_another_server_on_debian_12_and_13() {
     std::fs::write(&description, text).unwrap();
     let file = description.to_str().unwrap();
 
+    // A plan writes nothing next to the description: the backup and VPN keys it lacks are
+    // stand-ins made in a scratch folder, and it says that apply will make them.
+    let planned = chaton(&["plan", file]);
+    assert_eq!(planned.code, 0, "{}", planned.stderr);
+    assert!(planned.stderr.contains("will be made by apply and kept in secrets/"), "{}", planned.stderr);
+    assert!(planned.stderr.contains("the backup passphrase of d12"), "{}", planned.stderr);
+    assert!(!state.dir.join("secrets").exists(), "the plan wrote keys next to the description");
     let (converge, second, verify) = converged_idempotent_verified(file);
     assert!(verify.stderr.contains("wg show wg-vpn-a listen-port"), "{}", verify.stderr);
     // The first apply left no security update pending; the converged servers are not

@@ -39,7 +39,17 @@ fn every_page_exists_in_both_languages_with_the_chatonsinfos_files() {
     ] {
         assert!(site.files.contains_key(file), "{file}");
     }
+    // A service goes by the title the description gives it, in each language, and shows the
+    // version its server's release runs (the VPN is on pangolin, Debian 12).
+    let french = String::from_utf8(site.files["fr/services.html"].clone()).unwrap();
+    assert!(
+        french.contains(">Réseau privé (VPN)</h2>") && french.contains(">Site de l&#39;association</h2>"),
+        "{french}"
+    );
+    assert!(french.contains("Notre page d&#39;accueil et les pages que la charte CHATONS"), "{french}");
+    assert!(french.contains("tools 1.0.20210914</dd>") && !french.contains("1.0.20250521"), "{french}");
     let services = String::from_utf8(site.files["en/services.html"].clone()).unwrap();
+    assert!(services.contains(">Private network (VPN)</h2>"), "{services}");
     assert!(services.contains("BSD-2-Clause") && services.contains("https://github.com/nginx/nginx"), "{services}");
     let economy = String::from_utf8(site.files["fr/economy.html"].clone()).unwrap();
     assert!(economy.contains("cotisations, dons"), "{economy}");
@@ -279,7 +289,10 @@ fn the_privacy_page_states_the_log_retention_the_web_front_is_set_to() {
         let site = build(&description, "2026-11-25");
         String::from_utf8(site.files["en/privacy.html"].clone()).unwrap()
     };
-    assert!(privacy(&text).contains("<td>site</td>") && privacy(&text).contains("<td>14 day(s)</td>"));
+    assert!(
+        privacy(&text).contains("<td>The association&#39;s website</td>")
+            && privacy(&text).contains("<td>14 day(s)</td>")
+    );
     let longer = text.replace("  web:\n", "  web:\n    log_retention_days: 30\n");
     assert_ne!(longer, text);
     let page = privacy(&longer);

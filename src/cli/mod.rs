@@ -270,8 +270,34 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
     match command {
         Command::Check { file, recipes, json } => check(&file, recipes.dir, json, color),
         Command::Plan { file, offline, json, diff, explain, detailed_exitcode, out, recipes, connection } => {
-            let (checked, desired) =
-                checked_and_resolved(&file, recipes.dir.as_deref(), connection.state_dir(), !offline, color)?;
+            // A plan writes nothing next to the description (known_hosts aside, with
+            // --accept-new): keys it lacks are made in a scratch copy of secrets/ and go with
+            // it. Only a saved plan (--out) keeps them, since apply must use the same ones.
+            let checked = pipeline::check(&file, recipes.dir.as_deref())?;
+            output::print_diagnostics(&checked.warnings, color);
+            let scratch = if offline || out.is_some() {
+                None
+            } else {
+                Some(crate::keys::scratch_copy(&checked.description.dir)?)
+            };
+            let keys = match &scratch {
+                Some(scratch) => pipeline::keys_in(&checked, scratch.path())?,
+                None => pipeline::keys(&checked, !offline)?,
+            };
+            let made: Vec<String> =
+                keys.kept.iter().filter(|k| k.made_now).map(|k| format!("{} of {}", k.what, k.server)).collect();
+            if !made.is_empty() {
+                if scratch.is_some() {
+                    eprintln!(
+                        "note: {} will be made by apply and kept in {}/; this plan used stand-ins and wrote nothing there",
+                        made.join(", "),
+                        crate::keys::FOLDER
+                    );
+                } else if out.is_some() {
+                    eprintln!("made and kept in {}/ for the saved plan: {}", crate::keys::FOLDER, made.join(", "));
+                }
+            }
+            let desired = pipeline::desired(&checked, connection.state_dir(), &keys)?;
             let (plan, failed) = if offline {
                 let facts = desired
                     .servers

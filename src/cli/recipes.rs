@@ -31,8 +31,14 @@ pub fn run(command: RecipesCommand, local: Option<&Path>) -> Result<u8, Error> {
                     let r = &loaded.recipe;
                     let origin = if loaded.origin == Origin::Builtin { "" } else { " (local)" };
                     let _ = writeln!(out, "\n{:<12} {:<15} {}{origin}", r.name, kind_name(r.kind), r.summary.en);
-                    let _ =
-                        writeln!(out, "{:<12} {} {} ({})", "", r.software.name, r.software.version, r.software.licence);
+                    let _ = writeln!(
+                        out,
+                        "{:<12} {} {} ({})",
+                        "",
+                        r.software.name,
+                        r.software.version.summary(),
+                        r.software.licence
+                    );
                 }
                 out.push_str(&verification_table(&catalogue));
                 print!("{out}");
@@ -57,7 +63,7 @@ pub fn run(command: RecipesCommand, local: Option<&Path>) -> Result<u8, Error> {
             let _ = writeln!(out, "{} ({}) — {}", r.name, kind_name(r.kind), r.summary.en);
             let _ = writeln!(out, "  source file: {}", loaded.source.name);
             let s = &r.software;
-            let _ = writeln!(out, "software: {} {} ({}), {}", s.name, s.version, s.licence, s.website);
+            let _ = writeln!(out, "software: {} {} ({}), {}", s.name, s.version.summary(), s.licence, s.website);
             let _ = writeln!(out, "  source code: {}", s.source);
             let _ = writeln!(out, "personal data: {}", r.data.personal.en);
             let _ = writeln!(out, "log retention: {} day(s)", r.data.log_retention_days);
@@ -187,7 +193,7 @@ fn verification_table(catalogue: &Catalogue) -> String {
 
 fn describe(spec: &crate::recipe::model::ResourceSpec) -> String {
     use crate::recipe::model::ResourceSpec as R;
-    match spec {
+    let text = match spec {
         R::Package(p) => p.names.join(" "),
         R::File(f) => f.path.clone(),
         R::Directory(d) => d.path.clone(),
@@ -196,9 +202,66 @@ fn describe(spec: &crate::recipe::model::ResourceSpec) -> String {
         R::Group(g) => g.name.clone(),
         R::Service(s) => s.name.clone(),
         R::Download(d) => format!("{} from {}", d.path, d.url),
-        R::Command(c) => c.run.join(" "),
+        R::Command(c) => shortened(&c.run.join(" ")),
         R::CharterSite(c) => format!("charter website in {}", c.path),
         R::Role(r) => r.name.clone(),
         R::Database(d) => format!("{} owned by {}", d.name, d.owner),
+    };
+    let mut text = readable(&text);
+    if let Some(list) = for_each_of(spec) {
+        text.push_str(&format!("  (one per item of {list})"));
+    }
+    text
+}
+
+/// A recipe's text as a reader takes it: `{{ service.name }}` shows as `<service.name>`,
+/// and `{% ... %}` logic goes.
+fn readable(template: &str) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    loop {
+        let next = [rest.find("{{"), rest.find("{%")].into_iter().flatten().min();
+        let Some(start) = next else {
+            out.push_str(rest);
+            return out;
+        };
+        out.push_str(&rest[..start]);
+        let (close, expression) = if rest[start..].starts_with("{{") { ("}}", true) } else { ("%}", false) };
+        let Some(end) = rest[start + 2..].find(close) else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        if expression {
+            let inner = rest[start + 2..start + 2 + end].trim();
+            out.push_str(&format!("<{inner}>"));
+        }
+        rest = &rest[start + 2 + end + 2..];
+    }
+}
+
+/// A long command line cut to one readable line.
+fn shortened(line: &str) -> String {
+    const LIMIT: usize = 90;
+    if line.chars().count() <= LIMIT {
+        return line.to_owned();
+    }
+    format!("{}…", line.chars().take(LIMIT - 1).collect::<String>())
+}
+
+fn for_each_of(spec: &crate::recipe::model::ResourceSpec) -> Option<&str> {
+    use crate::recipe::model::ResourceSpec as R;
+    match spec {
+        R::Package(p) => p.for_each.as_deref(),
+        R::File(f) => f.for_each.as_deref(),
+        R::Directory(d) => d.for_each.as_deref(),
+        R::Link(l) => l.for_each.as_deref(),
+        R::User(u) => u.for_each.as_deref(),
+        R::Group(g) => g.for_each.as_deref(),
+        R::Service(s) => s.for_each.as_deref(),
+        R::Download(d) => d.for_each.as_deref(),
+        R::Command(c) => c.for_each.as_deref(),
+        R::Role(r) => r.for_each.as_deref(),
+        R::Database(d) => d.for_each.as_deref(),
+        R::CharterSite(_) => None,
     }
 }

@@ -319,6 +319,11 @@ fn default_file_mode() -> FileMode {
 #[serde(deny_unknown_fields)]
 pub struct Service {
     pub name: String,
+    /// The name the charter pages give it ("Notre cloud"), in one string or `{fr, en}`;
+    /// the service's `name` when not given.
+    pub title: Option<Localized>,
+    /// What it offers, for the charter pages; the recipe's summary when not given.
+    pub description: Option<Localized>,
     pub recipe: String,
     pub server: String,
     pub domain: Option<String>,

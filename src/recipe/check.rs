@@ -335,6 +335,16 @@ pub fn check_recipe(loaded: &LoadedRecipe, catalogue: &Catalogue) -> Vec<Diagnos
             );
         }
     }
+    if let crate::recipe::model::Version::PerRelease(versions) = &recipe.software.version {
+        let known = [crate::vocab::Distribution::Debian12, crate::vocab::Distribution::Debian13].map(|d| d.name());
+        for release in versions.keys().filter(|r| !known.contains(&r.as_str())) {
+            report(
+                format!("software.version.{release}"),
+                format!("{} is not a Debian release chaton knows", quoted(release)),
+                Some(format!("one of: {}", known.join(", "))),
+            );
+        }
+    }
     for (path, url) in [("software.website", &recipe.software.website), ("software.source", &recipe.software.source)] {
         if !is_web_url(url) {
             report(path.to_owned(), format!("{} is not a web address", quoted(url)), None);

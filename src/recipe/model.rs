@@ -87,12 +87,43 @@ pub enum RecipeKind {
 #[serde(deny_unknown_fields)]
 pub struct Software {
     pub name: String,
-    pub version: String,
+    pub version: Version,
     /// SPDX licence identifier.
     pub licence: String,
     pub website: String,
     pub source: String,
     pub install: InstallType,
+}
+
+/// The software's version: one for every release, or one per Debian release
+/// (`{debian-12: "1.22", debian-13: "1.26"}`) where each ships its own.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Version {
+    PerRelease(BTreeMap<String, String>),
+    Same(String),
+}
+
+impl Version {
+    /// The version a server of `release` (`debian-12`) runs.
+    pub fn on(&self, release: &str) -> String {
+        match self {
+            Version::Same(v) => v.clone(),
+            Version::PerRelease(map) => map.get(release).cloned().unwrap_or_else(|| self.summary()),
+        }
+    }
+
+    /// Every version, with its release: `1.22 (Debian 12), 1.26 (Debian 13)`.
+    pub fn summary(&self) -> String {
+        match self {
+            Version::Same(v) => v.clone(),
+            Version::PerRelease(map) => map
+                .iter()
+                .map(|(release, v)| format!("{v} ({})", release.replace("debian-", "Debian ")))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
 }
 
 /// ChatonsInfos `service.install.type`.

@@ -63,6 +63,8 @@ pub struct SoftwareData {
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceData {
     pub name: String,
+    /// The name the pages give it: the description's `title`, else its name.
+    pub title: Text,
     pub recipe: String,
     pub url: Option<String>,
     pub summary: Text,
@@ -177,15 +179,24 @@ impl SiteData {
                     return None;
                 }
                 let server = servers.iter().find(|s| s.name == service.server)?.clone();
+                let release = hoster.servers.iter().find(|s| s.name == service.server)?.distribution.name();
                 let sw = &recipe.software;
                 Some(ServiceData {
                     name: service.name.clone(),
                     recipe: recipe.name.clone(),
                     url: service.domain.as_ref().map(|d| format!("https://{d}/")),
-                    summary: recipe.summary.clone(),
+                    title: match &service.title {
+                        Some(t) => Text { en: t.get("en").to_owned(), fr: t.get("fr").to_owned() },
+                        None => Text { en: service.name.clone(), fr: service.name.clone() },
+                    },
+                    summary: match &service.description {
+                        Some(d) => Text { en: d.get("en").to_owned(), fr: d.get("fr").to_owned() },
+                        None => recipe.summary.clone(),
+                    },
                     software: SoftwareData {
                         name: sw.name.clone(),
-                        version: sw.version.clone(),
+                        // The version on this service's server, not every release's.
+                        version: sw.version.on(release),
                         licence: sw.licence.clone(),
                         licence_url: licence_url(&sw.licence),
                         website: sw.website.clone(),
