@@ -35,18 +35,26 @@ fn blocks(markdown: &str) -> Vec<(String, String)> {
 }
 
 /// What the reader does by hand between the lab and the rented server.
-const USE_LAB_AS_VPS: &str = r#"
+const USE_LAB_AS_VPS: &str = r##"
 chaton_tutorial_use_lab_as_vps() {
-  address=$(sed -n 's/^    address: //p' lab/hoster.yml | head -n1)
+  address=$(python3 -c 'import json; print(json.load(open("lab/lab.json"))["hosts"][0]["address"])')
   mkdir -p ~/.ssh && cp lab/lab_key ~/.ssh/id_ed25519 && chmod 600 ~/.ssh/id_ed25519
   sed -i "s/^    address: .*/    address: $address/; s/^    control: vps/    control: vps\n    hypervisor: systemd-nspawn/" hoster.yml
-  sed -n '/^infrastructure:/,$p' lab/hoster.yml >> hoster.yml
+  # The lab copy (JSON, after its comment lines) holds the lab's certificate authority.
+  python3 - >> hoster.yml <<'PY'
+import json
+copy = json.loads("".join(l for l in open("lab/hoster.yml") if not l.startswith("#")))
+web = copy["infrastructure"]["web"]
+print("infrastructure:\n  web:\n    acme_directory: " + web["acme_directory"] + "\n    acme_ca_certificate: |")
+for line in web["acme_ca_certificate"].splitlines():
+    print("      " + line)
+PY
   # A rented server is new; this stand-in already holds the backup keys of the lab's
   # description, and chaton refuses to replace them: take them over, as one does for a
   # server a description already manages.
   chaton keys fetch hoster.yml --accept-new
 }
-"#;
+"##;
 
 fn run_tutorial(file: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -24,6 +24,10 @@ pub enum LabCommand {
         /// Where base images are cached between runs.
         #[arg(long, default_value = lab::DEFAULT_CACHE)]
         cache: PathBuf,
+        /// Practise your own description: one lab host per server of FILE (its name and
+        /// Debian release), its services' domains on them, and a lab copy of FILE to apply.
+        #[arg(long = "for", value_name = "FILE", conflicts_with_all = ["releases", "count"])]
+        for_description: Option<PathBuf>,
     },
     /// Stop and remove every lab host (mounts, namespaces, processes).
     Down {
@@ -49,16 +53,47 @@ fn host_specs(releases: &[u8], count: u8) -> Vec<HostSpec> {
         let distribution = if release == 12 { Distribution::Debian12 } else { Distribution::Debian13 };
         let before = hosts.iter().filter(|h| h.distribution == distribution).count();
         for i in 1..=usize::from(count) {
-            hosts.push(HostSpec { name: format!("d{release}-{}", before + i), distribution });
+            hosts.push(HostSpec { name: format!("d{release}-{}", before + i), distribution, names: Vec::new() });
         }
     }
     hosts
 }
 
+/// One host per server of a description, named and released as it is, with the domains of
+/// the services on it.
+fn hosts_for(hoster: &crate::description::model::Hoster) -> Vec<HostSpec> {
+    hoster
+        .servers
+        .iter()
+        .map(|server| HostSpec {
+            name: server.name.clone(),
+            distribution: server.distribution,
+            names: hoster
+                .services
+                .iter()
+                .filter(|s| s.server == server.name)
+                .filter_map(|s| s.domain.clone())
+                .collect(),
+        })
+        .collect()
+}
+
 pub fn run(command: LabCommand) -> Result<u8, Error> {
     match command {
-        LabCommand::Up { dir, releases, count, cache } => {
-            let config = Config { dir, hosts: host_specs(&releases, count), cache };
+        LabCommand::Up { dir, releases, count, cache, for_description } => {
+            let own = match &for_description {
+                Some(file) => {
+                    let checked = crate::pipeline::check(file, None)?;
+                    super::output::print_diagnostics(&checked.warnings, false);
+                    Some((file.clone(), checked))
+                }
+                None => None,
+            };
+            let hosts = match &own {
+                Some((_, checked)) => hosts_for(&checked.description.hoster),
+                None => host_specs(&releases, count),
+            };
+            let config = Config { dir, hosts, cache };
             // A step that has not begun yet (took zero) is announced, the others timed.
             let report = |step: &str, took: std::time::Duration| {
                 if took.is_zero() {
@@ -68,7 +103,10 @@ pub fn run(command: LabCommand) -> Result<u8, Error> {
                 }
             };
             let state = lab::up(&config, &report).map_err(failed)?;
-            let description = lab::write_description(&state).map_err(failed)?;
+            let description = match &own {
+                Some((file, checked)) => lab::write_copy(&state, &checked.description.hoster, file).map_err(failed)?,
+                None => lab::write_description(&state).map_err(failed)?,
+            };
             for host in &state.hosts {
                 eprintln!("lab: {} ({}) at {}", host.name, host.distribution.label(), host.address);
             }
@@ -105,6 +143,28 @@ pub fn run(command: LabCommand) -> Result<u8, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `--for`: the example's two servers, named and released as described, each with the
+    /// domains of its services for the lab's DNS.
+    #[test]
+    fn a_description_gets_one_host_per_server_with_its_services_domains() {
+        let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/amipo/hoster.yml");
+        let checked = crate::pipeline::check(&example, None).unwrap();
+        let hosts = hosts_for(&checked.description.hoster);
+        let summary: Vec<(String, Distribution, Vec<String>)> =
+            hosts.into_iter().map(|h| (h.name, h.distribution, h.names)).collect();
+        assert_eq!(
+            summary,
+            [
+                ("pangolin".into(), Distribution::Debian12, vec!["amipo.example".into(), "cloud.amipo.example".into()]),
+                (
+                    "loutre".into(),
+                    Distribution::Debian13,
+                    vec!["wiki.amipo.example".into(), "agenda.amipo.example".into(), "pads.amipo.example".into()]
+                ),
+            ]
+        );
+    }
 
     #[test]
     fn a_release_asked_twice_gets_hosts_numbered_on() {

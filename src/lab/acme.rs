@@ -91,6 +91,9 @@ pub fn start(dir: &Path, address: &str, hosts: &[LabHost], started: &mut Vec<u32
         for name in std::iter::once(String::new()).chain(SUBDOMAINS.iter().map(|s| format!("{s}."))) {
             add_record(address, &format!("{name}{}.lab.test", host.name), &host.address)?;
         }
+        for name in &host.names {
+            add_record(address, name, &host.address)?;
+        }
     }
     let config = acme.join("pebble.json");
     write(

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::{LabError, LabState};
+use crate::description::model::Hoster;
 use crate::vocab::Distribution;
 
 fn distribution_name(d: Distribution) -> &'static str {
@@ -102,6 +103,57 @@ admins:
     let path = state.dir.join("hoster.yml");
     std::fs::write(&path, y)
         .map_err(|e| LabError::Step { what: "writing the lab description".into(), detail: e.to_string() })?;
+    Ok(path)
+}
+
+/// Writes `hoster.yml` in the lab folder as a lab copy of the hoster's own description
+/// (`hoster`, from the folder `source_dir`): each server points at the lab host of its name
+/// (address, pinned host key, the lab key, root, a container), and the lab's certificate
+/// authority stands in for Let's Encrypt; the rest (organisation, admins, services,
+/// backups, the charter pages) is theirs. Written as JSON, which is YAML: the copy is made
+/// again by each `lab up --for`, never edited.
+pub fn write_copy(state: &LabState, hoster: &Hoster, source: &Path) -> Result<std::path::PathBuf, LabError> {
+    let fail = |what: &str, detail: String| LabError::Step { what: what.into(), detail };
+    let mut value = serde_json::to_value(hoster).map_err(|e| fail("copying the description", e.to_string()))?;
+    for server in value["servers"].as_array_mut().into_iter().flatten() {
+        let name = server["name"].as_str().unwrap_or_default().to_owned();
+        let host = state.host(&name).ok_or_else(|| fail("copying the description", format!("no lab host {name}")))?;
+        let Some(fields) = server.as_object_mut() else { continue };
+        for (key, text) in [
+            ("address", host.address.clone()),
+            ("ssh_user", "root".to_owned()),
+            ("host_key", host.host_key.clone()),
+            ("ssh_key", relative(&state.key, &state.dir)),
+            ("hypervisor", "systemd-nspawn".to_owned()),
+        ] {
+            fields.insert(key.into(), serde_json::Value::String(text));
+        }
+        // Reached directly on the lab's network, on port 22.
+        fields.remove("port");
+        fields.remove("proxy_jump");
+    }
+    if let Some(acme) = &state.acme {
+        let web = &mut value["infrastructure"]["web"];
+        web["acme_directory"] = acme.directory.clone().into();
+        web["acme_ca_certificate"] = acme.ca_certificate.clone().into();
+    }
+    // A recipes folder of their own stays theirs, wherever the copy is.
+    if let Some(dir) = hoster.recipes_dir.as_deref().filter(|d| !Path::new(d).is_absolute()) {
+        let folder = source.parent().unwrap_or(Path::new(".")).join(dir);
+        value["recipes_dir"] = std::fs::canonicalize(&folder).unwrap_or(folder).display().to_string().into();
+    }
+    let text = serde_json::to_string_pretty(&value).map_err(|e| fail("copying the description", e.to_string()))?;
+    let header = format!(
+        "# A lab copy of {}, made by `chaton lab up --for`: each server is the lab host of its\n\
+         # name on this machine, certificates come from the lab's test authority. Change the\n\
+         # description itself, then run `chaton lab up --for` again; this copy is remade.\n\
+         # Try: chaton apply {dir}/hoster.yml, then chaton docs {dir}/hoster.yml --out site\n",
+        source.display(),
+        dir = state.dir.display()
+    );
+    let path = state.dir.join("hoster.yml");
+    std::fs::write(&path, format!("{header}{text}\n"))
+        .map_err(|e| fail("writing the lab description", e.to_string()))?;
     Ok(path)
 }
 

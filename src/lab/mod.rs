@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::vocab::Distribution;
 
 pub use acme::LabAcme;
-pub use description::write_description;
+pub use description::{write_copy, write_description};
 
 /// Where base images and the proxy's files are kept between runs.
 pub const DEFAULT_CACHE: &str = "/var/cache/chaton/lab";
@@ -44,6 +44,9 @@ pub enum LabError {
 pub struct HostSpec {
     pub name: String,
     pub distribution: Distribution,
+    /// More names the lab's DNS gives this host (the domains of a description's services
+    /// on it, for `lab up --for`).
+    pub names: Vec<String>,
 }
 
 /// What `up` needs.
@@ -87,6 +90,9 @@ pub struct LabHost {
     pub pid: Option<u32>,
     /// `ssh-ed25519 AAAA...`, to pin in the description.
     pub host_key: String,
+    /// More names the lab's DNS answers with its address (`HostSpec::names`).
+    #[serde(default)]
+    pub names: Vec<String>,
 }
 
 impl LabState {
@@ -243,6 +249,7 @@ fn boot(
             overlay: state.dir.join("hosts").join(&spec.name),
             pid: None,
             host_key: String::new(),
+            names: spec.names.clone(),
         };
         state.hosts.push(host);
         let last = state.hosts.len() - 1;
