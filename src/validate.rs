@@ -242,14 +242,17 @@ fn servers(r: &mut Report) {
         let admins: Vec<&str> = r.description.hoster.admins.iter().map(|a| a.login.as_str()).collect();
         if server.ssh_user != "root" && !admins.is_empty() && !admins.contains(&server.ssh_user.as_str()) {
             // chaton logs in as an admin once root's login is off: a typo locks it out then.
-            let d = r.warn(
-                &format!("{path}.ssh_user"),
-                format!("{} is not the login of any admin of this description", quoted(&server.ssh_user)),
-            );
+            // A login one typo away from an admin's is that typo (an error); another one may
+            // be the provider's first account (`debian`), said as a warning.
+            let message = format!("{} is not the login of any admin of this description", quoted(&server.ssh_user));
             match closest(&server.ssh_user, admins.iter().copied()) {
-                Some(best) => d.hint(format!("did you mean {}?", quoted(best))),
-                None => d.hint(format!("admins' logins: {}", admins.join(", "))),
-            };
+                Some(best) => {
+                    r.value(&format!("{path}.ssh_user"), message).hint(format!("did you mean {}?", quoted(best)));
+                }
+                None => {
+                    r.warn(&format!("{path}.ssh_user"), message).hint(format!("admins' logins: {}", admins.join(", ")));
+                }
+            }
         }
         if server.ssh_user == "root" && !r.description.hoster.admins.is_empty() {
             r.warn(&format!("{path}.ssh_user"), format!("chaton connects to {} as root", quoted(&server.name)))

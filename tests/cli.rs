@@ -344,8 +344,16 @@ fn an_ssh_user_that_is_no_admin_login_is_flagged_with_the_closest_one() {
     let text = std::fs::read_to_string(EXAMPLE).unwrap().replace("ssh_user: camille", "ssh_user: camile");
     let file = dir.path().join("hoster.yml");
     std::fs::write(&file, text).unwrap();
+    // One typo away from an admin's login: that typo, an error (the first apply as an admin
+    // would be locked out).
+    let (code, _, stderr) = run(&["check", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("error: \"camile\" is not the login of any admin"), "{stderr}");
+    assert!(stderr.contains("did you mean \"camille\"?"), "{stderr}");
+    // Far from every admin's (the provider's first account): a warning.
+    let text = std::fs::read_to_string(EXAMPLE).unwrap().replace("ssh_user: camille", "ssh_user: debian");
+    std::fs::write(&file, text).unwrap();
     let (code, _, stderr) = run(&["check", file.to_str().unwrap()]);
     assert_eq!(code, 0, "a warning, not an error: {stderr}");
-    assert!(stderr.contains("\"camile\" is not the login of any admin"), "{stderr}");
-    assert!(stderr.contains("did you mean \"camille\"?"), "{stderr}");
+    assert!(stderr.contains("warning: \"debian\" is not the login of any admin"), "{stderr}");
 }
