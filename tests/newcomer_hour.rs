@@ -11,11 +11,11 @@
 //!
 //! Needs root, sudo and the lab's packages; `.ci/run` runs it with `--ignored`.
 
-use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod support;
 
 const USER: &str = "chaton-newcomer";
 
@@ -61,44 +61,11 @@ struct Session {
     ok: bool,
 }
 
-/// Runs `command` as the newcomer, in a login shell, in a pseudo-terminal. Each answer is
-/// typed once its question is on the screen (a question ends in `]: `).
+/// Runs `command` as the newcomer, in a login shell, in a pseudo-terminal, answering its
+/// questions as they come.
 fn as_newcomer(command: &str, answers: &[&str]) -> Session {
     let login = format!("su - {USER} -c {}", shell_quote(command));
-    let mut child = Command::new("script")
-        .args(["-qec", &login, "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("script (util-linux) is installed");
-    let screen = Arc::new(Mutex::new(String::new()));
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = {
-        let screen = Arc::clone(&screen);
-        std::thread::spawn(move || {
-            let mut buffer = [0u8; 4096];
-            while let Ok(n) = stdout.read(&mut buffer) {
-                if n == 0 {
-                    break;
-                }
-                screen.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer[..n]));
-            }
-        })
-    };
-    let mut stdin = child.stdin.take().unwrap();
-    for (i, answer) in answers.iter().enumerate() {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while screen.lock().unwrap().matches("]: ").count() <= i {
-            assert!(Instant::now() < deadline, "question {} never came:\n{}", i + 1, screen.lock().unwrap());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        writeln!(stdin, "{answer}").unwrap();
-    }
-    drop(stdin);
-    let status = child.wait().unwrap();
-    reader.join().unwrap();
-    let screen = screen.lock().unwrap().replace("\r\n", "\n");
+    let (screen, status) = support::terminal::typed(&login, &[], answers, Duration::from_secs(60));
     Session { screen, ok: status.success() }
 }
 

@@ -2,9 +2,10 @@
 //! the same valid description), the JSON Schema for editors (an independent validator
 //! accepts the example and rejects an unknown key), completions and the man page.
 
-use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
+
+mod support;
 
 fn chaton() -> Command {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("chaton"));
@@ -159,47 +160,13 @@ fn init_asked_in_a_real_terminal_writes_the_same_file_as_with_flags() {
     // answer is wrong first and asked again.
     let asked = tempfile::tempdir().unwrap();
     let command = format!("{} init {}", assert_cmd::cargo::cargo_bin("chaton").display(), asked.path().display());
-    let mut child = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .env("HOME", home.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("script (util-linux) is installed");
     // Organisation, a wrong domain then the right one, email, legal form (default), postal
     // address; the first admin (login and key as offered); the server, its provider; the
     // services.
     let answers = "AMIPO\nAmipo.Example!\namipo.example\nhello@amipo.example\n\n3 place du Capitole, 31000 Toulouse\nCamille Martin\n\n\npangolin\ncamille\nTetaneutral.net\n11 rue Duclos, 31000 Toulouse\n+33 5 00 00 00 00\nwebsite\n";
-    // Each answer is typed once its question is on the screen (every question ends in
-    // `]: `), however slow the machine.
-    let screen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = {
-        let screen = std::sync::Arc::clone(&screen);
-        std::thread::spawn(move || {
-            let mut buffer = [0u8; 4096];
-            while let Ok(n) = std::io::Read::read(&mut stdout, &mut buffer) {
-                if n == 0 {
-                    break;
-                }
-                screen.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer[..n]));
-            }
-        })
-    };
-    let mut stdin = child.stdin.take().unwrap();
-    for (i, line) in answers.lines().enumerate() {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while screen.lock().unwrap().matches("]: ").count() <= i {
-            assert!(std::time::Instant::now() < deadline, "question {} never came: {}", i + 1, screen.lock().unwrap());
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        writeln!(stdin, "{line}").unwrap();
-    }
-    drop(stdin);
-    let status = child.wait().unwrap();
-    reader.join().unwrap();
-    let screen = screen.lock().unwrap().clone();
+    let answers: Vec<&str> = answers.lines().collect();
+    let (screen, status) =
+        support::terminal::typed(&command, &[("HOME", home.path())], &answers, std::time::Duration::from_secs(30));
     assert!(status.success(), "{screen}");
     assert!(screen.contains("Name of your organisation [My association]:"), "{screen}");
     assert!(screen.contains("a domain looks like amipo.example"), "{screen}");

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod lab;
+pub mod terminal;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
