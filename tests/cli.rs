@@ -48,6 +48,16 @@ fn offline_plan_lists_every_resource_of_every_server() {
             *seen.entry(key).or_insert(0) += 1;
         }
         assert!(seen.values().all(|n| *n == 1), "{seen:?}");
+        // One apt run for every recipe's packages, at the place of the first.
+        let installs: Vec<&str> = changes
+            .iter()
+            .filter(|c| c["resource"]["kind"] == "package" && c["action"] != "delete")
+            .map(|c| c["resource"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(installs.len(), 1, "{installs:?}");
+        for package in ["sudo", "needrestart", "nginx", "borgbackup"] {
+            assert!(installs[0].split(' ').any(|n| n == package), "{package} missing from {installs:?}");
+        }
         // The text plan shows each change.
         for change in changes {
             let line = format!(
@@ -60,11 +70,11 @@ fn offline_plan_lists_every_resource_of_every_server() {
     }
     // The resources the example needs are there.
     for needle in [
-        "+ package sudo nftables unattended-upgrades",
+        "package sudo nftables unattended-upgrades systemd-timesyncd needrestart",
         "+ user camille",
         "+ file /etc/ssh/sshd_config.d/chaton.conf",
         "+ file /etc/nftables.conf",
-        "package nginx dehydrated openssl",
+        "libpam-pwquality apt-listchanges nginx dehydrated openssl",
         "+ file /etc/nginx/sites-available/chaton-site.conf",
         "+ link /etc/nginx/sites-enabled/chaton-wiki.conf",
         "+ file /etc/nginx/chaton/sites/wiki.conf",

@@ -2,6 +2,7 @@
 //! to make, in order, with the handlers they will trigger. The plan is shown, saved as
 //! JSON, and applied; applying never does more than the plan.
 
+mod installs;
 pub mod removal;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use crate::facts::{FactQuery, HostFacts};
 use crate::resolve::{Desired, DesiredState, Handler, ServerState};
 use crate::resource::firewall::stray_ports;
 use crate::resource::{Action, Change, Resource, ResourceId};
+use crate::vocab::Presence;
 
 /// Version of the saved plan format.
 pub const FORMAT: u32 = 1;
@@ -143,9 +145,15 @@ pub fn plan_server(server: &ServerState, source: FactsSource, facts: &HostFacts)
             late_removals.push(planned);
         }
     }
+    let mut installs = Vec::new();
     for desired in &server.resources {
         match desired.resource.plan(facts) {
             Some(change) => {
+                if let Resource::Package(package) = &desired.resource
+                    && package.state == Presence::Present
+                {
+                    installs.push((changes.len(), package));
+                }
                 for name in &desired.notify {
                     triggered.entry(name.clone()).or_default().push(change.resource.clone());
                 }
@@ -153,6 +161,16 @@ pub fn plan_server(server: &ServerState, source: FactsSource, facts: &HostFacts)
             }
             None => unchanged.push(desired.resource.id()),
         }
+    }
+    let joined = installs::join(&mut changes, &installs, facts);
+    for by in triggered.values_mut() {
+        for id in by.iter_mut() {
+            if let Some(new) = joined.get(id) {
+                *id = new.clone();
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        by.retain(|id| seen.insert(id.clone()));
     }
     let ports: Vec<_> = server
         .resources
