@@ -1,14 +1,21 @@
 #!/usr/bin/env python3
 """chaton against pyinfra and ansible-core, same workload, same lab servers, one run.
 
-    sudo python3 benches/bench.py [--hosts 1,10] [--runs 5]
+    sudo python3 benches/bench.py [--hosts 1,10] [--light 1,10,100,500] [--runs 5]
 
 Boots its own lab hosts (`chaton lab up`), installs pyinfra and ansible-core from PyPI into
-a throwaway virtual environment, then for each number of hosts and each tool, `--runs`
-times: a first apply (on hosts reset to no workload), a no-op re-apply, and a re-apply
-after one file drifted. Wall time is the median; SSH connections and exec channels per host
-come from each host's own sshd log (LogLevel VERBOSE); peak memory is the tool's maximum
-resident set (GNU time). Writes docs/benchmarks.md and docs/benchmarks.svg.
+a throwaway virtual environment, then three scenarios:
+
+- full Debian servers (`--hosts`): for each tool, `--runs` times, a first apply (on hosts
+  reset to no workload), a no-op re-apply, and a re-apply after one file drifted. SSH
+  connections and exec channels per host come from each host's own sshd log;
+- light hosts (`--light`, benches/light_hosts.py): the no-op re-apply on up to 500 real sshd
+  daemons sharing one lab server, with each tool's own CPU time and memory;
+- the first apply of the shipped example against its floor (benches/first_apply.py).
+
+Wall time is the median; peak memory is the tool's maximum resident set (GNU time). With its
+defaults the whole run takes about 45 minutes on 2 cores. Writes docs/benchmarks.md,
+docs/benchmarks.svg and docs/benchmarks-cpu.svg.
 """
 
 import argparse
@@ -23,6 +30,8 @@ import subprocess
 import sys
 import time
 
+import first_apply
+import light_hosts
 import workload
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -68,18 +77,20 @@ def measure(command, lab, hosts, env):
     before = counts(lab, hosts)
     busy = busy_seconds()
     start = time.monotonic()
-    out = subprocess.run(["/usr/bin/time", "-f", "%M"] + command, text=True, capture_output=True, env=env, cwd=env.get("PWD"))
+    out = subprocess.run(["/usr/bin/time", "-f", "TOOLCOST %U %S %M"] + command, text=True, capture_output=True,
+                         env=env, cwd=env.get("PWD"))
     elapsed = time.monotonic() - start
     machine_cpu = busy_seconds() - busy
-    if out.returncode != 0:
+    cost = [line for line in out.stderr.splitlines() if line.startswith("TOOLCOST ")]
+    if out.returncode != 0 or not cost:
         sys.exit(f"{command[0]} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
     after = counts(lab, hosts)
-    peak_kb = int(out.stderr.strip().splitlines()[-1])
+    user, system, peak_kb = cost[-1].split()[1:]
     # The `before` query's own connection and channel are counted in `after`.
     connections = statistics.mean(a[0] - b[0] - 1 for a, b in zip(after, before))
     channels = statistics.mean(a[1] - b[1] - 1 for a, b in zip(after, before))
-    return {"seconds": elapsed, "connections": connections, "channels": channels, "peak_mb": peak_kb / 1024,
-            "machine_cpu": machine_cpu}
+    return {"seconds": elapsed, "connections": connections, "channels": channels, "peak_mb": int(peak_kb) / 1024,
+            "machine_cpu": machine_cpu, "tool_cpu": float(user) + float(system)}
 
 
 def reset(lab, hosts):
@@ -109,6 +120,23 @@ def setup_lab(count):
     return folder, lab, hosts, known
 
 
+def ansible_runs(runs, count):
+    """Ansible takes about 70 s per scenario on 10 hosts: 3 runs there, not 5."""
+    return min(runs, 3) if count >= 10 else runs
+
+
+def light_runs(runs):
+    """Runs per tool and number of light hosts: pyinfra needs minutes at 100 hosts and more,
+    Ansible more than ten minutes per run past 10 hosts (it is stopped there)."""
+    def how_many(tool, size):
+        if tool == "chaton" or size <= 10:
+            return 1 if tool == "ansible" else runs
+        if tool == "pyinfra":
+            return min(runs, 3) if size <= 100 else 1
+        return 0
+    return how_many
+
+
 def bench(count, runs, versions):
     folder, lab, hosts, known = setup_lab(count)
     results = {}
@@ -126,13 +154,14 @@ def bench(count, runs, versions):
             env = dict(os.environ, PWD=tool_dir, ANSIBLE_CONFIG=os.path.join(tool_dir, "ansible.cfg"))
             samples = {s: [] for s in SCENARIOS}
             tool_started = time.monotonic()
-            for i in range(runs):
+            tool_runs = ansible_runs(runs, count) if tool == "ansible" else runs
+            for i in range(tool_runs):
                 reset(lab, hosts)
                 samples["first apply"].append(measure(command, lab, hosts, env))
                 samples["no-op re-apply"].append(measure(command, lab, hosts, env))
                 drift(lab, hosts)
                 samples["re-apply after drift"].append(measure(command, lab, hosts, env))
-                print(f"  {count} host(s), {tool}, run {i + 1}/{runs}: "
+                print(f"  {count} host(s), {tool}, run {i + 1}/{tool_runs}: "
                       + ", ".join(f"{s} {samples[s][-1]['seconds']:.2f} s" for s in SCENARIOS), flush=True)
             spent[tool] = time.monotonic() - tool_started
             results[tool] = {s: {
@@ -141,6 +170,8 @@ def bench(count, runs, versions):
                 "channels": statistics.median(x["channels"] for x in v),
                 "peak_mb": max(x["peak_mb"] for x in v),
                 "machine_cpu": statistics.median(x["machine_cpu"] for x in v),
+                "tool_cpu": statistics.median(x["tool_cpu"] for x in v),
+                "runs": len(v),
                 "all_seconds": [round(x["seconds"], 3) for x in v],
             } for s, v in samples.items()}
     finally:
@@ -149,81 +180,152 @@ def bench(count, runs, versions):
     return results
 
 
-def markdown(results, versions, runs, started, took):
+def markdown(results, light, first, versions, runs, started, took):
+    cores = os.cpu_count()
     lines = ["# Benchmarks: chaton, pyinfra and Ansible on the same work", "",
-             f"Run of `sudo python3 benches/bench.py` on {started:%Y-%m-%d}, {took / 60:.1f} minutes in all.", "",
-             f"- Machine: {os.cpu_count()} cores, {platform.machine()}, kernel {platform.release()}; "
-             "lab hosts are Debian 12 containers (systemd-nspawn) on the same machine.",
+             f"Run of `sudo python3 benches/bench.py` on {started:%Y-%m-%d}, {took / 60:.1f} minutes in all "
+             "with its defaults.", "",
+             f"- Machine: {cores} cores, {platform.machine()}, kernel {platform.release()}; "
+             "lab hosts are Debian containers (systemd-nspawn) on the same machine.",
              f"- Versions: {versions}.",
              "- Workload: 20 templated files, 5 packages present, 2 services enabled and running, 1 user, "
              "1 directory tree (benches/workload.py writes it for each tool).",
              "- Ansible in its best configuration without third-party plugins: pipelining, one fork per host, "
-             "ControlPersist. pyinfra with one worker per host.",
-             f"- Each number is the median of {runs} run(s); connections and exec channels are per host, counted "
-             "in each host's sshd log; peak memory is the largest resident set of the tool's processes.",
-             "- Machine CPU is the CPU time every process on the machine spent during the run (the tool, sshd and "
-             "the servers' own work, from /proc/stat). The lab servers share the machine's cores with the tool: "
-             f"with {os.cpu_count()} cores, a run cannot take less wall time than its machine CPU divided by "
-             f"{os.cpu_count()}, so where the two meet the run is bound by this machine, not by waiting.", ""]
-    if runs < 5:
-        lines += [f"Preliminary: {runs} run(s) per measure, not the 5 the benchmark is made for (`--runs 5`, its "
-                  "default, takes longer than 20 minutes on 2 cores: Ansible alone needs about 70 s per scenario "
-                  "on 10 hosts).", ""]
+             "ControlPersist. pyinfra and chaton with one worker per host.",
+             "- Each number is the median of the runs the table gives; connections and exec channels are per host, "
+             "counted in each host's sshd log; peak memory is the largest resident set of the tool's processes.",
+             "- **Tool CPU** is the CPU time (user + system) of the tool and the processes it started (GNU time): "
+             "what the machine running the tool pays. **Machine CPU** is what every process on the machine "
+             "spent during the run (the tool, sshd and the servers' own work, from /proc/stat). The lab servers "
+             f"share the machine's cores with the tool: with {cores} cores, a run cannot take less wall time "
+             f"than its machine CPU divided by {cores}, so where the two meet the run is bound by this machine, "
+             "not by waiting.", ""]
     for count, by_tool in results.items():
-        lines += [f"## {count} host(s)", "",
-                  "| scenario | tool | wall time (s) | vs chaton | machine CPU (s) | SSH connections / host | exec channels / host | peak memory (MB) |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"## {count} full Debian host(s)", "",
+                  "| scenario | tool | runs | wall time (s) | vs chaton | tool CPU (s) | machine CPU (s) | "
+                  "SSH connections / host | exec channels / host | peak memory (MB) |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for scenario in SCENARIOS:
             base = by_tool["chaton"][scenario]["median_seconds"]
             for tool in TOOLS:
                 r = by_tool[tool][scenario]
                 ratio = r["median_seconds"] / base if base else float("nan")
-                lines.append(f"| {scenario} | {tool} | {r['median_seconds']:.2f} | {ratio:.1f}× | {r['machine_cpu']:.2f} | "
-                             f"{r['connections']:.0f} | {r['channels']:.0f} | {r['peak_mb']:.0f} |")
+                lines.append(f"| {scenario} | {tool} | {r['runs']} | {r['median_seconds']:.2f} | {ratio:.1f}× | "
+                             f"{r['tool_cpu']:.2f} | {r['machine_cpu']:.2f} | {r['connections']:.0f} | "
+                             f"{r['channels']:.0f} | {r['peak_mb']:.0f} |")
         spent = by_tool["minutes spent"]
         lines += ["", f"Time the {count}-host runs took, resets and counting included: "
                   + ", ".join(f"{tool} {spent[tool]:.1f} min" for tool in TOOLS) + ".", ""]
-    lines += ["![Wall time against number of hosts](benchmarks.svg)", "",
-              "Raw samples: `target/bench/results.json` after a run.", ""]
+    if light:
+        sizes = sorted(light)
+        lines += ["## Scale: a no-op re-apply on 1 to 500 light hosts", "",
+                  "Each light host is its own OpenSSH daemon (real key exchange, real shell), on one Debian 12 lab "
+                  "server that they all share (benches/light_hosts.py): the machine does not boot hundreds of "
+                  "Debian systems, so the tool's own cost per host shows. Same workload as above, each host's "
+                  "files under /srv/bench/NAME. Each tool first applies once (not measured), then re-applies "
+                  "with nothing to change.", "",
+                  "| hosts | tool | runs | wall time (s) | vs chaton | tool CPU (s) | tool CPU per host (ms) | "
+                  "peak memory (MB) |",
+                  "|---:|---|---:|---:|---:|---:|---:|---:|"]
+        for size in sizes:
+            base = light[size]["chaton"]["median_seconds"]
+            for tool in TOOLS:
+                r = light[size].get(tool)
+                if r is None:
+                    continue
+                lines.append(f"| {size} | {tool} | {r['runs']} | {r['median_seconds']:.2f} | "
+                             f"{r['median_seconds'] / base:.1f}× | {r['median_cpu']:.2f} | "
+                             f"{r['cpu_ms_per_host']:.1f} | {r['peak_mb']:.0f} |")
+        stopped = [str(s) for s in sizes if "ansible" in TOOLS and "ansible" not in light[s]]
+        if stopped:
+            lines += ["", f"Ansible is not run at {', '.join(stopped)} light hosts: at about 6 s of wall time per host "
+                      "on this machine, one run at 100 hosts would take over ten minutes, and the benchmark is "
+                      "held to an hour. pyinfra runs fewer times past 10 hosts (the runs column)."]
+        chaton_cpu = [light[s]["chaton"]["cpu_ms_per_host"] for s in sizes if s >= 10]
+        if chaton_cpu:
+            lines += ["", f"chaton's own CPU per host from 10 to {sizes[-1]} hosts: {min(chaton_cpu):.1f} to "
+                      f"{max(chaton_cpu):.1f} ms ({max(chaton_cpu) / min(chaton_cpu):.2f}× between the extremes); "
+                      f"its memory at {sizes[-1]} hosts: {light[sizes[-1]]['chaton']['peak_mb']:.0f} MB."]
+        lines += ["", "![Wall time against hosts](benchmarks.svg)", "",
+                  "![Tool CPU per host against hosts](benchmarks-cpu.svg)", ""]
+    if first:
+        lines += ["## The first apply against its floor", "",
+                  "The shipped example (examples/amipo) on fresh lab servers: "
+                  + ", ".join(f"{name} on {release}" for name, release in sorted(first["releases"].items()))
+                  + ", both at once. Its cloud (Nextcloud) and pads (Etherpad) are left out: they install from "
+                  "upstream releases with their own installers, which have no apt floor. The floor is what the "
+                  "same servers cannot do with less: one `apt-get update` and one `apt-get install` of exactly the "
+                  "packages chaton's run installed or upgraded, at the same versions, then the restart of the "
+                  "services. Both start from the same apt cache (downloaded once beforehand), so the figures are "
+                  "about installing, not this machine's network (benches/first_apply.py).", "",
+                  f"Median of {first['runs']} run(s) each: chaton **{first['chaton_seconds']:.1f} s**, floor "
+                  f"**{first['floor_seconds']:.1f} s**, {first['chaton_seconds'] / first['floor_seconds']:.2f}× "
+                  f"the floor; chaton's own CPU {first['tool_cpu']:.2f} s and {first['peak_mb']:.0f} MB.", "",
+                  "| host | release | packages installed or upgraded | chaton (s) | floor (s) | ratio |",
+                  "|---|---|---:|---:|---:|---:|"]
+        for name, r in sorted(first["per_host"].items()):
+            lines.append(f"| {name} | {first['releases'][name]} | {first['packages'][name]} | {r['chaton']:.1f} | "
+                         f"{r['floor']:.1f} | {r['chaton'] / r['floor']:.2f}× |")
+        split = first["phases_of_median_run"]
+        names = sorted({p for host in split.values() for p in host if p != "total"},
+                       key=lambda p: -max(h.get(p, 0) for h in split.values()))
+        lines += ["", "Where chaton's time goes, per host, in its median run (seconds, from its own progress "
+                  "events; hosts run in parallel):", "",
+                  "| host | " + " | ".join(names) + " | total |",
+                  "|---|" + "---:|" * (len(names) + 1)]
+        for name, host in sorted(split.items()):
+            lines.append(f"| {name} | " + " | ".join(f"{host.get(p, 0):.1f}" for p in names)
+                         + f" | {host['total']:.1f} |")
+        lines += ["", "Packages include the security updates of the first apply (unattended-upgrade, its own "
+                  "dpkg run); certificates are obtained from the lab's ACME CA (pebble) for every site, which "
+                  "the floor does not do at all.", ""]
+    lines += ["Raw samples: `target/bench/results.json` after a run.", ""]
     return "\n".join(lines)
 
 
-def svg(results):
-    """Wall time of the no-op re-apply against the number of hosts, per tool (log scale)."""
+COLOURS = {"chaton": "#0b4f8a", "pyinfra": "#8a5a00", "ansible": "#9b1c1c"}
+
+
+def chart(title, series):
+    """A line chart, both axes on a log scale: {tool: [(hosts, value)]}."""
     import math
-    counts = sorted(results)
     width, height, left, bottom, top, right = 640, 400, 70, 50, 30, 150
-    values = [results[c][t]["no-op re-apply"]["median_seconds"] for c in counts for t in TOOLS]
+    xs = sorted({x for points in series.values() for x, _ in points})
+    values = [v for points in series.values() for _, v in points if v > 0]
     lo, hi = math.log10(min(values) / 1.5), math.log10(max(values) * 1.5)
-    x = lambda i: left + (width - left - right) * (i / max(len(counts) - 1, 1))
+    x_lo, x_hi = math.log10(min(xs)), math.log10(max(xs))
+    x = lambda h: left + (width - left - right) * ((math.log10(h) - x_lo) / max(x_hi - x_lo, 1e-9))
     y = lambda v: top + (height - top - bottom) * (1 - (math.log10(v) - lo) / (hi - lo))
-    colours = {"chaton": "#0b4f8a", "pyinfra": "#8a5a00", "ansible": "#9b1c1c"}
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="13">',
            f'<rect width="{width}" height="{height}" fill="white"/>',
-           f'<text x="{left}" y="18">No-op re-apply: wall time (s, log scale) against hosts</text>',
+           f'<text x="{left}" y="18">{title}</text>',
            f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="#333"/>',
            f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="#333"/>']
-    for i, c in enumerate(counts):
-        out.append(f'<text x="{x(i)}" y="{height - bottom + 20}" text-anchor="middle">{c} host(s)</text>')
+    for h in xs:
+        out.append(f'<text x="{x(h)}" y="{height - bottom + 20}" text-anchor="middle">{h}</text>')
+    out.append(f'<text x="{(left + width - right) / 2}" y="{height - 12}" text-anchor="middle">hosts</text>')
     for exp in range(math.floor(lo), math.ceil(hi) + 1):
         for m in (1, 2, 5):
             v = m * 10 ** exp
             if lo <= math.log10(v) <= hi:
                 out.append(f'<text x="{left - 8}" y="{y(v) + 4}" text-anchor="end">{v:g}</text>')
                 out.append(f'<line x1="{left}" y1="{y(v)}" x2="{width - right}" y2="{y(v)}" stroke="#ddd"/>')
-    for n, tool in enumerate(TOOLS):
-        points = " ".join(f"{x(i)},{y(results[c][tool]['no-op re-apply']['median_seconds'])}" for i, c in enumerate(counts))
-        out.append(f'<polyline points="{points}" fill="none" stroke="{colours[tool]}" stroke-width="2.5"/>')
-        for i, c in enumerate(counts):
-            out.append(f'<circle cx="{x(i)}" cy="{y(results[c][tool]["no-op re-apply"]["median_seconds"])}" r="4" fill="{colours[tool]}"/>')
-        out.append(f'<text x="{width - right + 15}" y="{top + 20 + 22 * n}" fill="{colours[tool]}">{tool}</text>')
+    for n, (tool, points) in enumerate(series.items()):
+        points = [(h, v) for h, v in sorted(points) if v > 0]
+        out.append(f'<polyline points="{" ".join(f"{x(h)},{y(v)}" for h, v in points)}" fill="none" '
+                   f'stroke="{COLOURS[tool]}" stroke-width="2.5"/>')
+        for h, v in points:
+            out.append(f'<circle cx="{x(h)}" cy="{y(v)}" r="4" fill="{COLOURS[tool]}"/>')
+        out.append(f'<text x="{width - right + 15}" y="{top + 20 + 22 * n}" fill="{COLOURS[tool]}">{tool}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hosts", default="1,10")
+    parser.add_argument("--hosts", default="1,10", help="numbers of full Debian lab hosts (empty: none)")
+    parser.add_argument("--light", default="1,10,100,500", help="numbers of light hosts (empty: none)")
+    parser.add_argument("--first-apply-runs", type=int, default=3, help="runs of the first apply and its floor (0: none)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--tools", default=",".join(TOOLS), help="a subset of chaton,pyinfra,ansible (for quick looks)")
     args = parser.parse_args()
@@ -236,7 +338,7 @@ def main():
     # A fresh Debian machine lacks some of what this needs: install it.
     needed = {"/usr/bin/time": "time", "/usr/sbin/debootstrap": "debootstrap", "/usr/bin/systemd-nspawn": "systemd-container",
               "/usr/bin/tinyproxy": "tinyproxy", "/usr/bin/ssh": "openssh-client", "/usr/include/openssl/ssl.h": "libssl-dev",
-              "/usr/bin/pkg-config": "pkg-config"}
+              "/usr/bin/pkg-config": "pkg-config", "/usr/bin/pebble": "pebble", "/usr/bin/openssl": "openssl"}
     missing = sorted({package for path, package in needed.items() if not os.path.exists(path)})
     if missing:
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
@@ -252,18 +354,30 @@ def main():
         run([os.path.join(VENV, "bin", "ansible"), "--version"]).stdout.splitlines()[0].replace("[", "").replace("]", ""),
         run(["ssh", "-V"]).stderr.strip().split(",")[0],
     ])
-    results = {}
-    for count in [int(c) for c in args.hosts.split(",")]:
+    sizes = lambda text: [int(c) for c in text.split(",") if c.strip()]
+    results, light, first = {}, {}, None
+    if args.first_apply_runs > 0 and "chaton" in TOOLS:
+        print("first apply against its floor:", flush=True)
+        first = first_apply.bench(ROOT, CHATON, WORK, args.first_apply_runs)
+    if sizes(args.light):
+        print("light hosts:", flush=True)
+        light = light_hosts.bench(CHATON, WORK, VENV, sizes(args.light), light_runs(args.runs), TOOLS)
+    for count in sizes(args.hosts):
         print(f"{count} host(s):", flush=True)
         results[count] = bench(count, args.runs, versions)
     with open(os.path.join(WORK, "results.json"), "w") as f:
-        json.dump(results, f, indent=2)
+        json.dump({"full": results, "light": light, "first_apply": first}, f, indent=2)
     took = time.monotonic() - clock
     with open(os.path.join(ROOT, "docs", "benchmarks.md"), "w") as f:
-        f.write(markdown(results, versions, args.runs, started, took))
-    with open(os.path.join(ROOT, "docs", "benchmarks.svg"), "w") as f:
-        f.write(svg(results))
-    print(f"done in {took / 60:.1f} minutes: docs/benchmarks.md, docs/benchmarks.svg")
+        f.write(markdown(results, light, first, versions, args.runs, started, took))
+    if light:
+        with open(os.path.join(ROOT, "docs", "benchmarks.svg"), "w") as f:
+            f.write(chart("No-op re-apply on light hosts: wall time (s), log scales",
+                          {t: [(s, light[s][t]["median_seconds"]) for s in light if t in light[s]] for t in TOOLS}))
+        with open(os.path.join(ROOT, "docs", "benchmarks-cpu.svg"), "w") as f:
+            f.write(chart("No-op re-apply: the tool's own CPU per host (ms), log scales",
+                          {t: [(s, light[s][t]["cpu_ms_per_host"]) for s in light if t in light[s]] for t in TOOLS}))
+    print(f"done in {took / 60:.1f} minutes: docs/benchmarks.md, docs/benchmarks.svg, docs/benchmarks-cpu.svg")
 
 
 if __name__ == "__main__":

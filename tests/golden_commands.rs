@@ -46,12 +46,19 @@ fn package(names: &[&str], state: Presence) -> Resource {
 fn package_missing_is_installed_without_prompts() {
     let mut f = facts();
     f.packages.insert("ssl-cert".into(), "1.1.2".into());
-    assert_eq!(
-        commands(package(&["nginx", "ssl-cert"], Presence::Present), &f).unwrap(),
-        [
-            "DEBIAN_FRONTEND=noninteractive apt-get install --yes --no-install-recommends -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold nginx"
-        ]
-    );
+    let commands = commands(package(&["nginx", "ssl-cert"], Presence::Present), &f).unwrap();
+    assert_eq!(commands.len(), 1);
+    // One apt run: the missing package, and the pending security updates with it.
+    let command = &commands[0];
+    assert!(command.starts_with("DEBIAN_FRONTEND=noninteractive sh -c "), "{command}");
+    assert!(command.ends_with(" sh nginx"), "only the missing package is named: {command}");
+    for part in [
+        "apt-get install --yes --no-install-recommends -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \"$@\" $up",
+        "Debian-Security",
+        "apt-mark auto $auto",
+    ] {
+        assert!(command.contains(part), "{part} missing from {command}");
+    }
     assert_eq!(action(package(&["nginx", "ssl-cert"], Presence::Present), &f), Some(Action::Update));
 }
 

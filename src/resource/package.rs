@@ -43,8 +43,22 @@ impl Package {
     }
 }
 
-/// One `apt-get install` for the packages of `resources` that are missing, or `None` when
-/// none is. Its name lists every package of them, so a plan shows what the run covers.
+/// The install script: the missing packages come as its arguments. The security updates
+/// pending on the server (what `apt-get upgrade` would take from Debian-Security) join the
+/// same apt run: apt resolves and runs dpkg's triggers once, and a new package never lands
+/// next to a known hole. Naming them to apt marks them installed by hand, so those that were
+/// dependencies are marked so again afterwards (autoremove keeps working).
+const INSTALL: &str = concat!(
+    r"up=$(apt-get -s -o Debug::NoLocking=1 upgrade 2>/dev/null | sed -n 's/^Inst \([^ ]*\) \[.*Debian-Security.*/\1/p'); ",
+    r#"auto=; [ -z "$up" ] || auto=$(apt-mark showauto $up); "#,
+    "apt-get install --yes --no-install-recommends -o DPkg::Lock::Timeout=600 ",
+    "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold ",
+    r#""$@" $up || exit; [ -z "$auto" ] || apt-mark auto $auto >/dev/null"#
+);
+
+/// One apt run installing the packages of `resources` that are missing (with the pending
+/// security updates), or `None` when none is. Its name lists every package of them, so a
+/// plan shows what the run covers.
 pub fn install(resources: &[&Package], facts: &HostFacts) -> Option<Change> {
     let names: Vec<&String> = resources.iter().flat_map(|r| &r.names).collect();
     let missing: Vec<&String> = names.iter().copied().filter(|n| !facts.packages.contains_key(n.as_str())).collect();
@@ -53,21 +67,8 @@ pub fn install(resources: &[&Package], facts: &HostFacts) -> Option<Change> {
     }
     let id =
         ResourceId { kind: "package".into(), name: names.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(" ") };
-    let mut argv: Vec<String> = [
-        "apt-get",
-        "install",
-        "--yes",
-        "--no-install-recommends",
-        // Fresh images run unattended-upgrades at first boot: wait for its lock.
-        "-o",
-        "DPkg::Lock::Timeout=600",
-        "-o",
-        "Dpkg::Options::=--force-confdef",
-        "-o",
-        "Dpkg::Options::=--force-confold",
-    ]
-    .map(String::from)
-    .to_vec();
+    // Fresh images run unattended-upgrades at first boot: apt waits for its lock (600 s).
+    let mut argv: Vec<String> = ["sh", "-c", INSTALL, "sh"].map(String::from).to_vec();
     argv.extend(missing.iter().map(|n| (*n).clone()));
     let reasons = missing.iter().map(|n| format!("{n} is not installed")).collect();
     let action = if missing.len() == names.len() { Action::Create } else { Action::Update };
