@@ -21,7 +21,7 @@ def port(host):
     return host[2] if len(host) > 2 else 22
 
 
-def chaton(folder, hosts, key, known_hosts, per_host=False):
+def chaton(folder, hosts, key, known_hosts, per_host=False, parallel=None):
     """A description with a local `bench` recipe (and an empty `base`, so only the
     workload is measured)."""
     os.makedirs(f"{folder}/local/recipes", exist_ok=True)
@@ -61,10 +61,10 @@ def chaton(folder, hosts, key, known_hosts, per_host=False):
                 "  destinations: [{name: local, provider: lab, country: FR}]\n  encryption: true\n")
     with open(known_hosts) as src, open(f"{folder}/known_hosts", "w") as dst:
         dst.write(src.read())
-    return ["chaton", "apply", f"{folder}/hoster.yml", "--parallel", str(len(hosts))]
+    return ["chaton", "apply", f"{folder}/hoster.yml", "--parallel", str(parallel or len(hosts))]
 
 
-def pyinfra(folder, hosts, key, known_hosts, venv, per_host=False):
+def pyinfra(folder, hosts, key, known_hosts, venv, per_host=False, parallel=None):
     os.makedirs(f"{folder}/templates", exist_ok=True)
     with open(f"{folder}/templates/file.conf.j2", "w") as f:
         f.write("# file {{ item }} on {{ host.name }}\nvalue = {{ item }}\n")
@@ -86,11 +86,11 @@ def pyinfra(folder, hosts, key, known_hosts, venv, per_host=False):
                 f"dest=f'{root}/conf/file-{{item}}.conf', mode='644', item=item)\n")
         for service in SERVICES:
             f.write(f"systemd.service(name='{service}', service={service!r}, running=True, enabled=True)\n")
-    return [f"{venv}/bin/pyinfra", "-y", "--parallel", str(len(hosts)),
+    return [f"{venv}/bin/pyinfra", "-y", "--parallel", str(parallel or len(hosts)),
             f"{folder}/inventory.py", f"{folder}/deploy.py"]
 
 
-def ansible(folder, hosts, key, known_hosts, venv, per_host=False):
+def ansible(folder, hosts, key, known_hosts, venv, per_host=False, parallel=None):
     os.makedirs(f"{folder}/templates", exist_ok=True)
     with open(f"{folder}/templates/file.conf.j2", "w") as f:
         f.write("# file {{ item }} on {{ inventory_hostname }}\nvalue = {{ item }}\n")
@@ -102,7 +102,7 @@ def ansible(folder, hosts, key, known_hosts, venv, per_host=False):
     # Ansible's best configuration without third-party plugins: pipelining, enough forks
     # for every host, multiplexed SSH connections (its default ControlPersist).
     with open(f"{folder}/ansible.cfg", "w") as f:
-        f.write(f"[defaults]\ninventory = {folder}/inventory.ini\nforks = {max(len(hosts), 5)}\n"
+        f.write(f"[defaults]\ninventory = {folder}/inventory.ini\nforks = {parallel or max(len(hosts), 5)}\n"
                 "gathering = explicit\n"
                 "interpreter_python = /usr/bin/python3\n"
                 f"[ssh_connection]\npipelining = True\nssh_args = -o ControlMaster=auto -o ControlPersist=60s "

@@ -283,6 +283,10 @@ pub fn missing_folders(plan: &ServerPlan, facts: &HostFacts) -> Vec<(String, Str
     let mut missing = Vec::new();
     for planned in &plan.changes {
         let change = &planned.change;
+        // chaton's own record goes in its state folder, which the apply script makes first.
+        if planned.origin == "chaton" {
+            continue;
+        }
         match change.resource.kind.as_str() {
             "directory" => made.push(&change.resource.name),
             "package" | "command" if change.action != Action::Delete => anything_may_exist = true,
@@ -310,5 +314,35 @@ impl ServerPlan {
 impl Plan {
     pub fn change_count(&self) -> usize {
         self.servers.iter().map(|s| s.changes.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resource::change;
+
+    fn creates(origin: &str, path: &str) -> PlannedChange {
+        let id = ResourceId { kind: "file".into(), name: path.into() };
+        PlannedChange { origin: origin.into(), change: change(id, Action::Create, None, None, vec![], vec![]) }
+    }
+
+    #[test]
+    fn chatons_record_needs_no_folder_but_a_services_file_does() {
+        let plan = ServerPlan {
+            server: "s".into(),
+            address: "s".into(),
+            facts: FactsSource::AssumedFresh { distribution: "debian-12".into() },
+            // A run with nothing to install: no package or command may have made a folder.
+            changes: vec![creates("chaton", "/var/lib/chaton/managed"), creates("app", "/srv/app/app.conf")],
+            unchanged: vec![],
+            handlers: vec![],
+            access: None,
+            kept: vec![],
+        };
+        assert_eq!(
+            missing_folders(&plan, &HostFacts::default()),
+            [("/srv/app/app.conf".to_owned(), "/srv/app".to_owned())]
+        );
     }
 }

@@ -202,8 +202,9 @@ fn resolve_server(
     let base_context = json!({
         "organisation": hoster.organisation,
         "admins": hoster.admins,
+        // This server alone, not the others: a context holding every server would make each
+        // render cost as much as the description is long (500 servers: a minute for `check`).
         "server": server,
-        "servers": hoster.servers,
         "services": services_json,
         "firewall_ports": ports,
         // Tunnels the services bring up: `{name, network, forward, service}`; those whose
