@@ -183,8 +183,8 @@ def bench(count, runs, versions):
 def markdown(results, light, first, versions, runs, started, took):
     cores = os.cpu_count()
     lines = ["# Benchmarks: chaton, pyinfra and Ansible on the same work", "",
-             f"Run of `sudo python3 benches/bench.py` on {started:%Y-%m-%d}, {took / 60:.1f} minutes in all "
-             "with its defaults.", "",
+             f"Run of `sudo python3 benches/bench.py{' ' + ' '.join(sys.argv[1:]) if sys.argv[1:] else ''}` on "
+             f"{started:%Y-%m-%d}, {took / 60:.1f} minutes in all.", "",
              f"- Machine: {cores} cores, {platform.machine()}, kernel {platform.release()}; "
              "lab hosts are Debian containers (systemd-nspawn) on the same machine.",
              f"- Versions: {versions}.",
@@ -276,9 +276,8 @@ def markdown(results, light, first, versions, runs, started, took):
         for name, host in sorted(split.items()):
             lines.append(f"| {name} | " + " | ".join(f"{host.get(p, 0):.1f}" for p in names)
                          + f" | {host['total']:.1f} |")
-        lines += ["", "Packages include the security updates of the first apply (unattended-upgrade, its own "
-                  "dpkg run); certificates are obtained from the lab's ACME CA (pebble) for every site, which "
-                  "the floor does not do at all.", ""]
+        lines += ["", "Packages include the pending security updates, in the same apt run; certificates are "
+                  "obtained from the lab's ACME CA (pebble) for every site, which the floor does not do at all.", ""]
     lines += ["Raw samples: `target/bench/results.json` after a run.", ""]
     return "\n".join(lines)
 

@@ -56,6 +56,9 @@ def boot(chaton, work, count):
              f"exec /usr/sbin/sshd -p $(({FIRST_PORT} + i)) -o PidFile=/run/sshd-light-$i.pid -o LogLevel=ERROR "
              f"-o MaxStartups=100\" || exit 1; done")
     ssh(lab, address, start)
+    # Not measured: Ansible's modules need Python on the hosts.
+    ssh(lab, address, "DEBIAN_FRONTEND=noninteractive apt-get -qq update && "
+                      "DEBIAN_FRONTEND=noninteractive apt-get -qq install -y python3 python3-apt > /dev/null")
     hosts = [(f"h{i:03d}", address, FIRST_PORT + i) for i in range(1, count + 1)]
     known = os.path.join(folder, "known_hosts_light")
     with open(known, "w") as f:
