@@ -526,7 +526,13 @@ fn a_server_behind_a_jump_host_is_reached_through_it() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(project.root.join("etc/app.conf").exists());
     // The gate carried the connection: one login, and the scripts' bytes went through it.
-    let gate_log = gate.log_text();
+    // sshd logs what it carried when the connection closes, which may be just after chaton exits.
+    let waited = std::time::Instant::now();
+    let mut gate_log = gate.log_text();
+    while !gate_log.contains("Transferred: sent ") && waited.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        gate_log = gate.log_text();
+    }
     assert_eq!(gate.connections() - before, 1, "{gate_log}");
     let received: usize = gate_log
         .lines()
