@@ -91,6 +91,10 @@ class Lab:
         for name in self.hosts:
             for deb in os.listdir(os.path.join(cache, name)):
                 shutil.copy(os.path.join(cache, name, deb), os.path.join(self.root(name), "var/cache/apt/archives"))
+        self.stop_apt_timers()
+
+    def stop_apt_timers(self):
+        """Stops what fresh images start at boot to update the lists and upgrade (apt-daily)."""
         self.on_all(lambda n: self.ssh(n, "systemctl stop apt-daily.timer apt-daily-upgrade.timer apt-daily.service "
                                           "apt-daily-upgrade.service unattended-upgrades.service 2>/dev/null; true"))
 
@@ -198,8 +202,7 @@ def bench(root, chaton, work, runs):
     # Not measured: fill the apt cache, and learn what chaton installs.
     with Lab(chaton, folder, description) as lab:
         before = {name: lab.packages(name) for name in lab.hosts}
-        lab.on_all(lambda n: lab.ssh(n, "systemctl stop apt-daily.timer apt-daily-upgrade.timer apt-daily.service "
-                                        "apt-daily-upgrade.service unattended-upgrades.service 2>/dev/null; true"))
+        lab.stop_apt_timers()
         chaton_apply(chaton, lab)
         installed = {name: lab.packages(name) for name in lab.hosts}
         for name in lab.hosts:
