@@ -80,6 +80,7 @@ fn settings(checked: &Checked, args: &ConnectionArgs) -> Settings {
         servers: checked.description.hoster.servers.clone(),
         replace_keys: args.replace_keys,
         access_watchdog: args.access_watchdog,
+        connector: std::sync::Arc::new(crate::transport::ssh::SshConnector),
     }
 }
 

@@ -10,7 +10,6 @@ use crate::description::model::Server;
 use crate::facts::{FactQuery, HostFacts, gather};
 use crate::plan::{self, FactsSource, ServerPlan};
 use crate::resolve::ServerState;
-use crate::transport::ssh::SshTransport;
 use crate::transport::{Transport, ssh_config};
 
 /// Lines of command output kept for an error message.
@@ -58,8 +57,10 @@ fn work(
     let start = Instant::now();
     // One deadline for everything this host's run does: connecting, every script, closing.
     let deadline = start + settings.timeouts.script;
-    let mut transport =
-        SshTransport::connect(&endpoint, &settings.policy, settings.timeouts, deadline).map_err(at("connecting"))?;
+    let mut transport = settings
+        .connector
+        .connect(&endpoint, &settings.policy, settings.timeouts, deadline)
+        .map_err(at("connecting"))?;
     emit(EventKind::Connected { milliseconds: start.elapsed().as_millis() });
 
     if let Task::Operate { script } = task {
@@ -78,7 +79,7 @@ fn work(
     }
     let start = Instant::now();
     let facts =
-        gather_facts(&mut transport, &query, &settings.state_dir, &endpoint.user, channels).map_err(|e| match e {
+        gather_facts(transport.as_mut(), &query, &settings.state_dir, &endpoint.user, channels).map_err(|e| match e {
             HostError::Transport(e) => at("gathering facts")(e),
             other => other,
         });
@@ -141,10 +142,10 @@ fn work(
             if server_plan.is_empty() {
                 return Ok(result);
             }
-            let outcome = apply_plan(&mut transport, &server_plan, settings, emit);
+            let outcome = apply_plan(transport.as_mut(), &server_plan, settings, emit);
             *channels = transport.channels_opened();
             let outcome = match &server_plan.access {
-                Some(access) => settle_access(&mut transport, &endpoint, access, settings, deadline, outcome, emit),
+                Some(access) => settle_access(transport.as_mut(), &endpoint, access, settings, deadline, outcome, emit),
                 None => outcome,
             };
             *channels = transport.channels_opened();
@@ -160,7 +161,7 @@ fn work(
 /// (what it wrote was never proven, and may not even be loaded yet); a finished one must
 /// prove a new login, else the checked files go back too, through the session still open.
 fn settle_access(
-    transport: &mut SshTransport,
+    transport: &mut dyn Transport,
     endpoint: &crate::transport::Endpoint,
     access: &crate::plan::AccessGuard,
     settings: &Settings,
@@ -169,7 +170,7 @@ fn settle_access(
     emit: &dyn Fn(EventKind),
 ) -> Result<(usize, Vec<String>), HostError> {
     let files = access.files.join(", ");
-    let restore = |transport: &mut SshTransport| {
+    let restore = |transport: &mut dyn Transport| {
         let script = apply::access::rollback_script(&settings.state_dir);
         match transport.run(&script, &mut |_| {}) {
             Ok(out) => apply::access::Restore::from_exit(out.exit, &out.output),
@@ -214,7 +215,7 @@ fn settle_access(
 }
 
 fn gather_facts(
-    transport: &mut SshTransport,
+    transport: &mut dyn Transport,
     query: &FactQuery,
     state_dir: &str,
     user: &str,
@@ -281,7 +282,7 @@ fn check_saved(fresh: &ServerPlan, saved: Option<&serde_json::Value>) -> Result<
 }
 
 fn apply_plan(
-    transport: &mut SshTransport,
+    transport: &mut dyn Transport,
     plan: &ServerPlan,
     settings: &Settings,
     emit: &dyn Fn(EventKind),
@@ -368,10 +369,10 @@ fn fresh_login(
     endpoint: &crate::transport::Endpoint,
     settings: &Settings,
     run_deadline: Instant,
-) -> Result<SshTransport, crate::transport::TransportError> {
+) -> Result<Box<dyn Transport>, crate::transport::TransportError> {
     let deadline = (Instant::now() + std::time::Duration::from_secs(15)).min(run_deadline);
     loop {
-        match SshTransport::connect(endpoint, &settings.policy, settings.timeouts, run_deadline) {
+        match settings.connector.connect(endpoint, &settings.policy, settings.timeouts, run_deadline) {
             Ok(fresh) => return Ok(fresh),
             // A refused login is an answer; asking again would only earn this address
             // sshd's penalties (PerSourcePenalties) for the logins that follow.

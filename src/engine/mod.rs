@@ -13,11 +13,12 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
+use crate::apply::access::Restore;
 use crate::description::model::Server;
 use crate::facts::HostFacts;
 use crate::plan::ServerPlan;
 use crate::resolve::DesiredState;
-use crate::transport::{HostKeyPolicy, Timeouts, TransportError};
+use crate::transport::{Connector, HostKeyPolicy, Timeouts, TransportError};
 
 pub use checks::CheckOutcome;
 
@@ -39,6 +40,8 @@ pub struct Settings {
     /// Seconds after a run that touched access stopped before the server puts the last
     /// checked files back by itself, unless a new login proved them (`--access-watchdog`).
     pub access_watchdog: u32,
+    /// How a host is reached: SSH in every real run (`SshConnector`).
+    pub connector: std::sync::Arc<dyn Connector>,
 }
 
 /// What to do on each host.
@@ -140,8 +143,6 @@ pub struct HostResult {
     /// What an `Operate` script printed.
     pub output: Vec<String>,
 }
-
-use crate::apply::access::Restore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {

@@ -1,8 +1,9 @@
 //! The transport: the only code that talks to servers. It runs a script on a host and
 //! returns its output and exit status. One connection per host, used from one thread.
 //!
-//! `ssh` implements it with libssh2 (the `ssh2` crate); the trait keeps a second transport
-//! (the system `ssh` with ControlMaster, say) possible.
+//! `ssh` implements it with libssh2 (the `ssh2` crate). The engine sees only the two traits
+//! (`Connector` opens, `Transport` runs), so a second transport (the system `ssh` with
+//! ControlMaster, say) stays possible, and the engine's tests run it over a local shell.
 
 pub mod hostkey;
 pub mod known_hosts;
@@ -92,6 +93,19 @@ pub enum TransportError {
     Dropped { endpoint: String, reason: String },
     #[error("cannot write {path}: {reason}")]
     KnownHostsWrite { path: String, reason: String },
+}
+
+/// Opens the connection to one host. The engine asks it for every login (the run's, and the
+/// fresh one that proves access after a run), so tests can put a local shell in place of SSH.
+pub trait Connector: Send + Sync + std::fmt::Debug {
+    /// Connects to `endpoint` and logs in; `deadline` bounds everything the connection does.
+    fn connect(
+        &self,
+        endpoint: &Endpoint,
+        policy: &HostKeyPolicy,
+        timeouts: Timeouts,
+        deadline: std::time::Instant,
+    ) -> Result<Box<dyn Transport>, TransportError>;
 }
 
 /// Runs scripts on one host.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use ssh2::{MethodType, Session};
 
-use super::{Endpoint, HostKeyPolicy, ScriptOutput, Timeouts, Transport, TransportError, hostkey};
+use super::{Connector, Endpoint, HostKeyPolicy, ScriptOutput, Timeouts, Transport, TransportError, hostkey};
 use crate::shell::quote;
 
 /// Host key algorithms in order of preference: the strongest first, so the key checked
@@ -128,6 +128,22 @@ fn authenticate(session: &Session, endpoint: &Endpoint, name: &str) -> Result<()
         tried.push("no key file found (~/.ssh/id_ed25519, id_ecdsa, id_rsa or IdentityFile)".to_owned());
     }
     Err(TransportError::Auth { endpoint: name.to_owned(), user: endpoint.user.clone(), reason: tried.join("; ") })
+}
+
+/// Opens `SshTransport`s: the connector of every real run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SshConnector;
+
+impl Connector for SshConnector {
+    fn connect(
+        &self,
+        endpoint: &Endpoint,
+        policy: &HostKeyPolicy,
+        timeouts: Timeouts,
+        deadline: Instant,
+    ) -> Result<Box<dyn Transport>, TransportError> {
+        Ok(Box::new(SshTransport::connect(endpoint, policy, timeouts, deadline)?))
+    }
 }
 
 impl Transport for SshTransport {

@@ -246,20 +246,26 @@ checks:
 impl Project {
     /// `extra_server` is added to the server entry (for example a pinned `host_key`).
     pub fn new(sshd: &TestSshd, extra_server: &str, params: &str) -> Self {
+        let project = Self::at_port(sshd.port, extra_server, params);
+        std::fs::copy(&sshd.client_key, project.home.join(".ssh/id_ed25519")).unwrap();
+        project
+    }
+
+    /// The same project for a server at `127.0.0.1:port`, with no key to log in with (for
+    /// tests that reach it through something else than SSH).
+    pub fn at_port(port: u16, extra_server: &str, params: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("managed");
         let state = dir.path().join("state");
         let home = dir.path().join("home");
         std::fs::create_dir_all(home.join(".ssh")).unwrap();
-        std::fs::copy(&sshd.client_key, home.join(".ssh/id_ed25519")).unwrap();
         std::fs::create_dir_all(dir.path().join("local/recipes")).unwrap();
         std::fs::write(dir.path().join("local/recipes/base.yml"), BASE_RECIPE).unwrap();
         std::fs::write(dir.path().join("local/recipes/probe.yml"), PROBE_RECIPE).unwrap();
         let valid = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/valid.yml")).unwrap();
         let user = user();
         let server = format!(
-            "  - name: alpha\n    address: 127.0.0.1\n    port: {}\n    ssh_user: {user}\n{extra_server}    provider:\n      name: Provider\n      type: outsourced\n      country: FR\n    control: vps\n",
-            sshd.port
+            "  - name: alpha\n    address: 127.0.0.1\n    port: {port}\n    ssh_user: {user}\n{extra_server}    provider:\n      name: Provider\n      type: outsourced\n      country: FR\n    control: vps\n"
         );
         let head = valid.split("servers:").next().unwrap();
         let backups = &valid[valid.find("backups:").unwrap()..];
