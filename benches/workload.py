@@ -24,15 +24,15 @@ def port(host):
 def chaton(folder, hosts, key, known_hosts, per_host=False, parallel=None):
     """A description with a local `bench` recipe (and an empty `base`, so only the
     workload is measured)."""
-    os.makedirs(f"{folder}/local/recipes", exist_ok=True)
-    os.makedirs(f"{folder}/local/templates/bench", exist_ok=True)
+    os.makedirs(f"{folder}/local/recipes/base", exist_ok=True)
+    os.makedirs(f"{folder}/local/recipes/bench/templates", exist_ok=True)
     meta = ("software: {name: bench, version: '1', licence: MIT, website: https://example.org, "
             "source: https://example.org, install: distribution}\n"
             "data:\n  personal: {en: none, fr: aucune}\n  log_retention_days: 0\n")
-    with open(f"{folder}/local/recipes/base.yml", "w") as f:
+    with open(f"{folder}/local/recipes/base/recipe.yml", "w") as f:
         f.write("name: base\nsummary: {en: Nothing, fr: Rien}\nkind: base\n" + meta)
     numbers = json.dumps([f"{n:02d}" for n in range(1, FILES + 1)])
-    with open(f"{folder}/local/recipes/bench.yml", "w") as f:
+    with open(f"{folder}/local/recipes/bench/recipe.yml", "w") as f:
         f.write("name: bench\nsummary: {en: Benchmark, fr: Banc d'essai}\nkind: service\n" + meta)
         f.write(f"params:\n  numbers: {{type: list, description: files, default: {numbers}}}\n")
         f.write("resources:\n")
@@ -45,7 +45,7 @@ def chaton(folder, hosts, key, known_hosts, per_host=False, parallel=None):
                 f"template: bench/file.conf, mode: '0644'}}\n")
         for service in SERVICES:
             f.write(f"  - service: {{name: {service}, enabled: true, running: true}}\n")
-    with open(f"{folder}/local/templates/bench/file.conf", "w") as f:
+    with open(f"{folder}/local/recipes/bench/templates/file.conf", "w") as f:
         f.write("# file {{ item }} on {{ server.name }}\nvalue = {{ item }}\n")
     servers = "".join(
         f"  - name: {h[0]}\n    address: {h[1]}\n    port: {port(h)}\n    ssh_user: root\n    ssh_key: {key}\n"

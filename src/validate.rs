@@ -87,8 +87,9 @@ pub fn recipes_dir(description: &Description) -> Vec<Diagnostic> {
     let full = project.join(dir);
     let (Ok(folder), Ok(project)) = (full.canonicalize(), project.canonicalize()) else {
         r.value("recipes_dir", format!("the recipes folder {} does not exist", quoted(dir))).hint(format!(
-            "it is read from {}: a folder holding recipes/NAME.yml and templates/NAME/...",
-            full.display()
+            "it is read from {}: a folder holding {}",
+            full.display(),
+            crate::recipe::catalogue::LAYOUT
         ));
         return r.found;
     };

@@ -229,18 +229,21 @@ fn colours_only_when_asked() {
     assert!(coloured.contains('\x1b'));
 }
 
-/// A local recipes folder next to a copy of the valid corpus description.
+/// A local recipes folder (one folder per recipe) next to a copy of the valid corpus
+/// description.
 fn local_setup(recipe: &str, template: Option<(&str, &str)>, services: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let valid = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/valid.yml")).unwrap();
     let mut text = valid.replace("backups:", &format!("{services}backups:"));
     text.push_str("recipes_dir: local\n");
     std::fs::write(dir.path().join("hoster.yml"), text).unwrap();
-    std::fs::create_dir_all(dir.path().join("local/recipes")).unwrap();
     let name = recipe.lines().find_map(|l| l.strip_prefix("name: ")).unwrap();
-    std::fs::write(dir.path().join(format!("local/recipes/{name}.yml")), recipe).unwrap();
+    std::fs::create_dir_all(dir.path().join(format!("local/recipes/{name}"))).unwrap();
+    std::fs::write(dir.path().join(format!("local/recipes/{name}/recipe.yml")), recipe).unwrap();
     if let Some((path, text)) = template {
-        let full = dir.path().join("local/templates").join(path);
+        // `vpn/wg.conf` is recipes/vpn/templates/wg.conf.
+        let (folder, file) = path.split_once('/').unwrap();
+        let full = dir.path().join(format!("local/recipes/{folder}/templates/{file}"));
         std::fs::create_dir_all(full.parent().unwrap()).unwrap();
         std::fs::write(full, text).unwrap();
     }
@@ -309,7 +312,7 @@ fn a_template_error_points_at_the_template_file_and_line() {
     let (code, _, stderr) = run(&["check", "--color", "never", file.to_str().unwrap()]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("template error"), "{stderr}");
-    assert!(stderr.contains("local/templates/vpn/wg.conf:3:"), "{stderr}");
+    assert!(stderr.contains("local/recipes/vpn/templates/wg.conf:3:"), "{stderr}");
 }
 
 #[test]
@@ -318,8 +321,31 @@ fn a_bad_local_recipe_is_reported_in_its_own_file() {
     let dir = local_setup(&bad, Some(("vpn/wg.conf", "x\n")), "");
     let (code, _, stderr) = run(&["check", "--color", "never", dir.path().join("hoster.yml").to_str().unwrap()]);
     assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("local/recipes/vpn.yml:17:13"), "{stderr}");
+    assert!(stderr.contains("local/recipes/vpn/recipe.yml:17:13"), "{stderr}");
     assert!(stderr.contains("quote it: mode: \"0600\""), "{stderr}");
+}
+
+#[test]
+fn a_recipe_file_where_none_is_read_is_refused_and_the_earlier_layout_still_reads() {
+    let dir = local_setup(VPN_RECIPE, Some(("vpn/wg.conf", "x\n")), "");
+    let local = dir.path().join("local");
+    let file = dir.path().join("hoster.yml");
+    std::fs::rename(local.join("recipes/vpn/recipe.yml"), local.join("recipes/vpn/recipe.yaml")).unwrap();
+    let (code, _, stderr) = run(&["check", "--color", "never", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("recipes/vpn/recipe.yaml\" is not where a recipe is read"), "{stderr}");
+    assert!(stderr.contains("`recipes/NAME/recipe.yml` and `recipes/NAME/templates/...`"), "{stderr}");
+
+    // `recipes/NAME.yml` beside `templates/NAME/`, as local folders were first laid out.
+    std::fs::rename(local.join("recipes/vpn/recipe.yaml"), local.join("recipes/vpn.yml")).unwrap();
+    std::fs::create_dir_all(local.join("templates")).unwrap();
+    std::fs::rename(local.join("recipes/vpn/templates"), local.join("templates/vpn")).unwrap();
+    std::fs::remove_dir(local.join("recipes/vpn")).unwrap();
+    let services = "  - name: vpn1\n    recipe: vpn\n    server: alpha\n";
+    let text = std::fs::read_to_string(&file).unwrap().replace("backups:", &format!("{services}backups:"));
+    std::fs::write(&file, text).unwrap();
+    let (code, _, stderr) = run(&["check", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
 }
 
 #[test]

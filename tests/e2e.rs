@@ -879,7 +879,7 @@ fn an_access_change_cut_off_before_its_login_check_never_stays_active() {
     let text = std::fs::read_to_string(&description).unwrap();
     std::fs::write(&description, text.replace("  - name: lockout\n    recipe: lockout\n    server: h1\n", "")).unwrap();
     let template =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/base/nftables.conf")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/recipes/base/templates/nftables.conf")).unwrap();
     let accept = "\t\t{{ p.proto }} dport {{ p.port }} accept comment \"{{ p.service }}\"";
     assert!(template.contains(accept));
     let closed = template.replace(accept, &format!("{{% if p.port != 22 %}}{accept}{{% endif %}}"));

@@ -193,7 +193,7 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct RecipesArg {
-    /// A folder of local recipes (`recipes/NAME.yml`, `templates/NAME/`) that add to or
+    /// A folder of local recipes (`recipes/NAME/recipe.yml`, `recipes/NAME/templates/`) that add to or
     /// replace the built-in ones; overrides `recipes_dir` in the description.
     #[arg(long = "recipes", value_name = "DIR", global = true)]
     dir: Option<PathBuf>,

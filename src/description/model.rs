@@ -32,7 +32,8 @@ pub struct Hoster {
     #[serde(default)]
     pub site: SiteSettings,
     /// A folder of local recipes that add to or replace the built-in ones, relative to the
-    /// description file (the same layout as the project: `recipes/` and `templates/`).
+    /// description file (the same layout as the project: `recipes/NAME/recipe.yml` and
+    /// `recipes/NAME/templates/`).
     #[serde(default)]
     pub recipes_dir: Option<String>,
 }

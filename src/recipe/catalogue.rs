@@ -1,8 +1,12 @@
 //! The recipe catalogue: built-in recipes and templates embedded in the binary, plus a local
 //! folder that adds recipes or replaces built-in ones wholesale.
 //!
-//! A local folder has the project's layout: `recipes/NAME.yml` and `templates/NAME/...`.
-//! A local recipe's templates are looked up in the local folder first, then built in.
+//! A recipe is one folder: `recipes/NAME/recipe.yml`, its templates under
+//! `recipes/NAME/templates/` (named `NAME/FILE` in the recipe and in Tera), and what proves it
+//! (`recipes/NAME/proof.yml`, read by the test suite only). The charter site's templates are
+//! `templates/site/`. A local folder has the same layout; the earlier one (`recipes/NAME.yml`
+//! beside `templates/NAME/`) is still read. A local recipe's templates are looked up in the
+//! local folder first, then built in.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -122,15 +126,17 @@ impl Catalogue {
         let mut problems = Vec::new();
         for (path, text) in EMBEDDED {
             let source = SourceFile::new(format!("<builtin>/{path}"), *text);
-            if let Some(name) = path.strip_prefix("templates/") {
-                catalogue.templates.insert(name.to_owned(), source);
-            } else if path.starts_with("recipes/") && path.ends_with(".yml") {
-                match parse_recipe(source, path, Origin::Builtin) {
+            match role(path) {
+                Some(Role::Template(name)) => {
+                    catalogue.templates.insert(name, source);
+                }
+                Some(Role::Recipe(name)) => match parse_recipe(source, path, &name, Origin::Builtin) {
                     Ok(r) => {
                         catalogue.recipes.insert(r.recipe.name.clone(), r);
                     }
                     Err(d) => problems.push(*d),
-                }
+                },
+                None => {}
             }
         }
         if problems.is_empty() { Ok(catalogue) } else { Err(problems) }
@@ -143,34 +149,45 @@ impl Catalogue {
         if !dir.is_dir() {
             return Err(vec![
                 Diagnostic::error(format!("recipes folder {} does not exist", quoted(&dir.display().to_string())))
-                    .help("`recipes_dir` and `--recipes` name a folder holding `recipes/NAME.yml` and `templates/NAME/...`"),
+                    .help(format!("`recipes_dir` and `--recipes` name a folder holding {LAYOUT}")),
             ]);
         }
         let mut files = Vec::new();
+        collect_files(&dir.join("recipes"), &mut files);
         collect_files(&dir.join("templates"), &mut files);
         for file in files {
-            let rel = file.strip_prefix(dir.join("templates")).unwrap_or(&file);
-            let name = rel.to_string_lossy().replace('\\', "/");
-            match crate::yaml::read_source(&file) {
-                Ok(source) => {
+            let Ok(rel) = file.strip_prefix(dir) else { continue };
+            let rel = rel.to_string_lossy().replace('\\', "/");
+            let Some(role) = role(&rel) else {
+                let yaml = rel.ends_with(".yml") || rel.ends_with(".yaml");
+                if yaml && rel.starts_with("recipes/") && !rel.ends_with("/proof.yml") {
+                    problems.push(
+                        Diagnostic::error(format!(
+                            "{} is not where a recipe is read",
+                            quoted(&file.display().to_string())
+                        ))
+                        .help(format!("a recipes folder holds {LAYOUT}")),
+                    );
+                }
+                continue;
+            };
+            let source = match crate::yaml::read_source(&file) {
+                Ok(source) => source,
+                Err(d) => {
+                    problems.push(d);
+                    continue;
+                }
+            };
+            match role {
+                Role::Template(name) => {
                     self.templates.insert(name, source);
                 }
-                Err(d) => problems.push(d),
-            }
-        }
-        let mut recipe_files = Vec::new();
-        collect_files(&dir.join("recipes"), &mut recipe_files);
-        recipe_files.retain(|f| f.extension().is_some_and(|e| e == "yml" || e == "yaml"));
-        for file in recipe_files {
-            let loaded = crate::yaml::read_source(&file).map_err(Box::new).and_then(|source| {
-                let stem = file.file_stem().unwrap_or_default().to_string_lossy().into_owned();
-                parse_recipe(source, &format!("recipes/{stem}.yml"), Origin::Local(dir.to_path_buf()))
-            });
-            match loaded {
-                Ok(r) => {
-                    self.recipes.insert(r.recipe.name.clone(), r);
-                }
-                Err(d) => problems.push(*d),
+                Role::Recipe(name) => match parse_recipe(source, &rel, &name, Origin::Local(dir.to_path_buf())) {
+                    Ok(r) => {
+                        self.recipes.insert(r.recipe.name.clone(), r);
+                    }
+                    Err(d) => problems.push(*d),
+                },
             }
         }
         if problems.is_empty() { Ok(self) } else { Err(problems) }
@@ -213,18 +230,76 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-fn parse_recipe(source: Arc<SourceFile>, path: &str, origin: Origin) -> Result<LoadedRecipe, Box<Diagnostic>> {
+/// What a recipes folder holds, as said to whoever names one.
+pub const LAYOUT: &str = "`recipes/NAME/recipe.yml` and `recipes/NAME/templates/...`";
+
+/// What a file of a recipes folder is, from its path relative to the folder.
+#[derive(Debug, PartialEq, Eq)]
+enum Role {
+    /// The recipe of this name.
+    Recipe(String),
+    /// A template, by the name recipes and Tera give it (`web/vhost.conf`, `site/page.html`).
+    Template(String),
+}
+
+fn role(path: &str) -> Option<Role> {
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        ["recipes", name, "recipe.yml"] => Some(Role::Recipe((*name).to_owned())),
+        ["recipes", name, "templates", rest @ ..] if !rest.is_empty() => {
+            Some(Role::Template(format!("{name}/{}", rest.join("/"))))
+        }
+        // The earlier layout of a local folder: `recipes/NAME.yml`, `templates/NAME/...`.
+        ["recipes", file] => {
+            let name = file.strip_suffix(".yml").or_else(|| file.strip_suffix(".yaml"))?;
+            Some(Role::Recipe(name.to_owned()))
+        }
+        // The charter site's templates, and those of the earlier layout.
+        ["templates", rest @ ..] if rest.len() >= 2 => Some(Role::Template(rest.join("/"))),
+        _ => None,
+    }
+}
+
+fn parse_recipe(
+    source: Arc<SourceFile>,
+    path: &str,
+    expected: &str,
+    origin: Origin,
+) -> Result<LoadedRecipe, Box<Diagnostic>> {
     let recipe: Recipe = crate::yaml::parse(&source)?;
     let locations = Locations::index(&source.text);
-    let expected = path.trim_start_matches("recipes/").trim_end_matches(".yml");
     if recipe.name != expected {
         let span = locations.value("name").unwrap_or(Span::FILE_START);
         return Err(Box::new(
             Diagnostic::error(format!("recipe is named {} but its file is {}", quoted(&recipe.name), quoted(path)))
                 .at(&source, span)
                 .field("name")
-                .help("a recipe's name and its file name must match"),
+                .help("a recipe's name and its folder's name must match"),
         ));
     }
     Ok(LoadedRecipe { recipe, source, locations, origin })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Role, role};
+
+    #[test]
+    fn files_of_a_recipes_folder_are_told_apart_by_their_path() {
+        let recipe = |n: &str| Some(Role::Recipe(n.to_owned()));
+        let template = |n: &str| Some(Role::Template(n.to_owned()));
+        assert_eq!(role("recipes/web/recipe.yml"), recipe("web"));
+        assert_eq!(role("recipes/web/templates/vhost.conf"), template("web/vhost.conf"));
+        assert_eq!(role("recipes/site/templates/pages/a.html"), template("site/pages/a.html"));
+        assert_eq!(role("templates/site/style.css"), template("site/style.css"));
+        assert_eq!(role("recipes/notes.yml"), recipe("notes"));
+        assert_eq!(role("recipes/notes.yaml"), recipe("notes"));
+        assert_eq!(role("templates/notes/a.conf"), template("notes/a.conf"));
+        // What proves a recipe, notes beside it, and stray files are not recipes.
+        assert_eq!(role("recipes/web/proof.yml"), None);
+        assert_eq!(role("recipes/web/README.md"), None);
+        assert_eq!(role("recipes/README.md"), None);
+        assert_eq!(role("recipes/web/templates"), None);
+        assert_eq!(role("templates/loose.conf"), None);
+    }
 }

@@ -289,7 +289,18 @@ pub fn check_recipe(loaded: &LoadedRecipe, catalogue: &Catalogue) -> Vec<Diagnos
                         report(
                             format!("resources[{i}].file.template"),
                             format!("template {} not found", quoted(template)),
-                            Some(format!("templates live under templates/{}/", recipe.name)),
+                            Some(match template.split_once('/') {
+                                Some((folder, file)) => {
+                                    format!(
+                                        "the template {} is the file recipes/{folder}/templates/{file}",
+                                        quoted(template)
+                                    )
+                                }
+                                None => format!(
+                                    "a template is named after its recipe's folder: {}/FILE, the file recipes/{}/templates/FILE",
+                                    recipe.name, recipe.name
+                                ),
+                            }),
                         );
                     }
                 }

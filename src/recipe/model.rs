@@ -1,4 +1,4 @@
-//! The recipe format: what a recipe file under `recipes/` may contain.
+//! The recipe format: what a recipe file (`recipes/NAME/recipe.yml`) may contain.
 //!
 //! A recipe is data: charter metadata, typed parameters, the ports it opens, resources
 //! (whose strings are Tera templates rendered per service), handlers and checks. Every
@@ -359,7 +359,7 @@ pub struct FileSpec {
     pub path: String,
     /// Inline content (a template)...
     pub content: Option<String>,
-    /// ...or a template file under `templates/`.
+    /// ...or a template file: `NAME/FILE` is `recipes/NAME/templates/FILE`.
     pub template: Option<String>,
     #[serde(default = "root")]
     pub owner: String,

@@ -1,4 +1,4 @@
-//! Tera rendering for recipes: template files under `templates/` and the template strings
+//! Tera rendering for recipes: template files (`recipes/NAME/templates/`) and the template strings
 //! inside recipe resources. Undefined variables are errors; every error points at the
 //! template file and line, or at the recipe field holding the string.
 
