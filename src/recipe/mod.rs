@@ -4,6 +4,7 @@
 pub mod catalogue;
 pub mod check;
 pub mod model;
+pub mod proof;
 pub mod verification;
 
 pub use catalogue::{Catalogue, LoadedRecipe};

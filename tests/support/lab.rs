@@ -29,11 +29,14 @@ impl Drop for Guard {
 }
 
 pub fn lab_up(dir: &Path, hosts: &[(&str, Distribution)]) -> Guard {
-    let config = lab::Config {
-        dir: dir.to_path_buf(),
-        hosts: hosts.iter().map(|(n, d)| HostSpec { name: (*n).into(), distribution: *d, names: Vec::new() }).collect(),
-        cache: PathBuf::from(lab::DEFAULT_CACHE),
-    };
+    let hosts: Vec<HostSpec> =
+        hosts.iter().map(|(n, d)| HostSpec { name: (*n).into(), distribution: *d, names: Vec::new() }).collect();
+    lab_up_hosts(dir, hosts)
+}
+
+/// `lab_up`, with the names the lab's DNS gives each host besides `NAME.lab.test`.
+pub fn lab_up_hosts(dir: &Path, hosts: Vec<HostSpec>) -> Guard {
+    let config = lab::Config { dir: dir.to_path_buf(), hosts, cache: PathBuf::from(lab::DEFAULT_CACHE) };
     let state = lab::up(&config, &|step, took| eprintln!("lab: {step}: {:.1} s", took.as_secs_f64())).expect("lab up");
     Guard { state }
 }
