@@ -178,19 +178,6 @@ fn init_asked_in_a_real_terminal_writes_the_same_file_as_with_flags() {
     );
 }
 
-/// Python's `jsonschema` (an independent validator) against the description schema.
-fn validate(schema: &Path, description: &Path) -> (bool, String) {
-    let program = "import json, sys, yaml, jsonschema\n\
-class Loader(yaml.SafeLoader): pass\n\
-# YAML 1.2 as editors read it: dates stay strings.\n\
-Loader.yaml_implicit_resolvers = {k: [r for r in v if r[0] != 'tag:yaml.org,2002:timestamp'] for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}\n\
-schema = json.load(open(sys.argv[1]))\n\
-data = yaml.load(open(sys.argv[2]), Loader=Loader)\n\
-try:\n    jsonschema.validate(data, schema)\n    print('valid')\nexcept jsonschema.ValidationError as e:\n    print('invalid:', e.message)\n    sys.exit(1)\n";
-    let out = Command::new("python3").arg("-c").arg(program).arg(schema).arg(description).output().unwrap();
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
-}
-
 #[test]
 fn the_schema_accepts_the_example_and_rejects_an_unknown_key() {
     let dir = tempfile::tempdir().unwrap();
@@ -202,7 +189,7 @@ fn the_schema_accepts_the_example_and_rejects_an_unknown_key() {
     assert_eq!(json["additionalProperties"], false);
 
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/amipo/hoster.yml");
-    let (ok, report) = validate(&schema, &example);
+    let (ok, report) = support::validate_against_schema(&schema, &example);
     assert!(ok, "{report}");
 
     let bad = dir.path().join("bad.yml");
@@ -210,7 +197,7 @@ fn the_schema_accepts_the_example_and_rejects_an_unknown_key() {
         .unwrap()
         .replace("  geography: Lyon, France\n", "  geography: Lyon, France\n  geograhpy: typo\n");
     std::fs::write(&bad, text).unwrap();
-    let (ok, report) = validate(&schema, &bad);
+    let (ok, report) = support::validate_against_schema(&schema, &bad);
     assert!(!ok && report.contains("geograhpy"), "{report}");
     // chaton itself agrees.
     assert_eq!(chaton().arg("check").arg(&bad).output().unwrap().status.code(), Some(1));

@@ -1,4 +1,9 @@
-//! The built-in recipes load, are consistent, and carry the charter metadata.
+//! The built-in recipes load, are consistent, carry the charter metadata, and are what the
+//! recipe schema for editors says.
+
+mod support;
+
+use std::path::Path;
 
 use chaton::recipe::Catalogue;
 use chaton::recipe::check::check_recipe;
@@ -93,5 +98,47 @@ fn a_handler_that_does_not_say_what_it_does_is_refused_at_its_position() {
             }
             None => assert!(problems.is_empty(), "{handler}: {text}"),
         }
+    }
+}
+
+#[test]
+fn the_recipe_and_proof_schemas_accept_every_built_in_one_and_reject_a_misspelt_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = |of: &str| {
+        let out =
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("chaton")).args(["schema", of]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let path = dir.path().join(format!("{of}.schema.json"));
+        std::fs::write(&path, &out.stdout).unwrap();
+        path
+    };
+    let (recipe_schema, proof_schema) = (schema("recipe"), schema("proof"));
+    let recipes = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes");
+    let mut read = 0;
+    for folder in std::fs::read_dir(&recipes).unwrap().flatten().map(|e| e.path()) {
+        for (file, schema) in [("recipe.yml", &recipe_schema), ("proof.yml", &proof_schema)] {
+            if folder.join(file).exists() {
+                let (ok, report) = support::validate_against_schema(schema, &folder.join(file));
+                assert!(ok, "{}: {report}", folder.join(file).display());
+                read += 1;
+            }
+        }
+    }
+    assert!(read >= 10, "{read} files read");
+
+    let radicale = std::fs::read_to_string(recipes.join("radicale/recipe.yml")).unwrap();
+    for (file, text, schema, typo) in [
+        (
+            "recipe.yml",
+            radicale.replace("      notify: [restart radicale]", "      notfy: [restart radicale]"),
+            &recipe_schema,
+            "notfy",
+        ),
+        ("proof.yml", "services: []\nclients: []\nsetpu: []\n".to_owned(), &proof_schema, "setpu"),
+    ] {
+        let bad = dir.path().join(file);
+        std::fs::write(&bad, text).unwrap();
+        let (ok, report) = support::validate_against_schema(schema, &bad);
+        assert!(!ok && report.contains(typo), "{file}: {report}");
     }
 }

@@ -161,8 +161,12 @@ enum Command {
     },
     /// Write a new, commented description (asks a few questions, or takes flags).
     Init(init::InitArgs),
-    /// Print the JSON Schema of the description, for editors' YAML language servers.
-    Schema,
+    /// Print the JSON Schema of a description (the default), a recipe (`recipe.yml`) or a
+    /// recipe's proof (`proof.yml`), for editors' YAML language servers.
+    Schema {
+        #[arg(value_enum, default_value = "description")]
+        of: SchemaOf,
+    },
     /// Print shell completions (bash, zsh, fish).
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff).
@@ -189,6 +193,14 @@ enum Command {
         #[command(flatten)]
         recipes: RecipesArg,
     },
+}
+
+/// What `chaton schema` describes.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum SchemaOf {
+    Description,
+    Recipe,
+    Proof,
 }
 
 #[derive(Debug, clap::Args)]
@@ -359,8 +371,12 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
         Command::Backup { command } => backup::run(command),
         Command::Keys { command } => keys::run(command),
         Command::Init(args) => init::run(args),
-        Command::Schema => {
-            let schema = schemars::schema_for!(crate::description::Hoster);
+        Command::Schema { of } => {
+            let schema = match of {
+                SchemaOf::Description => schemars::schema_for!(crate::description::Hoster),
+                SchemaOf::Recipe => schemars::schema_for!(crate::recipe::Recipe),
+                SchemaOf::Proof => schemars::schema_for!(crate::recipe::proof::Proof),
+            };
             output::print_json(&schema)?;
             Ok(exit::OK)
         }

@@ -6,13 +6,14 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::vocab::Distribution;
 use crate::vocab::values::FileMode;
 pub use crate::vocab::{Presence, Proto};
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Recipe {
     pub name: String,
@@ -56,7 +57,7 @@ pub struct Recipe {
 }
 
 /// The releases a recipe is limited to, and why.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Releases {
     pub only: Vec<Distribution>,
@@ -65,14 +66,14 @@ pub struct Releases {
 }
 
 /// A text in both languages of the charter site.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Text {
     pub en: String,
     pub fr: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RecipeKind {
     /// Applied to every server before anything else (`base`).
@@ -83,7 +84,7 @@ pub enum RecipeKind {
     Infrastructure,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Software {
     pub name: String,
@@ -97,7 +98,7 @@ pub struct Software {
 
 /// The software's version: one for every release, or one per Debian release
 /// (`{debian-12: "1.22", debian-13: "1.26"}`) where each ships its own.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Version {
     PerRelease(BTreeMap<String, String>),
@@ -127,7 +128,7 @@ impl Version {
 }
 
 /// ChatonsInfos `service.install.type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InstallType {
     Distribution,
@@ -140,7 +141,7 @@ pub enum InstallType {
     Container,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DataPolicy {
     /// What personal data the software holds.
@@ -166,7 +167,7 @@ pub struct DataPolicy {
     pub backup: BackupSpec,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Export {
     pub how: Text,
@@ -176,7 +177,7 @@ pub struct Export {
 
 /// What goes, and when: `after` where the parameter `param` (days) is above 0, with `{days}`
 /// replaced by it; `never` where it is 0.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Retention {
     pub param: String,
@@ -184,7 +185,7 @@ pub struct Retention {
     pub never: Text,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BackupSpec {
     #[serde(default)]
@@ -203,14 +204,14 @@ pub struct BackupSpec {
     pub after_restore: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BackupPause {
     pub before: Vec<String>,
     pub after: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ParamSpec {
     #[serde(rename = "type")]
@@ -224,7 +225,7 @@ pub struct ParamSpec {
     pub choices: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ParamType {
     /// One line of text: no control characters (a newline would start a new line of the
@@ -251,7 +252,7 @@ pub enum ParamType {
     Peers,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InterfaceSpec {
     /// Its name (a template: `wg-{{ service.name }}`).
@@ -263,7 +264,7 @@ pub struct InterfaceSpec {
 }
 
 /// A port the recipe opens in the firewall.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PortSpec {
     /// A fixed port number...
@@ -281,7 +282,7 @@ pub struct PortSpec {
 /// rejecting unknown keys matters more than saving those lines. Strings are Tera templates; `when` is a Tera expression that
 /// must be true for the resource to exist; `for_each` names a list in the template context,
 /// each element bound to `item`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ResourceSpec {
     Package(PackageSpec),
@@ -301,7 +302,7 @@ pub enum ResourceSpec {
     Database(DatabaseSpec),
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleSpec {
     /// Lowercase letters, digits and `_`.
@@ -314,7 +315,7 @@ pub struct RoleSpec {
     pub notify: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSpec {
     pub name: String,
@@ -326,7 +327,7 @@ pub struct DatabaseSpec {
     pub notify: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CharterSiteSpec {
     /// The folder the site goes into.
@@ -341,7 +342,7 @@ pub struct CharterSiteSpec {
     pub notify: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PackageSpec {
     pub names: Vec<String>,
@@ -353,7 +354,7 @@ pub struct PackageSpec {
     pub notify: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileSpec {
     pub path: String,
@@ -382,7 +383,7 @@ pub struct FileSpec {
     pub notify: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DirectorySpec {
     pub path: String,
@@ -397,7 +398,7 @@ pub struct DirectorySpec {
     pub notify: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkSpec {
     pub path: String,
@@ -408,7 +409,7 @@ pub struct LinkSpec {
     pub notify: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserSpec {
     pub name: String,
@@ -425,7 +426,7 @@ pub struct UserSpec {
     pub notify: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupSpec {
     pub name: String,
@@ -437,7 +438,7 @@ pub struct GroupSpec {
     pub notify: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceSpec {
     /// systemd unit name (`nginx` or `nginx.service`).
@@ -455,7 +456,7 @@ pub struct ServiceSpec {
     pub notify: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DownloadSpec {
     pub url: String,
@@ -474,7 +475,7 @@ pub struct DownloadSpec {
 }
 
 /// A command, run only when its guard says it is needed.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommandSpec {
     /// Program and arguments (no shell).
@@ -503,7 +504,7 @@ fn yes() -> bool {
 
 /// Runs once after the changes when a resource that notifies it changed: reloads or
 /// restarts a systemd service, or runs a command.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HandlerSpec {
     pub name: String,
@@ -514,7 +515,7 @@ pub struct HandlerSpec {
     pub run: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HandlerAction {
     Reload,
@@ -522,7 +523,7 @@ pub enum HandlerAction {
 }
 
 /// What `chaton verify` checks once the plan is empty.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum CheckSpec {
     /// A port answers on the server.

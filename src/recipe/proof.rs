@@ -14,6 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::diagnostic::Diagnostic;
@@ -21,7 +22,7 @@ use crate::diagnostic::Diagnostic;
 /// The file name of a proof in a recipe's folder.
 pub const FILE: &str = "proof.yml";
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Proof {
     /// Services to add to the lab's description, as in a description's `services:` (one set
@@ -35,7 +36,7 @@ pub struct Proof {
     pub clients: Vec<Client>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Client {
     /// What it shows, said as a sentence (`two accounts exchange a message`).

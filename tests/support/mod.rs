@@ -304,6 +304,20 @@ impl Project {
     }
 }
 
+/// Python's `jsonschema` (an independent validator) checks the YAML `document` against the
+/// JSON Schema `schema`: whether it is valid, and what it said.
+pub fn validate_against_schema(schema: &Path, document: &Path) -> (bool, String) {
+    let program = "import json, sys, yaml, jsonschema\n\
+class Loader(yaml.SafeLoader): pass\n\
+# YAML 1.2 as editors read it: dates stay strings.\n\
+Loader.yaml_implicit_resolvers = {k: [r for r in v if r[0] != 'tag:yaml.org,2002:timestamp'] for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}\n\
+schema = json.load(open(sys.argv[1]))\n\
+data = yaml.load(open(sys.argv[2]), Loader=Loader)\n\
+try:\n    jsonschema.validate(data, schema)\n    print('valid')\nexcept jsonschema.ValidationError as e:\n    print('invalid:', e.message)\n    sys.exit(1)\n";
+    let out = Command::new("python3").arg("-c").arg(program).arg(schema).arg(document).output().unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
 /// Output of a finished command.
 pub struct Run {
     pub code: i32,
