@@ -14,13 +14,13 @@ use crate::resource::{
 };
 use crate::vocab::values::{is_safe_path, is_unix_name};
 
-/// What the conversion needs besides the template context, typed rather than read back out
-/// of the JSON the templates see.
-pub struct Scope {
+/// What the conversion needs besides the template context: the recipe's generated secrets,
+/// typed rather than read back out of the JSON the templates see.
+pub struct GeneratedSecrets {
     /// chaton's folder on the server (`--remote-state-dir`): generated secrets live there.
     pub state_dir: String,
     /// The placeholders of the recipe's own generated secrets (`secret::placeholder`).
-    pub secrets: Vec<String>,
+    pub placeholders: Vec<String>,
 }
 
 /// Renders `spec` (found at `field` in the recipe) into zero or more resources, each with
@@ -30,7 +30,7 @@ pub fn render_spec(
     loaded: &LoadedRecipe,
     spec: &ResourceSpec,
     context: &Value,
-    scope: &Scope,
+    secrets: &GeneratedSecrets,
     field: &str,
 ) -> Result<Vec<(Resource, Vec<String>)>, Diagnostic> {
     let fail = |message: String| loaded.error_at(field, message);
@@ -74,7 +74,7 @@ pub fn render_spec(
             out.extend(charter_site(site, templates).map_err(fail)?);
             continue;
         }
-        out.push(to_resource(spec, templates, &ctx, scope).map_err(|problem| match problem {
+        out.push(to_resource(spec, templates, &ctx, secrets).map_err(|problem| match problem {
             Problem::Message(m) => fail(m),
             Problem::Template(d) => d,
         })?);
@@ -227,7 +227,7 @@ fn to_resource(
     spec: ResourceSpec,
     templates: &Templates,
     ctx: &Value,
-    scope: &Scope,
+    generated: &GeneratedSecrets,
 ) -> Result<(Resource, Vec<String>), Problem> {
     Ok(match spec {
         ResourceSpec::Package(p) => {
@@ -251,7 +251,7 @@ fn to_resource(
             }
             // Placeholders of generated secrets: only this recipe's, and the file must end
             // with a newline (it is filled in line by line on the server).
-            let declared = &scope.secrets;
+            let declared = &generated.placeholders;
             let mut secrets = Vec::new();
             for (placeholder, id) in secret::placeholders(&content) {
                 if !declared.contains(&placeholder) {
@@ -261,7 +261,7 @@ fn to_resource(
                         quoted(&id)
                     )));
                 }
-                secrets.push((placeholder, secret::path_of(&scope.state_dir, &id)));
+                secrets.push((placeholder, secret::path_of(&generated.state_dir, &id)));
             }
             let mut content = content;
             if !secrets.is_empty() && !content.ends_with('\n') {
@@ -287,10 +287,10 @@ fn to_resource(
             let password_file = match &r.password {
                 None => None,
                 Some(text) => {
-                    let declared = &scope.secrets;
+                    let declared = &generated.placeholders;
                     match secret::placeholders(text).as_slice() {
                         [(placeholder, id)] if *placeholder == text.trim() && declared.contains(placeholder) => {
-                            Some(secret::path_of(&scope.state_dir, id))
+                            Some(secret::path_of(&generated.state_dir, id))
                         }
                         _ => {
                             return Err(Problem::Message(format!(

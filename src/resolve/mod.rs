@@ -8,6 +8,7 @@
 pub mod backup;
 pub mod convert;
 pub mod record;
+pub mod scope;
 pub mod template;
 pub mod vpn;
 
@@ -29,6 +30,7 @@ use crate::resource::{File, FirewallPort, Resource, Secret, secret};
 use crate::vocab::Distribution;
 use crate::vocab::Proto;
 
+use scope::{ChatonScope, DebianScope, OpenPort, ServiceScope, TemplateScope};
 use template::Templates;
 
 /// The recipe that backs up what services declare (`data.backup`), set up by chaton itself.
@@ -141,14 +143,6 @@ impl Handler {
     }
 }
 
-/// A port opened on a server, and by whom.
-#[derive(Debug, Clone, Serialize)]
-struct OpenPort {
-    port: u16,
-    proto: Proto,
-    service: String,
-}
-
 /// Resolves every server. The description must have passed validation.
 /// `state_dir` is where chaton keeps its state on the servers (lock, journal, secrets).
 /// `keys` are the backup keys kept on the control machine (`crate::keys`).
@@ -191,72 +185,72 @@ fn resolve_server(
     let required: Vec<&LoadedRecipe> =
         required_infrastructure(&services, catalogue).iter().filter_map(|name| catalogue.get(name)).collect();
     let ports = open_ports(server, &services, &required, catalogue, hoster);
-    let services_json: Vec<Value> = services
+    let services_scope: Vec<ServiceScope> = services
         .iter()
-        .map(|s| {
-            let params = catalogue.get(&s.recipe).map(|r| merged_params(r, &s.params)).unwrap_or_default();
-            json!({ "name": s.name, "recipe": s.recipe, "domain": s.domain, "params": params })
+        .map(|s| ServiceScope {
+            name: s.name.clone(),
+            recipe: Some(s.recipe.clone()),
+            domain: s.domain.clone(),
+            params: catalogue.get(&s.recipe).map(|r| merged_params(r, &s.params)).unwrap_or_default(),
         })
         .collect();
-    let interfaces = firewall_interfaces(server, &services, &services_json, catalogue, templates)?;
-    let base_context = json!({
-        "organisation": hoster.organisation,
-        "admins": hoster.admins,
-        // This server alone, not the others: a context holding every server would make each
-        // render cost as much as the description is long (500 servers: a minute for `check`).
-        "server": server,
-        "services": services_json,
-        "firewall_ports": ports,
-        // Tunnels the services bring up: `{name, network, forward, service}`; those whose
-        // traffic goes out through the server are masqueraded.
-        "firewall_masquerade": interfaces.iter().filter(|i| i["forward"] == true).collect::<Vec<_>>(),
-        "firewall_interfaces": interfaces,
-        // The parameters of the infrastructure here (`infrastructure.web.acme_directory`).
-        "infrastructure": required
-            .iter()
-            .map(|l| (l.recipe.name.clone(), described_params(l, hoster)))
-            .collect::<serde_json::Map<_, _>>(),
-        // For each infrastructure recipe, the services here that stand on it (`uses.web`).
-        "uses": uses(&services, &services_json, catalogue),
-        "chaton": { "state_dir": state_dir },
-        // Another server of the description is reached through this one (its `proxy_jump`):
-        // its sshd must forward TCP connections.
-        "jump_host": hoster.servers.iter().any(|s| s.proxy_jump.as_deref() == Some(server.name.as_str())),
-        // What depends on the Debian release (`/etc/php/{{ debian.php }}/...`).
-        "debian": { "codename": server.distribution.codename(), "php": server.distribution.php() },
-    });
+    let interfaces = firewall_interfaces(server, &services, &services_scope, catalogue, templates)?;
+    let base = TemplateScope {
+        // Set for each recipe rendered (`for_recipe`, `for_service`).
+        service: ServiceScope { name: String::new(), recipe: None, domain: None, params: Value::Null },
+        params: Value::Null,
+        secrets: BTreeMap::new(),
+        item: None,
+        organisation: hoster.organisation.clone(),
+        admins: hoster.admins.clone(),
+        server: server.clone(),
+        services: services_scope.clone(),
+        firewall_ports: ports.clone(),
+        firewall_masquerade: interfaces.iter().filter(|i| i["forward"] == true).cloned().collect(),
+        firewall_interfaces: interfaces,
+        infrastructure: required.iter().map(|l| (l.recipe.name.clone(), described_params(l, hoster))).collect(),
+        uses: uses(&services, &services_scope, catalogue),
+        chaton: ChatonScope { state_dir: state_dir.to_owned() },
+        jump_host: hoster.servers.iter().any(|s| s.proxy_jump.as_deref() == Some(server.name.as_str())),
+        debian: DebianScope {
+            codename: server.distribution.codename().to_owned(),
+            php: server.distribution.php().to_owned(),
+        },
+        vpn: None,
+        backup: None,
+    };
 
     let mut out = Collector::default();
     let mut problems = Vec::new();
     // 1. base, on every server; 2. the infrastructure the services here stand on, once.
     let bases = catalogue.recipes().filter(|l| l.recipe.kind == RecipeKind::Base);
     for loaded in bases.chain(required.iter().copied()) {
-        let context = server_recipe_context(&base_context, loaded, hoster);
-        if let Err(mut p) = render_recipe(templates, loaded, &context, state_dir, &loaded.recipe.name, &mut out) {
+        let scope = for_recipe(&base, loaded, hoster);
+        if let Err(mut p) = render_recipe(templates, loaded, &scope, state_dir, &loaded.recipe.name, &mut out) {
             problems.append(&mut p);
         }
     }
     // 3. backups: what this server's services hold, and what other servers send here.
-    let service_contexts: Vec<(&Service, Value)> = services
+    let service_scopes: Vec<(&Service, TemplateScope)> = services
         .iter()
-        .zip(&services_json)
-        .map(|(service, service_json)| {
-            let mut context = base_context.clone();
-            context["service"] = service_json.clone();
-            context["params"] = service_json["params"].clone();
-            if let Some(vpn) = vpn::context(keys, &server.name, &service.name) {
-                context["vpn"] = vpn;
-            }
-            (*service, context)
+        .zip(&services_scope)
+        .map(|(service, service_scope)| {
+            let mut scope = base.clone();
+            scope.service = service_scope.clone();
+            scope.params = service_scope.params.clone();
+            scope.vpn = vpn::context(keys, &server.name, &service.name);
+            (*service, scope)
         })
         .collect();
+    let service_contexts: Vec<(&Service, Value)> =
+        service_scopes.iter().map(|(s, scope)| (*s, scope.to_value())).collect();
     if let Some(loaded) = catalogue.get(BACKUPS_RECIPE) {
         match backup::context(description, catalogue, templates, server, &service_contexts, state_dir, keys) {
             Ok(Some(backup)) => {
-                let mut context = server_recipe_context(&base_context, loaded, hoster);
+                let mut scope = for_recipe(&base, loaded, hoster);
                 // Only this recipe sees the backup keys.
-                context["backup"] = backup;
-                if let Err(mut p) = render_recipe(templates, loaded, &context, state_dir, BACKUPS_RECIPE, &mut out) {
+                scope.backup = Some(backup);
+                if let Err(mut p) = render_recipe(templates, loaded, &scope, state_dir, BACKUPS_RECIPE, &mut out) {
                     problems.append(&mut p);
                 }
             }
@@ -265,11 +259,11 @@ fn resolve_server(
         }
     }
     // 4. services, in description order.
-    for (service, context) in &service_contexts {
+    for (service, scope) in &service_scopes {
         let Some(loaded) = catalogue.get(&service.recipe) else {
             continue;
         };
-        if let Err(mut p) = render_recipe(templates, loaded, context, state_dir, &service.name, &mut out) {
+        if let Err(mut p) = render_recipe(templates, loaded, scope, state_dir, &service.name, &mut out) {
             problems.append(&mut p);
         }
     }
@@ -367,15 +361,15 @@ fn open_ports(
 fn firewall_interfaces(
     server: &Server,
     services: &[&Service],
-    services_json: &[Value],
+    services_scope: &[ServiceScope],
     catalogue: &Catalogue,
     templates: &Templates,
 ) -> Result<Vec<Value>, Vec<Diagnostic>> {
     let mut found = Vec::new();
     let mut problems = Vec::new();
-    for (service, service_json) in services.iter().zip(services_json) {
+    for (service, service_scope) in services.iter().zip(services_scope) {
         let Some(loaded) = catalogue.get(&service.recipe) else { continue };
-        let context = json!({ "server": server, "service": service_json, "params": service_json["params"] });
+        let context = json!({ "server": server, "service": service_scope, "params": service_scope.params });
         for (i, spec) in loaded.recipe.interfaces.iter().enumerate() {
             let field = format!("interfaces[{i}]");
             let rendered = (|| -> Result<Value, Diagnostic> {
@@ -431,17 +425,18 @@ fn required_infrastructure(services: &[&Service], catalogue: &Catalogue) -> Vec<
 }
 
 /// `uses.NAME`: the services (as templates see them) that require the recipe NAME.
-fn uses(services: &[&Service], services_json: &[Value], catalogue: &Catalogue) -> Value {
-    let mut uses = serde_json::Map::new();
-    for (service, json) in services.iter().zip(services_json) {
+fn uses(
+    services: &[&Service],
+    services_scope: &[ServiceScope],
+    catalogue: &Catalogue,
+) -> BTreeMap<String, Vec<ServiceScope>> {
+    let mut uses: BTreeMap<String, Vec<ServiceScope>> = BTreeMap::new();
+    for (service, scope) in services.iter().zip(services_scope) {
         for name in catalogue.get(&service.recipe).map(|l| l.recipe.requires.as_slice()).unwrap_or_default() {
-            let list = uses.entry(name.clone()).or_insert_with(|| Value::Array(Vec::new()));
-            if let Value::Array(list) = list {
-                list.push(json.clone());
-            }
+            uses.entry(name.clone()).or_default().push(scope.clone());
         }
     }
-    Value::Object(uses)
+    uses
 }
 
 /// The parameters of a recipe set up for the server itself (`base`, infrastructure): its
@@ -450,14 +445,15 @@ pub(crate) fn described_params(loaded: &LoadedRecipe, hoster: &Hoster) -> Value 
     merged_params(loaded, hoster.infrastructure.get(&loaded.recipe.name).unwrap_or(&BTreeMap::new()))
 }
 
-/// The context of a recipe set up for the server itself: its parameters stand as
-/// `params` and as the `service` it renders for.
-fn server_recipe_context(base: &Value, loaded: &LoadedRecipe, hoster: &Hoster) -> Value {
-    let mut context = base.clone();
+/// The scope of a recipe set up for the server itself: its parameters stand as `params`
+/// and as the `service` it renders for.
+fn for_recipe(base: &TemplateScope, loaded: &LoadedRecipe, hoster: &Hoster) -> TemplateScope {
+    let mut scope = base.clone();
     let params = described_params(loaded, hoster);
-    context["service"] = json!({ "name": loaded.recipe.name, "domain": null, "params": params });
-    context["params"] = params;
-    context
+    scope.service =
+        ServiceScope { name: loaded.recipe.name.clone(), recipe: None, domain: None, params: params.clone() };
+    scope.params = params;
+    scope
 }
 
 /// Recipe defaults overridden by the parameters the description sets.
@@ -506,17 +502,16 @@ impl Collector {
 fn render_recipe(
     templates: &Templates,
     loaded: &LoadedRecipe,
-    context: &Value,
+    scope: &TemplateScope,
     state_dir: &str,
     origin: &str,
     out: &mut Collector,
 ) -> Result<(), Vec<Diagnostic>> {
     let mut problems = Vec::new();
     // Generated secrets come first: files further down are filled in with them.
-    let mut context = context.clone();
-    let mut placeholders = serde_json::Map::new();
+    let mut scope = scope.clone();
     for name in &loaded.recipe.secrets {
-        placeholders.insert(name.clone(), Value::String(secret::placeholder(origin, name)));
+        scope.secrets.insert(name.clone(), secret::placeholder(origin, name));
         out.push(
             Desired {
                 resource: Resource::Secret(Secret {
@@ -530,12 +525,11 @@ fn render_recipe(
         );
     }
     // Templates see the placeholders as `secrets.NAME`; the conversion gets them typed.
-    let scope = convert::Scope {
+    let secrets = convert::GeneratedSecrets {
         state_dir: state_dir.to_owned(),
-        secrets: placeholders.values().filter_map(Value::as_str).map(str::to_owned).collect(),
+        placeholders: scope.secrets.values().cloned().collect(),
     };
-    context["secrets"] = Value::Object(placeholders);
-    let context = &context;
+    let context = &scope.to_value();
     for (i, spec) in loaded.recipe.handlers.iter().enumerate() {
         let mut spec = spec.clone();
         if let Some(run) = &spec.run {
@@ -577,7 +571,7 @@ fn render_recipe(
     for (i, spec) in loaded.recipe.resources.iter().enumerate() {
         let (kind, _) = kind_and_notify(spec);
         let field = format!("resources[{i}].{kind}");
-        match convert::render_spec(templates, loaded, spec, context, &scope, &field) {
+        match convert::render_spec(templates, loaded, spec, context, &secrets, &field) {
             Ok(resources) => {
                 for (resource, notify) in resources {
                     out.push(Desired { resource, origin: origin.to_owned(), notify }, Some((loaded, &field)));
