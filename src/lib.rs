@@ -17,6 +17,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod apply;
+pub mod backup;
 pub mod cli;
 pub mod command;
 pub mod description;

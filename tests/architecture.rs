@@ -27,6 +27,8 @@ const LAYERS: &[&[&str]] = &[
     &["apply", "transport"],
     &["engine", "lab"],
     &["pipeline", "error"],
+    // What the commands do beyond the pipeline (the backup operations).
+    &["backup"],
     &["cli"],
 ];
 

@@ -6,23 +6,17 @@
 //!   checked (files there, database dumps load), the date recorded on the server;
 //! - `restore SERVICE --yes`: the latest backup put back in place.
 //!
-//! Each runs `/usr/local/sbin/chaton-backup` on the servers concerned, over the same SSH
-//! engine as apply: one connection and one channel per server.
+//! Each runs the servers' backup script over the same SSH engine as apply (one connection
+//! and one channel per server); what to run and what the answers mean is `crate::backup`.
 
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use serde::Serialize;
-
 use super::remote::{self, ConnectionArgs};
-use crate::command::Command;
+use crate::backup::{self, StatusRow, command_line, senders, server_of};
 use crate::diagnostic::{Diagnostic, quoted};
 use crate::error::{Error, exit};
 use crate::pipeline::{self, Checked};
-use crate::resolve::backup::has_backup;
-use crate::vocab::suggest::closest;
-
-const SCRIPT: &str = "/usr/local/sbin/chaton-backup";
 
 #[derive(Debug, clap::Subcommand)]
 pub enum BackupCommand {
@@ -76,8 +70,8 @@ pub fn run(command: BackupCommand) -> Result<u8, Error> {
         BackupCommand::Status { file, json, connection } => {
             let checked = pipeline::check(&file, None)?;
             let servers = senders(&checked)?;
-            let (reports, ok) = operate(&checked, &servers, &format!("{SCRIPT} status"), &connection, false)?;
-            let rows = status_rows(&reports);
+            let (reports, ok) = operate(&checked, &servers, &command_line(&["status"]), &connection, false)?;
+            let rows = backup::status_rows(&reports);
             if json {
                 super::output::print_json(&rows)?;
             } else {
@@ -98,14 +92,8 @@ pub fn run(command: BackupCommand) -> Result<u8, Error> {
             let checked = pipeline::check(&file, None)?;
             let server = server_of(&checked, &service)?;
             let (reports, ok) = operate(&checked, &[server], &command_line(&["drill", &service]), &connection, true)?;
-            let drilled = reports.iter().filter_map(|r| r.result.as_ref().ok()).flat_map(|r| &r.output).find_map(|l| {
-                match l.split('\t').collect::<Vec<_>>().as_slice() {
-                    ["drilled", s, date] if *s == service => Some((*date).to_owned()),
-                    _ => None,
-                }
-            });
-            if let (true, Some(date)) = (ok, drilled) {
-                let path = record_drill(&checked, &service, &date)?;
+            if let (true, Some(date)) = (ok, backup::drilled_on(&reports, &service)) {
+                let path = backup::record_drill(&checked, &service, &date)?;
                 eprintln!("drill passed; recorded in {} for the infrastructure page", path.display());
             }
             Ok(if ok { exit::OK } else { exit::ERROR })
@@ -132,30 +120,6 @@ pub fn run(command: BackupCommand) -> Result<u8, Error> {
     }
 }
 
-/// Adds the drill to `backup-drills.json` next to the description (replaced atomically).
-fn record_drill(checked: &Checked, service: &str, date: &str) -> Result<PathBuf, Error> {
-    let description = &checked.description;
-    let mut drills = description.drills.clone();
-    drills.insert(service.to_owned(), date.to_owned());
-    let path = description.dir.join(crate::description::DRILLS_FILE);
-    let text = serde_json::to_string_pretty(&drills).map_err(|e| Error::Output(e.to_string()))? + "\n";
-    let fail = |e: std::io::Error| Error::Output(format!("cannot write {}: {e}", path.display()));
-    let dir = if description.dir.as_os_str().is_empty() { std::path::Path::new(".") } else { &description.dir };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
-    tmp.write_all(text.as_bytes()).map_err(fail)?;
-    // A public record, committed with the description (the temporary file starts 0600).
-    use std::os::unix::fs::PermissionsExt as _;
-    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(fail)?;
-    tmp.persist(&path).map_err(|e| fail(e.error))?;
-    Ok(path)
-}
-
-fn command_line(args: &[&str]) -> String {
-    let mut argv = vec![SCRIPT];
-    argv.extend_from_slice(args);
-    crate::shell::render(&Command::new(argv))
-}
-
 fn operate(
     checked: &Checked,
     servers: &[String],
@@ -167,80 +131,6 @@ fn operate(
     let keys = pipeline::keys(checked, false)?;
     let desired = pipeline::desired(checked, args.state_dir(), &keys)?;
     remote::operate(checked, &desired, servers, script, args, show)
-}
-
-/// The servers that back services up.
-fn senders(checked: &Checked) -> Result<Vec<String>, Error> {
-    let servers = crate::resolve::backup::senders(&checked.description, &checked.catalogue);
-    if servers.is_empty() {
-        return Err(Error::Invalid(vec![
-            Diagnostic::error("no server backs anything up".to_owned())
-                .help("add a `backups:` section, and services whose recipes hold data"),
-        ]));
-    }
-    Ok(servers)
-}
-
-/// The server of a service that is backed up, or an error that says why not.
-fn server_of(checked: &Checked, name: &str) -> Result<String, Error> {
-    let hoster = &checked.description.hoster;
-    let Some(service) = hoster.services.iter().find(|s| s.name == name) else {
-        let names: Vec<&str> = hoster.services.iter().map(|s| s.name.as_str()).collect();
-        let mut d = Diagnostic::error(format!("unknown service {}", quoted(name)));
-        if let Some(best) = closest(name, names.iter().copied()) {
-            d = d.help(format!("did you mean {}?", quoted(best)));
-        }
-        return Err(Error::Invalid(vec![d.help(format!("services: {}", names.join(", ")))]));
-    };
-    if hoster.backups.is_none() || !has_backup(service, &checked.catalogue) {
-        return Err(Error::Invalid(vec![Diagnostic::error(format!(
-            "{} is not backed up: {}",
-            quoted(name),
-            if hoster.backups.is_none() {
-                "the description has no `backups` section"
-            } else {
-                "its recipe keeps no data"
-            }
-        ))]));
-    }
-    Ok(service.server.clone())
-}
-
-#[derive(Debug, Serialize)]
-struct StatusRow {
-    service: String,
-    server: String,
-    repository: String,
-    /// `None`: no backup yet.
-    last_archive: Option<String>,
-    last_time: Option<String>,
-    last_drill: Option<String>,
-}
-
-fn status_rows(reports: &[crate::engine::HostReport]) -> Vec<StatusRow> {
-    let mut rows = Vec::new();
-    for report in reports {
-        let Ok(result) = &report.result else { continue };
-        let mut drills = std::collections::BTreeMap::new();
-        for line in &result.output {
-            if let ["drill", service, date] = line.split('\t').collect::<Vec<_>>().as_slice() {
-                drills.insert((*service).to_owned(), (*date != "-").then(|| (*date).to_owned()));
-            }
-        }
-        for line in &result.output {
-            if let ["backup", service, repository, archive, time] = line.split('\t').collect::<Vec<_>>().as_slice() {
-                rows.push(StatusRow {
-                    service: (*service).to_owned(),
-                    server: report.server.clone(),
-                    repository: (*repository).to_owned(),
-                    last_archive: (*archive != "-").then(|| (*archive).to_owned()),
-                    last_time: (*time != "-").then(|| (*time).to_owned()),
-                    last_drill: drills.get(*service).cloned().flatten(),
-                });
-            }
-        }
-    }
-    rows
 }
 
 fn print_status(rows: &[StatusRow]) {
