@@ -14,14 +14,16 @@ const LAYERS: &[&[&str]] = &[
     &["vocab", "i18n", "source", "command", "http", "keys"],
     &["shell", "diagnostic"],
     &["yaml"],
+    // What a server has, and the resource kinds: each kind's spec (what recipes write), its
+    // conversion, the facts it wants and its plan. Recipes are written in them.
+    &["facts"],
+    &["resource"],
     // Stage 1: the two inputs, loaded independently.
     &["description", "recipe"],
     // Stage 2: the description checked against the recipes; the charter site, built from
     // both before resolve needs it.
     &["validate", "site"],
-    // Stages 3 to 5: what a server has, what a resource wants of it, what is desired.
-    &["facts"],
-    &["resource"],
+    // Stage 3: what is desired.
     &["resolve"],
     &["plan"],
     &["apply", "transport"],

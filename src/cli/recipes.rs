@@ -9,7 +9,6 @@ use crate::diagnostic::{Diagnostic, quoted};
 use crate::error::{Error, exit};
 use crate::recipe::Catalogue;
 use crate::recipe::catalogue::Origin;
-use crate::recipe::check::kind_and_notify;
 use crate::recipe::model::RecipeKind;
 
 pub fn run(command: RecipesCommand, local: Option<&Path>) -> Result<u8, Error> {
@@ -99,7 +98,7 @@ pub fn run(command: RecipesCommand, local: Option<&Path>) -> Result<u8, Error> {
             }
             let _ = writeln!(out, "resources:");
             for spec in &r.resources {
-                let (kind, _) = kind_and_notify(spec);
+                let kind = spec.kind();
                 let _ = writeln!(out, "  {kind}: {}", describe(spec));
             }
             if !r.handlers.is_empty() {
@@ -192,23 +191,8 @@ fn verification_table(catalogue: &Catalogue) -> String {
 }
 
 fn describe(spec: &crate::recipe::model::ResourceSpec) -> String {
-    use crate::recipe::model::ResourceSpec as R;
-    let text = match spec {
-        R::Package(p) => p.names.join(" "),
-        R::File(f) => f.path.clone(),
-        R::Directory(d) => d.path.clone(),
-        R::Link(l) => format!("{} -> {}", l.path, l.target),
-        R::User(u) => u.name.clone(),
-        R::Group(g) => g.name.clone(),
-        R::Service(s) => s.name.clone(),
-        R::Download(d) => format!("{} from {}", d.path, d.url),
-        R::Command(c) => shortened(&c.run.join(" ")),
-        R::CharterSite(c) => format!("charter website in {}", c.path),
-        R::Role(r) => r.name.clone(),
-        R::Database(d) => format!("{} owned by {}", d.name, d.owner),
-    };
-    let mut text = readable(&text);
-    if let Some(list) = for_each_of(spec) {
+    let mut text = readable(&spec.describe());
+    if let Some(list) = spec.for_each() {
         text.push_str(&format!("  (one per item of {list})"));
     }
     text
@@ -236,32 +220,5 @@ fn readable(template: &str) -> String {
             out.push_str(&format!("<{inner}>"));
         }
         rest = &rest[start + 2 + end + 2..];
-    }
-}
-
-/// A long command line cut to one readable line.
-fn shortened(line: &str) -> String {
-    const LIMIT: usize = 90;
-    if line.chars().count() <= LIMIT {
-        return line.to_owned();
-    }
-    format!("{}…", line.chars().take(LIMIT - 1).collect::<String>())
-}
-
-fn for_each_of(spec: &crate::recipe::model::ResourceSpec) -> Option<&str> {
-    use crate::recipe::model::ResourceSpec as R;
-    match spec {
-        R::Package(p) => p.for_each.as_deref(),
-        R::File(f) => f.for_each.as_deref(),
-        R::Directory(d) => d.for_each.as_deref(),
-        R::Link(l) => l.for_each.as_deref(),
-        R::User(u) => u.for_each.as_deref(),
-        R::Group(g) => g.for_each.as_deref(),
-        R::Service(s) => s.for_each.as_deref(),
-        R::Download(d) => d.for_each.as_deref(),
-        R::Command(c) => c.for_each.as_deref(),
-        R::Role(r) => r.for_each.as_deref(),
-        R::Database(d) => d.for_each.as_deref(),
-        R::CharterSite(_) => None,
     }
 }

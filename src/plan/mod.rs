@@ -98,7 +98,7 @@ pub fn fact_query(server: &ServerState) -> FactQuery {
     // The folder of each file: a file whose folder is missing is refused before anything
     // changes (`missing_folders`), not found mid-apply.
     for desired in &server.resources {
-        if let Some(parent) = written_path(&desired.resource).and_then(parent_of) {
+        if let Some(parent) = Resource::written_path(&desired.resource).and_then(parent_of) {
             query.paths.insert(parent);
         }
     }
@@ -255,16 +255,6 @@ fn access_guard(
         .collect();
     let reloads = server.handlers.iter().filter(|h| reload_names.contains(&h.name.as_str())).cloned().collect();
     Some(AccessGuard { files, reloads, reasons })
-}
-
-/// The path a file-like resource writes.
-fn written_path(resource: &Resource) -> Option<&str> {
-    match resource {
-        Resource::File(f) => Some(&f.path),
-        Resource::Link(l) => Some(&l.path),
-        Resource::Download(d) => Some(&d.path),
-        _ => None,
-    }
 }
 
 fn parent_of(path: &str) -> Option<String> {

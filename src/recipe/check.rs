@@ -273,7 +273,7 @@ pub fn check_recipe(loaded: &LoadedRecipe, catalogue: &Catalogue) -> Vec<Diagnos
         handler_names.extend(required.recipe.handlers.iter().map(|h| h.name.as_str()));
     }
     for (i, resource) in recipe.resources.iter().enumerate() {
-        let (kind, notify) = kind_and_notify(resource);
+        let (kind, notify) = (resource.kind(), resource.notify());
         for (j, n) in notify.iter().enumerate() {
             if !handler_names.contains(&n.as_str()) {
                 let hint = crate::vocab::suggest::closest(n, handler_names.iter().copied())
@@ -338,7 +338,7 @@ pub fn check_recipe(loaded: &LoadedRecipe, catalogue: &Catalogue) -> Vec<Diagnos
     let uses_postgres = recipe.name == "postgresql" || recipe.requires.iter().any(|r| r == "postgresql");
     for (i, resource) in recipe.resources.iter().enumerate() {
         if matches!(resource, ResourceSpec::Role(_) | ResourceSpec::Database(_)) && !uses_postgres {
-            let (kind, _) = kind_and_notify(resource);
+            let kind = resource.kind();
             report(
                 format!("resources[{i}].{kind}"),
                 format!("a {kind} needs PostgreSQL"),
@@ -362,24 +362,6 @@ pub fn check_recipe(loaded: &LoadedRecipe, catalogue: &Catalogue) -> Vec<Diagnos
         }
     }
     problems
-}
-
-/// The YAML key of a resource kind and the handlers it notifies.
-pub fn kind_and_notify(resource: &ResourceSpec) -> (&'static str, &[String]) {
-    match resource {
-        ResourceSpec::Package(r) => ("package", &r.notify),
-        ResourceSpec::File(r) => ("file", &r.notify),
-        ResourceSpec::Directory(r) => ("directory", &r.notify),
-        ResourceSpec::Link(r) => ("link", &r.notify),
-        ResourceSpec::User(r) => ("user", &r.notify),
-        ResourceSpec::Group(r) => ("group", &r.notify),
-        ResourceSpec::Service(r) => ("service", &r.notify),
-        ResourceSpec::Download(r) => ("download", &r.notify),
-        ResourceSpec::Command(r) => ("command", &r.notify),
-        ResourceSpec::CharterSite(r) => ("charter_site", &r.notify),
-        ResourceSpec::Role(r) => ("role", &r.notify),
-        ResourceSpec::Database(r) => ("database", &r.notify),
-    }
 }
 
 #[cfg(test)]

@@ -24,7 +24,6 @@ use crate::diagnostic::Diagnostic;
 use crate::keys::Keys;
 use crate::recipe::Catalogue;
 use crate::recipe::catalogue::LoadedRecipe;
-use crate::recipe::check::kind_and_notify;
 use crate::recipe::model::{HandlerAction, HandlerSpec, RecipeKind, ResourceSpec};
 use crate::resource::{File, FirewallPort, Resource, Secret, secret};
 use crate::vocab::Distribution;
@@ -569,7 +568,7 @@ fn render_recipe(
         }
     }
     for (i, spec) in loaded.recipe.resources.iter().enumerate() {
-        let (kind, _) = kind_and_notify(spec);
+        let kind = spec.kind();
         let field = format!("resources[{i}].{kind}");
         match convert::render_spec(templates, loaded, spec, context, &secrets, &field) {
             Ok(resources) => {

@@ -55,20 +55,9 @@ fn fits(value: &str) -> bool {
 pub fn managed(resources: &[Desired]) -> Vec<Managed> {
     let mut out: Vec<Managed> = Vec::new();
     for desired in resources {
-        let names: Vec<(&'static str, String)> = match &desired.resource {
-            Resource::File(f) => vec![("file", f.path.clone())],
-            Resource::Link(l) => vec![("link", l.path.clone())],
-            Resource::Download(d) => vec![("download", d.path.clone())],
-            Resource::Directory(d) => vec![("directory", d.path.clone())],
-            Resource::Service(s) => vec![("service", s.unit.clone())],
-            Resource::Package(p) => p.names.iter().map(|n| ("package", n.clone())).collect(),
-            Resource::User(u) => vec![("user", u.name.clone())],
-            Resource::Group(g) => vec![("group", g.name.clone())],
-            Resource::Secret(s) => vec![("secret", s.path.clone())],
-            Resource::Role(r) => vec![("role", r.name.clone())],
-            Resource::Database(d) => vec![("database", d.name.clone())],
-            Resource::Command(_) | Resource::FirewallPort(_) => Vec::new(),
-        };
+        let kind = desired.resource.kind();
+        let names: Vec<(&'static str, String)> =
+            desired.resource.recorded().into_iter().map(|name| (kind, name)).collect();
         for (kind, name) in names {
             let entry = Managed {
                 kind,

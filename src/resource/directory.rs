@@ -1,12 +1,13 @@
 //! Directories with owner, group and mode.
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::file::kind_name;
-use super::{Action, Change, ResourceId, change, fix_metadata, owner_args};
+use super::{Action, Change, Conversion, Kind, Problem, Resource, Spec, change, checks, fix_metadata, owner_args};
 use crate::command::Command;
-use crate::facts::{HostFacts, PathState};
+use crate::facts::{FactQuery, HostFacts, PathState};
 use crate::vocab::values::FileMode;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -17,9 +18,19 @@ pub struct Directory {
     pub mode: FileMode,
 }
 
-impl Directory {
-    pub fn plan(&self, facts: &HostFacts) -> Option<Change> {
-        let id = ResourceId { kind: "directory".into(), name: self.path.clone() };
+impl Kind for Directory {
+    const KIND: &'static str = "directory";
+
+    fn key(&self) -> String {
+        self.path.clone()
+    }
+
+    fn wants(&self, query: &mut FactQuery) {
+        query.paths.insert(self.path.clone());
+    }
+
+    fn plan(&self, facts: &HostFacts) -> Option<Change> {
+        let id = self.id();
         let want = json!({ "owner": self.owner, "group": self.group, "mode": self.mode });
         match facts.path(&self.path) {
             PathState::Directory { owner, group, mode } => {
@@ -49,5 +60,35 @@ impl Directory {
                 Some(change(id, action, None, Some(want), vec![reason], vec![Command::new(argv)]))
             }
         }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DirectorySpec {
+    pub path: String,
+    #[serde(default = "super::root")]
+    pub owner: String,
+    #[serde(default = "super::root")]
+    pub group: String,
+    pub mode: FileMode,
+    pub when: Option<String>,
+    pub for_each: Option<String>,
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+impl Spec for DirectorySpec {
+    const KIND: &'static str = <Directory as Kind>::KIND;
+
+    fn describe(&self) -> String {
+        self.path.clone()
+    }
+
+    fn convert(self, _conversion: &Conversion) -> Result<Vec<(Resource, Vec<String>)>, Problem> {
+        checks::path(&self.path)?;
+        checks::owner(&self.owner, &self.group)?;
+        let directory = Directory { path: self.path, owner: self.owner, group: self.group, mode: self.mode };
+        Ok(vec![(Resource::Directory(directory), self.notify)])
     }
 }

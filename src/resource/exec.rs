@@ -1,10 +1,11 @@
 //! Guarded commands: run only when `creates` names a missing path or the `unless` command
 //! fails. A command without a guard is refused by the recipe checks: it would never converge.
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Action, Change, ResourceId, change};
+use super::{Action, Change, Conversion, Kind, Problem, Resource, Spec, change, checks};
 use crate::command::Command;
 use crate::facts::{FactQuery, HostFacts, PathState};
 
@@ -22,8 +23,16 @@ impl Exec {
     pub fn guard_key(unless: &[String]) -> String {
         crate::shell::render(&Command::read_only(unless.to_vec()))
     }
+}
 
-    pub fn wants(&self, query: &mut FactQuery) {
+impl Kind for Exec {
+    const KIND: &'static str = "command";
+
+    fn key(&self) -> String {
+        self.run.join(" ")
+    }
+
+    fn wants(&self, query: &mut FactQuery) {
         if let Some(path) = &self.creates {
             query.paths.insert(path.clone());
         }
@@ -43,7 +52,7 @@ impl Exec {
         }
     }
 
-    pub fn plan(&self, facts: &HostFacts) -> Option<Change> {
+    fn plan(&self, facts: &HostFacts) -> Option<Change> {
         let mut reasons = Vec::new();
         if let Some(path) = &self.creates {
             if *facts.path(path) != PathState::Missing {
@@ -60,7 +69,7 @@ impl Exec {
         }
         let note = self.explain.as_ref().and_then(|e| facts.explanations.get(&Self::guard_key(e))).cloned();
         let mut change = change(
-            ResourceId { kind: "command".into(), name: self.run.join(" ") },
+            self.id(),
             Action::Run,
             None,
             Some(json!({ "run": self.run })),
@@ -69,5 +78,52 @@ impl Exec {
         );
         change.note = note;
         Some(change)
+    }
+
+    fn recorded(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// A command, run only when its guard says it is needed.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommandSpec {
+    /// Program and arguments (no shell).
+    pub run: Vec<String>,
+    /// Skip when this path exists.
+    pub creates: Option<String>,
+    /// Skip when this command succeeds.
+    pub unless: Option<Vec<String>>,
+    /// A read-only command whose first line of output the plan shows beside this one when
+    /// it is about to run (what it will do: "12 security update(s) pending"). Gathered with
+    /// the facts, only while the guard says the command runs.
+    pub explain: Option<Vec<String>>,
+    pub when: Option<String>,
+    pub for_each: Option<String>,
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+impl Spec for CommandSpec {
+    const KIND: &'static str = <Exec as Kind>::KIND;
+
+    fn describe(&self) -> String {
+        super::shortened(&self.run.join(" "))
+    }
+
+    fn convert(self, _conversion: &Conversion) -> Result<Vec<(Resource, Vec<String>)>, Problem> {
+        checks::argv(&self.run)?;
+        if let Some(u) = &self.unless {
+            checks::argv(u)?;
+        }
+        if let Some(p) = &self.creates {
+            checks::path(p)?;
+        }
+        if let Some(e) = &self.explain {
+            checks::argv(e)?;
+        }
+        let exec = Exec { run: self.run, creates: self.creates, unless: self.unless, explain: self.explain };
+        Ok(vec![(Resource::Command(exec), self.notify)])
     }
 }

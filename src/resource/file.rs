@@ -4,12 +4,16 @@
 //! it is created), is checked by the validator if there is one, then renamed over the old
 //! file: a reader sees the old file or the new one, never half of it.
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Action, Change, ResourceId, change, fix_metadata, owner_args, temporary_path};
+use super::{
+    Action, Change, Conversion, Kind, Problem, Resource, Spec, change, checks, fix_metadata, owner_args, temporary_path,
+};
 use crate::command::{Command, sha256_hex};
-use crate::facts::{HostFacts, PathState};
+use crate::diagnostic::quoted;
+use crate::facts::{FactQuery, HostFacts, PathState};
 use crate::resource::secret;
 use crate::vocab::values::FileMode;
 
@@ -37,23 +41,8 @@ impl File {
         sha256_hex(&self.content)
     }
 
-    pub fn plan(&self, facts: &HostFacts) -> Option<Change> {
-        let mut change = self.compare(facts)?;
-        if self.guards_access && change.commands.iter().any(|c| c.argv.first().is_some_and(|p| p == "mv")) {
-            change.guards_access = Some(self.path.clone());
-        }
-        if change.commands.iter().any(|c| c.stdin.is_some()) {
-            let tmp = temporary_path(&self.path);
-            change.cleanup = vec![tmp.clone()];
-            if !self.secrets.is_empty() {
-                change.cleanup.push(masked_path(&tmp));
-            }
-        }
-        Some(change)
-    }
-
     fn compare(&self, facts: &HostFacts) -> Option<Change> {
-        let id = ResourceId { kind: "file".into(), name: self.path.clone() };
+        let id = self.id();
         let want = json!({ "sha256": self.sha256(), "owner": self.owner, "group": self.group, "mode": self.mode });
         match facts.path(&self.path) {
             PathState::File { sha256, owner, group, mode, text, .. } => {
@@ -207,5 +196,123 @@ pub(crate) fn kind_name(state: &PathState) -> &'static str {
         PathState::Directory { .. } => "directory",
         PathState::Symlink { .. } => "symbolic link",
         PathState::Other => "special file",
+    }
+}
+
+impl Kind for File {
+    const KIND: &'static str = "file";
+
+    fn key(&self) -> String {
+        self.path.clone()
+    }
+
+    fn wants(&self, query: &mut FactQuery) {
+        query.paths.insert(self.path.clone());
+        if !self.secrets.is_empty() {
+            let pairs = self.secrets.iter().map(|(placeholder, file)| (file.clone(), placeholder.clone())).collect();
+            query.masked.insert(self.path.clone(), pairs);
+        } else if !self.sensitive {
+            query.texts.insert(self.path.clone(), self.sha256());
+        }
+    }
+
+    fn plan(&self, facts: &HostFacts) -> Option<Change> {
+        let mut change = self.compare(facts)?;
+        if self.guards_access && change.commands.iter().any(|c| c.argv.first().is_some_and(|p| p == "mv")) {
+            change.guards_access = Some(self.path.clone());
+        }
+        if change.commands.iter().any(|c| c.stdin.is_some()) {
+            let tmp = temporary_path(&self.path);
+            change.cleanup = vec![tmp.clone()];
+            if !self.secrets.is_empty() {
+                change.cleanup.push(masked_path(&tmp));
+            }
+        }
+        Some(change)
+    }
+
+    fn written_path(&self) -> Option<&str> {
+        Some(&self.path)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    pub path: String,
+    /// Inline content (a template)...
+    pub content: Option<String>,
+    /// ...or a template file: `NAME/FILE` is `recipes/NAME/templates/FILE`.
+    pub template: Option<String>,
+    #[serde(default = "super::root")]
+    pub owner: String,
+    #[serde(default = "super::root")]
+    pub group: String,
+    pub mode: FileMode,
+    /// A command that checks the new content before it replaces the old; `{path}` is the
+    /// temporary file (`["sshd", "-t", "-f", "{path}"]`).
+    pub validate: Option<Vec<String>>,
+    /// The content is sensitive: never shown in diffs.
+    #[serde(default)]
+    pub sensitive: bool,
+    /// The file decides whether chaton can still log in (sshd, firewall): after a run
+    /// that changed it, a fresh connection is tried, and the old file is put back if it fails.
+    #[serde(default)]
+    pub guards_access: bool,
+    pub when: Option<String>,
+    pub for_each: Option<String>,
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+impl Spec for FileSpec {
+    const KIND: &'static str = <File as Kind>::KIND;
+
+    fn describe(&self) -> String {
+        self.path.clone()
+    }
+
+    fn convert(self, conversion: &Conversion) -> Result<Vec<(Resource, Vec<String>)>, Problem> {
+        checks::path(&self.path)?;
+        checks::owner(&self.owner, &self.group)?;
+        let content = match (&self.content, &self.template) {
+            (Some(content), _) => content.clone(),
+            (None, Some(template)) => (conversion.render_file)(template).map_err(Problem::Template)?,
+            (None, None) => {
+                return Err(Problem::Message("a file needs `content` or `template`".into()));
+            }
+        };
+        if let Some(v) = &self.validate {
+            checks::argv(v)?;
+        }
+        // Placeholders of generated secrets: only this recipe's, and the file must end
+        // with a newline (it is filled in line by line on the server).
+        let mut secrets = Vec::new();
+        for (placeholder, id) in secret::placeholders(&content) {
+            if !conversion.secrets.contains(&placeholder) {
+                return Err(Problem::Message(format!(
+                    "{} names secret {}, which this recipe does not declare under `secrets`",
+                    quoted(&self.path),
+                    quoted(&id)
+                )));
+            }
+            secrets.push((placeholder, secret::path_of(conversion.state_dir, &id)));
+        }
+        let mut content = content;
+        if !secrets.is_empty() && !content.ends_with('\n') {
+            content.push('\n');
+        }
+        let file = File {
+            path: self.path,
+            content: content.into_bytes(),
+            owner: self.owner,
+            group: self.group,
+            mode: self.mode,
+            validate: self.validate,
+            sensitive: self.sensitive,
+            secrets,
+            guards_access: self.guards_access,
+        };
+        Ok(vec![(Resource::File(file), self.notify)])
     }
 }

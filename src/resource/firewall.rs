@@ -8,9 +8,9 @@
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Action, Change, ResourceId, change};
+use super::{Action, Change, Kind, ResourceId, change};
 use crate::command::Command;
-use crate::facts::HostFacts;
+use crate::facts::{FactQuery, HostFacts};
 use crate::vocab::Proto;
 
 pub const RULESET: &str = "/etc/nftables.conf";
@@ -23,27 +23,6 @@ pub struct FirewallPort {
     pub service: String,
 }
 
-impl FirewallPort {
-    pub fn plan(&self, facts: &HostFacts) -> Option<Change> {
-        let open = facts.firewall.as_ref().is_some_and(|ports| ports.contains(&(self.port, self.proto)));
-        if open {
-            return None;
-        }
-        let reason = match &facts.firewall {
-            None => "the chaton firewall table is not loaded".to_owned(),
-            Some(_) => format!("port {}/{} is closed", self.port, self.proto),
-        };
-        Some(change(
-            ResourceId { kind: "firewall_port".into(), name: format!("{}/{}", self.port, self.proto) },
-            Action::Create,
-            Some(json!({ "open": false })),
-            Some(json!({ "open": true, "service": self.service })),
-            vec![reason],
-            vec![Command::new(["nft", "-f", RULESET])],
-        ))
-    }
-}
-
 /// Ports open in the live firewall that no service declares: reloading the persistent rule
 /// set closes them.
 pub fn stray_ports(desired: &[&FirewallPort], facts: &HostFacts) -> Vec<Change> {
@@ -54,7 +33,7 @@ pub fn stray_ports(desired: &[&FirewallPort], facts: &HostFacts) -> Vec<Change> 
         .filter(|(port, proto)| !desired.iter().any(|d| d.port == *port && d.proto == *proto))
         .map(|(port, proto)| {
             change(
-                ResourceId { kind: "firewall_port".into(), name: format!("{port}/{proto}") },
+                ResourceId { kind: FirewallPort::KIND.into(), name: format!("{port}/{proto}") },
                 Action::Delete,
                 Some(json!({ "open": true })),
                 Some(json!({ "open": false })),
@@ -63,4 +42,39 @@ pub fn stray_ports(desired: &[&FirewallPort], facts: &HostFacts) -> Vec<Change> 
             )
         })
         .collect()
+}
+
+impl Kind for FirewallPort {
+    const KIND: &'static str = "firewall_port";
+
+    fn key(&self) -> String {
+        format!("{}/{}", self.port, self.proto)
+    }
+
+    fn wants(&self, query: &mut FactQuery) {
+        query.firewall = true;
+    }
+
+    fn plan(&self, facts: &HostFacts) -> Option<Change> {
+        let open = facts.firewall.as_ref().is_some_and(|ports| ports.contains(&(self.port, self.proto)));
+        if open {
+            return None;
+        }
+        let reason = match &facts.firewall {
+            None => "the chaton firewall table is not loaded".to_owned(),
+            Some(_) => format!("port {}/{} is closed", self.port, self.proto),
+        };
+        Some(change(
+            self.id(),
+            Action::Create,
+            Some(json!({ "open": false })),
+            Some(json!({ "open": true, "service": self.service })),
+            vec![reason],
+            vec![Command::new(["nft", "-f", RULESET])],
+        ))
+    }
+
+    fn recorded(&self) -> Vec<String> {
+        Vec::new()
+    }
 }

@@ -1,11 +1,12 @@
 //! Unix groups.
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Action, Change, ResourceId, change};
+use super::{Action, Change, Conversion, Kind, Problem, Resource, Spec, change, checks};
 use crate::command::Command;
-use crate::facts::HostFacts;
+use crate::facts::{FactQuery, HostFacts};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Group {
@@ -13,8 +14,18 @@ pub struct Group {
     pub system: bool,
 }
 
-impl Group {
-    pub fn plan(&self, facts: &HostFacts) -> Option<Change> {
+impl Kind for Group {
+    const KIND: &'static str = "group";
+
+    fn key(&self) -> String {
+        self.name.clone()
+    }
+
+    fn wants(&self, query: &mut FactQuery) {
+        query.groups.insert(self.name.clone());
+    }
+
+    fn plan(&self, facts: &HostFacts) -> Option<Change> {
         if facts.groups.contains_key(&self.name) {
             return None;
         }
@@ -24,12 +35,37 @@ impl Group {
         }
         argv.extend(["--".to_owned(), self.name.clone()]);
         Some(change(
-            ResourceId { kind: "group".into(), name: self.name.clone() },
+            self.id(),
             Action::Create,
             None,
             Some(json!({ "system": self.system })),
             vec![format!("group {} does not exist", self.name)],
             vec![Command::new(argv)],
         ))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSpec {
+    pub name: String,
+    #[serde(default)]
+    pub system: bool,
+    pub when: Option<String>,
+    pub for_each: Option<String>,
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+impl Spec for GroupSpec {
+    const KIND: &'static str = <Group as Kind>::KIND;
+
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+
+    fn convert(self, _conversion: &Conversion) -> Result<Vec<(Resource, Vec<String>)>, Problem> {
+        checks::unix_name(&self.name)?;
+        Ok(vec![(Resource::Group(Group { name: self.name, system: self.system }), self.notify)])
     }
 }

@@ -1,12 +1,13 @@
 //! Symbolic links.
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::file::kind_name;
-use super::{Action, Change, ResourceId, change};
+use super::{Action, Change, Conversion, Kind, Problem, Resource, Spec, change, checks};
 use crate::command::Command;
-use crate::facts::{HostFacts, PathState};
+use crate::facts::{FactQuery, HostFacts, PathState};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Link {
@@ -14,9 +15,19 @@ pub struct Link {
     pub target: String,
 }
 
-impl Link {
-    pub fn plan(&self, facts: &HostFacts) -> Option<Change> {
-        let id = ResourceId { kind: "link".into(), name: self.path.clone() };
+impl Kind for Link {
+    const KIND: &'static str = "link";
+
+    fn key(&self) -> String {
+        self.path.clone()
+    }
+
+    fn wants(&self, query: &mut FactQuery) {
+        query.paths.insert(self.path.clone());
+    }
+
+    fn plan(&self, facts: &HostFacts) -> Option<Change> {
+        let id = self.id();
         let (action, before, reason) = match facts.path(&self.path) {
             PathState::Symlink { target } if *target == self.target => return None,
             PathState::Symlink { target } => (
@@ -41,5 +52,34 @@ impl Link {
             &self.path,
         ]);
         Some(change(id, action, before, Some(json!({ "target": self.target })), vec![reason], vec![command]))
+    }
+
+    fn written_path(&self) -> Option<&str> {
+        Some(&self.path)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    pub path: String,
+    pub target: String,
+    pub when: Option<String>,
+    pub for_each: Option<String>,
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+impl Spec for LinkSpec {
+    const KIND: &'static str = <Link as Kind>::KIND;
+
+    fn describe(&self) -> String {
+        format!("{} -> {}", self.path, self.target)
+    }
+
+    fn convert(self, _conversion: &Conversion) -> Result<Vec<(Resource, Vec<String>)>, Problem> {
+        checks::path(&self.path)?;
+        checks::text(&self.target, "link target")?;
+        Ok(vec![(Resource::Link(Link { path: self.path, target: self.target }), self.notify)])
     }
 }

@@ -1,9 +1,14 @@
-//! Resource kinds: a closed set of things chaton manages on a server.
+//! Resource kinds: a closed set of things chaton manages on a server, one file each.
 //!
-//! Each kind is a pure function `desired + facts -> Option<Change>`: `None` when the server
-//! already matches, otherwise the change with its reasons and the exact commands that make
-//! it. Each kind also says which facts it needs (`wants`), so one script can gather them all.
+//! A kind's file holds all of it: its spec (what a recipe writes, `- KIND: {...}`) and how
+//! the spec, once its strings are rendered, converts into resources (`Spec`); the facts the
+//! resource needs and its plan, a pure function `desired + facts -> Option<Change>`: `None`
+//! when the server already matches, otherwise the change with its reasons and the exact
+//! commands that make it (`Kind`). Adding a kind is a new file plus one line in `resources!`
+//! and one in `specs!` below.
 
+pub mod charter_site;
+pub mod checks;
 pub mod directory;
 pub mod download;
 pub mod exec;
@@ -17,28 +22,107 @@ pub mod secret;
 pub mod service;
 pub mod user;
 
-use serde::Serialize;
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::command::Command;
+use crate::diagnostic::Diagnostic;
 use crate::facts::{FactQuery, HostFacts};
 
-pub use directory::Directory;
-pub use download::Download;
-pub use exec::Exec;
-pub use file::File;
+pub use charter_site::CharterSiteSpec;
+pub use directory::{Directory, DirectorySpec};
+pub use download::{Download, DownloadSpec};
+pub use exec::{CommandSpec, Exec};
+pub use file::{File, FileSpec};
 pub use firewall::FirewallPort;
-pub use group::Group;
-pub use link::Link;
-pub use package::Package;
-pub use postgres::{Database, Role};
+pub use group::{Group, GroupSpec};
+pub use link::{Link, LinkSpec};
+pub use package::{Package, PackageSpec};
+pub use postgres::{Database, DatabaseSpec, Role, RoleSpec};
 pub use secret::Secret;
-pub use service::Service;
-pub use user::User;
+pub use service::{Service, ServiceSpec};
+pub use user::{User, UserSpec};
 
-/// One desired resource.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Resource {
+/// A resource kind on the server: each in a file of its own, with its spec (what a recipe
+/// writes for it), how the spec converts, the facts it wants and its plan.
+pub trait Kind {
+    /// Its name, as plans, records and recipes spell it (`file`).
+    const KIND: &'static str;
+
+    /// What names it among its kind (`/etc/motd`, `nginx.service`).
+    fn key(&self) -> String;
+
+    /// Adds the facts it needs to `query`.
+    fn wants(&self, query: &mut FactQuery);
+
+    /// The change needed to make the server match, or `None` when it already does.
+    fn plan(&self, facts: &HostFacts) -> Option<Change>;
+
+    /// What it is, for people and for matching: kind and key (`file /etc/motd`).
+    fn id(&self) -> ResourceId {
+        ResourceId { kind: Self::KIND.to_owned(), name: self.key() }
+    }
+
+    /// The path it writes, for the kinds that write one (a file, a link, a download).
+    fn written_path(&self) -> Option<&str> {
+        None
+    }
+
+    /// The names chaton's record on the server keeps of it, to take it down once no
+    /// description wants it (a package resource names several; a command, none).
+    fn recorded(&self) -> Vec<String> {
+        vec![self.key()]
+    }
+}
+
+/// Declares `Resource`, one variant per kind, and its dispatch to each kind's `Kind`.
+macro_rules! resources {
+    ($($variant:ident($kind:ty)),* $(,)?) => {
+        /// One desired resource.
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+        #[serde(tag = "kind", rename_all = "snake_case")]
+        pub enum Resource {
+            $($variant($kind),)*
+        }
+
+        impl Resource {
+            pub fn id(&self) -> ResourceId {
+                match self { $(Resource::$variant(r) => r.id(),)* }
+            }
+
+            /// Its kind's name (`file`).
+            pub fn kind(&self) -> &'static str {
+                match self { $(Resource::$variant(_) => <$kind as Kind>::KIND,)* }
+            }
+
+            /// Adds the facts this resource needs to `query`.
+            pub fn wants(&self, query: &mut FactQuery) {
+                match self { $(Resource::$variant(r) => r.wants(query),)* }
+            }
+
+            /// The change needed to make the server match, or `None` when it already does.
+            pub fn plan(&self, facts: &HostFacts) -> Option<Change> {
+                match self { $(Resource::$variant(r) => r.plan(facts),)* }
+            }
+
+            /// The path it writes, for the kinds that write one.
+            pub fn written_path(&self) -> Option<&str> {
+                match self { $(Resource::$variant(r) => r.written_path(),)* }
+            }
+
+            /// The names chaton's record on the server keeps of it.
+            pub fn recorded(&self) -> Vec<String> {
+                match self { $(Resource::$variant(r) => r.recorded(),)* }
+            }
+        }
+    };
+}
+
+// Adding a kind: a file of its own, and one line here (and one in `specs!` below when
+// recipes write it).
+resources! {
     Package(Package),
     File(File),
     Directory(Directory),
@@ -52,6 +136,120 @@ pub enum Resource {
     Secret(Secret),
     Role(Role),
     Database(Database),
+}
+
+/// A kind's spec: what a recipe writes as `- KIND: {...}`. Every string in it is a template,
+/// rendered before `convert` runs.
+pub trait Spec {
+    /// The kind, as recipes write it.
+    const KIND: &'static str;
+
+    /// What it is, in one line, for `chaton recipes show` (its text as the recipe writes it).
+    fn describe(&self) -> String;
+
+    /// The resources it stands for, each with the handlers it notifies; or why its values
+    /// cannot stand.
+    fn convert(self, conversion: &Conversion) -> Result<Vec<(Resource, Vec<String>)>, Problem>;
+}
+
+/// What a spec's conversion needs from the stage that renders it (`resolve`).
+pub struct Conversion<'a> {
+    /// Renders a template file of the recipes (`web/vhost.conf`) with this resource's context.
+    pub render_file: &'a dyn Fn(&str) -> Result<String, Diagnostic>,
+    /// chaton's folder on the server (`--remote-state-dir`): generated secrets live there.
+    pub state_dir: &'a str,
+    /// The placeholders of the recipe's own generated secrets (`secret::placeholder`).
+    pub secrets: &'a [String],
+    /// The charter site's files by path, built when a `charter_site` asks for them.
+    pub site_files: &'a dyn Fn() -> Result<&'a BTreeMap<String, Vec<u8>>, String>,
+}
+
+/// Why a rendered spec was refused: a bad value (reported at the recipe field), or an error
+/// in a template file (reported in that file).
+#[derive(Debug)]
+pub enum Problem {
+    Message(String),
+    Template(Diagnostic),
+}
+
+impl From<String> for Problem {
+    fn from(message: String) -> Self {
+        Problem::Message(message)
+    }
+}
+
+/// Declares `ResourceSpec`, one variant per kind recipes write, and its dispatch to each
+/// kind's `Spec`. Every spec repeats `when`, `for_each` and `notify`: serde cannot combine
+/// `flatten` with `deny_unknown_fields`, and rejecting unknown keys matters more than saving
+/// those lines.
+macro_rules! specs {
+    ($($(#[$doc:meta])* $variant:ident($spec:ty)),* $(,)?) => {
+        /// One resource of a recipe, written `- KIND: {...}`. Strings are Tera templates;
+        /// `when` is a Tera expression that must be true for the resource to exist;
+        /// `for_each` names a list in the template context, each element bound to `item`.
+        #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+        #[serde(rename_all = "snake_case", deny_unknown_fields)]
+        pub enum ResourceSpec {
+            $($(#[$doc])* $variant($spec),)*
+        }
+
+        impl ResourceSpec {
+            /// The kind, as recipes write it (`file`).
+            pub fn kind(&self) -> &'static str {
+                match self { $(ResourceSpec::$variant(_) => <$spec as Spec>::KIND,)* }
+            }
+
+            pub fn for_each(&self) -> Option<&str> {
+                match self { $(ResourceSpec::$variant(s) => s.for_each.as_deref(),)* }
+            }
+
+            pub fn notify(&self) -> &[String] {
+                match self { $(ResourceSpec::$variant(s) => &s.notify,)* }
+            }
+
+            /// What it is, in one line (`Spec::describe`).
+            pub fn describe(&self) -> String {
+                match self { $(ResourceSpec::$variant(s) => s.describe(),)* }
+            }
+
+            /// The resources it stands for (`Spec::convert`).
+            pub fn convert(self, conversion: &Conversion) -> Result<Vec<(Resource, Vec<String>)>, Problem> {
+                match self { $(ResourceSpec::$variant(s) => s.convert(conversion),)* }
+            }
+        }
+    };
+}
+
+specs! {
+    Package(PackageSpec),
+    File(FileSpec),
+    Directory(DirectorySpec),
+    Link(LinkSpec),
+    User(UserSpec),
+    Group(GroupSpec),
+    Service(ServiceSpec),
+    Download(DownloadSpec),
+    Command(CommandSpec),
+    /// The charter website (`chaton docs`), published as files in a folder.
+    CharterSite(CharterSiteSpec),
+    /// A PostgreSQL login role (the recipe must `require: [postgresql]`).
+    Role(RoleSpec),
+    /// A PostgreSQL database.
+    Database(DatabaseSpec),
+}
+
+/// The default owner and group of what a spec writes.
+fn root() -> String {
+    "root".to_owned()
+}
+
+/// A long command line cut to one readable line.
+pub fn shortened(line: &str) -> String {
+    const LIMIT: usize = 90;
+    if line.chars().count() <= LIMIT {
+        return line.to_owned();
+    }
+    format!("{}…", line.chars().take(LIMIT - 1).collect::<String>())
 }
 
 /// What a resource is, for people and for matching: kind and key (`file /etc/motd`).
@@ -113,88 +311,6 @@ pub struct Change {
     /// `explain`: "12 security update(s) pending").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-}
-
-impl Resource {
-    pub fn id(&self) -> ResourceId {
-        let (kind, name) = match self {
-            Resource::Package(r) => ("package", r.names.join(" ")),
-            Resource::File(r) => ("file", r.path.clone()),
-            Resource::Directory(r) => ("directory", r.path.clone()),
-            Resource::Link(r) => ("link", r.path.clone()),
-            Resource::User(r) => ("user", r.name.clone()),
-            Resource::Group(r) => ("group", r.name.clone()),
-            Resource::Service(r) => ("service", r.unit.clone()),
-            Resource::FirewallPort(r) => ("firewall_port", format!("{}/{}", r.port, r.proto)),
-            Resource::Download(r) => ("download", r.path.clone()),
-            Resource::Command(r) => ("command", r.run.join(" ")),
-            Resource::Secret(r) => ("secret", r.id.clone()),
-            Resource::Role(r) => return r.id(),
-            Resource::Database(r) => return r.id(),
-        };
-        ResourceId { kind: kind.to_owned(), name }
-    }
-
-    /// Adds the facts this resource needs to `query`.
-    pub fn wants(&self, query: &mut FactQuery) {
-        match self {
-            Resource::Package(_) => query.packages = true,
-            Resource::File(r) => {
-                query.paths.insert(r.path.clone());
-                if !r.secrets.is_empty() {
-                    let pairs =
-                        r.secrets.iter().map(|(placeholder, file)| (file.clone(), placeholder.clone())).collect();
-                    query.masked.insert(r.path.clone(), pairs);
-                } else if !r.sensitive {
-                    query.texts.insert(r.path.clone(), r.sha256());
-                }
-            }
-            Resource::Directory(r) => {
-                query.paths.insert(r.path.clone());
-            }
-            Resource::Link(r) => {
-                query.paths.insert(r.path.clone());
-            }
-            Resource::User(r) => {
-                query.users.insert(r.name.clone());
-            }
-            Resource::Group(r) => {
-                query.groups.insert(r.name.clone());
-            }
-            Resource::Service(r) => {
-                query.units.insert(r.unit.clone());
-                query.container |= r.not_in_containers;
-            }
-            Resource::FirewallPort(_) => query.firewall = true,
-            Resource::Download(r) => {
-                query.paths.insert(r.path.clone());
-            }
-            Resource::Command(r) => r.wants(query),
-            Resource::Secret(r) => {
-                query.paths.insert(r.path());
-            }
-            Resource::Role(_) | Resource::Database(_) => query.postgres = true,
-        }
-    }
-
-    /// The change needed to make the server match, or `None` when it already does.
-    pub fn plan(&self, facts: &HostFacts) -> Option<Change> {
-        match self {
-            Resource::Package(r) => r.plan(facts),
-            Resource::File(r) => r.plan(facts),
-            Resource::Directory(r) => r.plan(facts),
-            Resource::Link(r) => r.plan(facts),
-            Resource::User(r) => r.plan(facts),
-            Resource::Group(r) => r.plan(facts),
-            Resource::Service(r) => r.plan(facts),
-            Resource::FirewallPort(r) => r.plan(facts),
-            Resource::Download(r) => r.plan(facts),
-            Resource::Command(r) => r.plan(facts),
-            Resource::Secret(r) => r.plan(facts),
-            Resource::Role(r) => r.plan(facts),
-            Resource::Database(r) => r.plan(facts),
-        }
-    }
 }
 
 /// Builds a change for `resource` with the given action, reasons and commands.

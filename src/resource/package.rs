@@ -1,46 +1,19 @@
 //! Debian packages, installed or removed with apt in one command per resource; the plan
 //! may join several resources' installs into one apt run (`install`).
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Action, Change, ResourceId, change};
+use super::{Action, Change, Conversion, Kind, Problem, Resource, ResourceId, Spec, change, checks};
 use crate::command::Command;
-use crate::facts::HostFacts;
+use crate::facts::{FactQuery, HostFacts};
 use crate::vocab::Presence;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Package {
     pub names: Vec<String>,
     pub state: Presence,
-}
-
-impl Package {
-    pub fn plan(&self, facts: &HostFacts) -> Option<Change> {
-        let id = ResourceId { kind: "package".into(), name: self.names.join(" ") };
-        let installed = |name: &&String| facts.packages.contains_key(name.as_str());
-        match self.state {
-            Presence::Present => install(&[self], facts),
-            Presence::Absent => {
-                let present: Vec<&String> = self.names.iter().filter(installed).collect();
-                if present.is_empty() {
-                    return None;
-                }
-                let mut argv: Vec<String> =
-                    ["apt-get", "remove", "--yes", "-o", "DPkg::Lock::Timeout=600"].map(String::from).to_vec();
-                argv.extend(present.iter().map(|n| (*n).clone()));
-                let reasons = present.iter().map(|n| format!("{n} is installed but should not be")).collect();
-                Some(change(
-                    id,
-                    Action::Delete,
-                    Some(json!({ "installed": present })),
-                    None,
-                    reasons,
-                    vec![Command::new(argv).env("DEBIAN_FRONTEND", "noninteractive")],
-                ))
-            }
-        }
-    }
 }
 
 /// The install script: the missing packages come as its arguments. The security updates
@@ -66,7 +39,7 @@ pub fn install(resources: &[&Package], facts: &HostFacts) -> Option<Change> {
         return None;
     }
     let id =
-        ResourceId { kind: "package".into(), name: names.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(" ") };
+        ResourceId { kind: Package::KIND.into(), name: names.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(" ") };
     // Fresh images run unattended-upgrades at first boot: apt waits for its lock (600 s).
     let mut argv: Vec<String> = ["sh", "-c", INSTALL, "sh"].map(String::from).to_vec();
     argv.extend(missing.iter().map(|n| (*n).clone()));
@@ -80,4 +53,73 @@ pub fn install(resources: &[&Package], facts: &HostFacts) -> Option<Change> {
         reasons,
         vec![Command::new(argv).env("DEBIAN_FRONTEND", "noninteractive")],
     ))
+}
+
+impl Kind for Package {
+    const KIND: &'static str = "package";
+
+    fn key(&self) -> String {
+        self.names.join(" ")
+    }
+
+    fn wants(&self, query: &mut FactQuery) {
+        query.packages = true;
+    }
+
+    fn plan(&self, facts: &HostFacts) -> Option<Change> {
+        let id = self.id();
+        let installed = |name: &&String| facts.packages.contains_key(name.as_str());
+        match self.state {
+            Presence::Present => install(&[self], facts),
+            Presence::Absent => {
+                let present: Vec<&String> = self.names.iter().filter(installed).collect();
+                if present.is_empty() {
+                    return None;
+                }
+                let mut argv: Vec<String> =
+                    ["apt-get", "remove", "--yes", "-o", "DPkg::Lock::Timeout=600"].map(String::from).to_vec();
+                argv.extend(present.iter().map(|n| (*n).clone()));
+                let reasons = present.iter().map(|n| format!("{n} is installed but should not be")).collect();
+                Some(change(
+                    id,
+                    Action::Delete,
+                    Some(json!({ "installed": present })),
+                    None,
+                    reasons,
+                    vec![Command::new(argv).env("DEBIAN_FRONTEND", "noninteractive")],
+                ))
+            }
+        }
+    }
+
+    fn recorded(&self) -> Vec<String> {
+        self.names.clone()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PackageSpec {
+    pub names: Vec<String>,
+    #[serde(default)]
+    pub state: Presence,
+    pub when: Option<String>,
+    pub for_each: Option<String>,
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+impl Spec for PackageSpec {
+    const KIND: &'static str = <Package as Kind>::KIND;
+
+    fn describe(&self) -> String {
+        self.names.join(" ")
+    }
+
+    fn convert(self, _conversion: &Conversion) -> Result<Vec<(Resource, Vec<String>)>, Problem> {
+        for name in &self.names {
+            checks::package_name(name)?;
+        }
+        Ok(vec![(Resource::Package(Package { names: self.names, state: self.state }), self.notify)])
+    }
 }

@@ -7,12 +7,15 @@
 //! so it never travels, never shows in a process list (printf is a shell builtin), and is
 //! set once, when the role is created.
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Action, Change, ResourceId, change};
+use super::secret;
+use super::{Action, Change, Conversion, Kind, Problem, Resource, Spec, change, checks};
 use crate::command::Command;
-use crate::facts::HostFacts;
+use crate::diagnostic::quoted;
+use crate::facts::{FactQuery, HostFacts};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Role {
@@ -42,12 +45,18 @@ fn psql(sql: String) -> Command {
     Command::new(["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", &sql])
 }
 
-impl Role {
-    pub fn id(&self) -> ResourceId {
-        ResourceId { kind: "role".into(), name: self.name.clone() }
+impl Kind for Role {
+    const KIND: &'static str = "role";
+
+    fn key(&self) -> String {
+        self.name.clone()
     }
 
-    pub fn plan(&self, facts: &HostFacts) -> Option<Change> {
+    fn wants(&self, query: &mut FactQuery) {
+        query.postgres = true;
+    }
+
+    fn plan(&self, facts: &HostFacts) -> Option<Change> {
         if facts.postgres.as_ref().is_some_and(|pg| pg.roles.contains(&self.name)) {
             return None;
         }
@@ -67,12 +76,18 @@ impl Role {
     }
 }
 
-impl Database {
-    pub fn id(&self) -> ResourceId {
-        ResourceId { kind: "database".into(), name: self.name.clone() }
+impl Kind for Database {
+    const KIND: &'static str = "database";
+
+    fn key(&self) -> String {
+        self.name.clone()
     }
 
-    pub fn plan(&self, facts: &HostFacts) -> Option<Change> {
+    fn wants(&self, query: &mut FactQuery) {
+        query.postgres = true;
+    }
+
+    fn plan(&self, facts: &HostFacts) -> Option<Change> {
         let owner = facts.postgres.as_ref().and_then(|pg| pg.databases.get(&self.name));
         match owner {
             Some(owner) if *owner == self.owner => None,
@@ -106,6 +121,72 @@ impl Database {
                 ])],
             )),
         }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleSpec {
+    /// Lowercase letters, digits and `_`.
+    pub name: String,
+    /// A generated secret of this recipe: `"{{ secrets.db_password }}"`.
+    pub password: Option<String>,
+    pub when: Option<String>,
+    pub for_each: Option<String>,
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+impl Spec for RoleSpec {
+    const KIND: &'static str = <Role as Kind>::KIND;
+
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+
+    fn convert(self, conversion: &Conversion) -> Result<Vec<(Resource, Vec<String>)>, Problem> {
+        checks::sql_identifier(&self.name)?;
+        let password_file = match &self.password {
+            None => None,
+            Some(text) => match secret::placeholders(text).as_slice() {
+                [(placeholder, id)] if *placeholder == text.trim() && conversion.secrets.contains(placeholder) => {
+                    Some(secret::path_of(conversion.state_dir, id))
+                }
+                _ => {
+                    return Err(Problem::Message(format!(
+                        "the password of role {} must be one generated secret of this recipe, written \"{{{{ secrets.NAME }}}}\"",
+                        quoted(&self.name)
+                    )));
+                }
+            },
+        };
+        Ok(vec![(Resource::Role(Role { name: self.name, password_file }), self.notify)])
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSpec {
+    pub name: String,
+    /// The role that owns it.
+    pub owner: String,
+    pub when: Option<String>,
+    pub for_each: Option<String>,
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+impl Spec for DatabaseSpec {
+    const KIND: &'static str = <Database as Kind>::KIND;
+
+    fn describe(&self) -> String {
+        format!("{} owned by {}", self.name, self.owner)
+    }
+
+    fn convert(self, _conversion: &Conversion) -> Result<Vec<(Resource, Vec<String>)>, Problem> {
+        checks::sql_identifier(&self.name)?;
+        checks::sql_identifier(&self.owner)?;
+        Ok(vec![(Resource::Database(Database { name: self.name, owner: self.owner }), self.notify)])
     }
 }
 

@@ -12,9 +12,9 @@
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Action, Change, ResourceId, change};
+use super::{Action, Change, Kind, change};
 use crate::command::Command;
-use crate::facts::{HostFacts, PathState};
+use crate::facts::{FactQuery, HostFacts, PathState};
 
 /// The placeholder a template gets for a secret.
 pub fn placeholder(service: &str, name: &str) -> String {
@@ -80,8 +80,20 @@ impl Secret {
     pub fn path(&self) -> String {
         self.path.clone()
     }
+}
 
-    pub fn plan(&self, facts: &HostFacts) -> Option<Change> {
+impl Kind for Secret {
+    const KIND: &'static str = "secret";
+
+    fn key(&self) -> String {
+        self.id.clone()
+    }
+
+    fn wants(&self, query: &mut FactQuery) {
+        query.paths.insert(self.path());
+    }
+
+    fn plan(&self, facts: &HostFacts) -> Option<Change> {
         if matches!(facts.path(&self.path()), PathState::File { .. }) {
             // Created once, never compared, never replaced.
             return None;
@@ -93,7 +105,7 @@ impl Secret {
         // it never travels, and the script text holds only the path.
         let generate = "umask 077 && head -c 48 /dev/urandom | base64 -w0 | tr -d '/+=' | head -c 40 > \"$1.chaton-new\" && mv -f \"$1.chaton-new\" \"$1\"";
         Some(change(
-            ResourceId { kind: "secret".into(), name: self.id.clone() },
+            self.id(),
             Action::Create,
             None,
             Some(json!({ "path": path })),
@@ -103,6 +115,10 @@ impl Secret {
                 Command::new(["sh", "-c", generate, "sh", &path]),
             ],
         ))
+    }
+
+    fn recorded(&self) -> Vec<String> {
+        vec![self.path.clone()]
     }
 }
 

@@ -1,11 +1,12 @@
 //! systemd services: enabled at boot and running, or not.
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Action, Change, ResourceId, change};
+use super::{Action, Change, Conversion, Kind, Problem, Resource, Spec, change, checks};
 use crate::command::Command;
-use crate::facts::{HostFacts, UnitFacts};
+use crate::facts::{FactQuery, HostFacts, UnitFacts};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Service {
@@ -16,8 +17,19 @@ pub struct Service {
     pub not_in_containers: bool,
 }
 
-impl Service {
-    pub fn plan(&self, facts: &HostFacts) -> Option<Change> {
+impl Kind for Service {
+    const KIND: &'static str = "service";
+
+    fn key(&self) -> String {
+        self.unit.clone()
+    }
+
+    fn wants(&self, query: &mut FactQuery) {
+        query.units.insert(self.unit.clone());
+        query.container |= self.not_in_containers;
+    }
+
+    fn plan(&self, facts: &HostFacts) -> Option<Change> {
         if self.not_in_containers && facts.container.is_some() {
             return None;
         }
@@ -42,13 +54,50 @@ impl Service {
             return None;
         }
         Some(change(
-            ResourceId { kind: "service".into(), name: self.unit.clone() },
+            self.id(),
             Action::Update,
             Some(json!({ "enabled": have.enabled, "running": have.active })),
             Some(json!({ "enabled": self.enabled, "running": self.running })),
             reasons,
             commands,
         ))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// systemd unit name (`nginx` or `nginx.service`).
+    pub name: String,
+    pub enabled: bool,
+    pub running: bool,
+    /// systemd itself skips this unit in containers (`ConditionVirtualization=!container`,
+    /// as `systemd-timesyncd`): where the facts find a container, it is not expected to run,
+    /// whether or not the description names the server's hypervisor.
+    #[serde(default)]
+    pub not_in_containers: bool,
+    pub when: Option<String>,
+    pub for_each: Option<String>,
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+impl Spec for ServiceSpec {
+    const KIND: &'static str = <Service as Kind>::KIND;
+
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+
+    fn convert(self, _conversion: &Conversion) -> Result<Vec<(Resource, Vec<String>)>, Problem> {
+        checks::unit_name(&self.name)?;
+        let service = Service {
+            unit: self.name,
+            enabled: self.enabled,
+            running: self.running,
+            not_in_containers: self.not_in_containers,
+        };
+        Ok(vec![(Resource::Service(service), self.notify)])
     }
 }
 

@@ -1,11 +1,12 @@
 //! Unix accounts: people (admins) and system users that services run as.
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Action, Change, ResourceId, change};
+use super::{Action, Change, Conversion, Kind, Problem, Resource, Spec, change, checks};
 use crate::command::Command;
-use crate::facts::HostFacts;
+use crate::facts::{FactQuery, HostFacts};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct User {
@@ -27,9 +28,21 @@ impl User {
             .clone()
             .unwrap_or_else(|| if self.system { "/nonexistent".into() } else { format!("/home/{}", self.name) })
     }
+}
 
-    pub fn plan(&self, facts: &HostFacts) -> Option<Change> {
-        let id = ResourceId { kind: "user".into(), name: self.name.clone() };
+impl Kind for User {
+    const KIND: &'static str = "user";
+
+    fn key(&self) -> String {
+        self.name.clone()
+    }
+
+    fn wants(&self, query: &mut FactQuery) {
+        query.users.insert(self.name.clone());
+    }
+
+    fn plan(&self, facts: &HostFacts) -> Option<Change> {
+        let id = self.id();
         let want = json!({ "home": self.home(), "shell": self.shell(), "groups": self.groups });
         let Some(have) = facts.users.get(&self.name) else {
             let mut argv = vec!["useradd".to_owned()];
@@ -77,5 +90,46 @@ impl User {
         argv.extend(["--".to_owned(), self.name.clone()]);
         let before = json!({ "home": have.home, "shell": have.shell, "groups": have.groups });
         Some(change(id, Action::Update, Some(before), Some(want), reasons, vec![Command::new(argv)]))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserSpec {
+    pub name: String,
+    #[serde(default)]
+    pub system: bool,
+    pub home: Option<String>,
+    pub shell: Option<String>,
+    /// Supplementary groups.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    pub when: Option<String>,
+    pub for_each: Option<String>,
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+impl Spec for UserSpec {
+    const KIND: &'static str = <User as Kind>::KIND;
+
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+
+    fn convert(self, _conversion: &Conversion) -> Result<Vec<(Resource, Vec<String>)>, Problem> {
+        checks::unix_name(&self.name)?;
+        for g in &self.groups {
+            checks::unix_name(g)?;
+        }
+        if let Some(home) = &self.home {
+            checks::path(home)?;
+        }
+        if let Some(shell) = &self.shell {
+            checks::path(shell)?;
+        }
+        let user =
+            User { name: self.name, system: self.system, home: self.home, shell: self.shell, groups: self.groups };
+        Ok(vec![(Resource::User(user), self.notify)])
     }
 }
