@@ -144,7 +144,7 @@ pub fn script(query: &FactQuery, state_dir: &str) -> String {
         j = quote(&journal)
     );
     if let Some(described) = &query.described {
-        s.push_str(&undescribed_script(described, &format!("{state_dir}/managed")));
+        s.push_str(&undescribed_script(described, &query.probes, &format!("{state_dir}/managed")));
     }
     if query.container {
         s.push_str("if c=$(systemd-detect-virt --container 2>/dev/null); then printf 'container\\t%s\\n' \"$c\"; fi\n");
@@ -161,7 +161,7 @@ pub fn script(query: &FactQuery, state_dir: &str) -> String {
 /// The lines of the record (`resolve::record`) whose `KIND<TAB>NAME` is not among
 /// `described`, each with what the server says of it. One `awk` when nothing left the
 /// description; a few processes per thing that did.
-fn undescribed_script(described: &[String], record: &str) -> String {
+fn undescribed_script(described: &[String], probes: &[(&str, &str)], record: &str) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "R={}", quote(record));
     s.push_str("if [ -f \"$R\" ]; then\n  tab=$(printf '\\t')\n  printf '%s\\n' '#'");
@@ -172,12 +172,12 @@ fn undescribed_script(described: &[String], record: &str) -> String {
         " | awk -F '\t' 'NR==FNR{want[$1 FS $2]=1;next} /^#/{next} !(($1 FS $2) in want)' - \"$R\" | while IFS= read -r line; do\n",
         "    kind=${line%%\"$tab\"*}; rest=${line#*\"$tab\"}; n=${rest%%\"$tab\"*}\n",
         "    case \"$kind\" in\n",
-        "      file|link|download|secret) if [ -e \"$n\" ] || [ -L \"$n\" ]; then st=present; else st=absent; fi ;;\n",
-        "      directory) if [ -d \"$n\" ]; then st=\"present $(du -sk -- \"$n\" 2>/dev/null | cut -f1)\"; else st=absent; fi ;;\n",
-        "      service) st=\"$(systemctl is-enabled -- \"$n\" 2>/dev/null) $(systemctl is-active -- \"$n\" 2>/dev/null)\" ;;\n",
-        "      package) if dpkg-query -W -f='${Status}' -- \"$n\" 2>/dev/null | grep -q ' installed$'; then st=present; else st=absent; fi ;;\n",
-        "      user) if id -u -- \"$n\" >/dev/null 2>&1; then st=present; else st=absent; fi ;;\n",
-        "      group) if getent group \"$n\" >/dev/null 2>&1; then st=present; else st=absent; fi ;;\n",
+    ));
+    // Each kind says how to find its things' state (`resource::Kind::PROBE`).
+    for (kind, probe) in probes {
+        let _ = writeln!(s, "      {kind}) {probe} ;;");
+    }
+    s.push_str(concat!(
         "      *) st=present ;;\n",
         "    esac\n",
         "    printf 'undescribed\\t%s\\t%s\\n' \"$(printf '%s' \"$line\" | b64)\" \"$(printf '%s' \"$st\" | b64)\"\n",

@@ -166,6 +166,9 @@ pub struct FactQuery {
     /// `KIND<TAB>NAME` of everything described (`resolve::record`): the record's other lines
     /// are what the description no longer has. `None`: not asked.
     pub described: Option<Vec<String>>,
+    /// How to find the state of a recorded thing that left the description, per kind:
+    /// (kind, shell that sets `st` for the name `$n`), each kind's `Kind::PROBE`.
+    pub probes: Vec<(&'static str, &'static str)>,
     /// Whether the server is a container (for units systemd skips there).
     pub container: bool,
 }

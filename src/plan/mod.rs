@@ -103,6 +103,7 @@ pub fn fact_query(server: &ServerState) -> FactQuery {
         }
     }
     query.described = Some(crate::resolve::record::managed(&server.resources).iter().map(|m| m.key()).collect());
+    query.probes = Resource::probes();
     // A role or database that left the description is looked up among PostgreSQL's.
     query.postgres = true;
     query

@@ -1,7 +1,8 @@
 //! What left the description, planned: configuration goes, data stays.
 //!
 //! The facts list what the server's record (`resolve::record`) has and the description no
-//! longer does (`HostFacts::undescribed`). Units are stopped and disabled first, then files,
+//! longer does (`HostFacts::undescribed`), and each kind says what becomes of its things
+//! (`resource::Kind::leaving`). Units are stopped and disabled first, then files,
 //! links and downloads are removed, each change notifying the handlers the thing notified
 //! when it was written (a removed nginx site reloads nginx), and systemd reloads its units
 //! when a unit file went. Data is never deleted by a plan: folders (user files, repositories),
@@ -13,7 +14,7 @@ use serde::Serialize;
 use super::PlannedChange;
 use crate::command::Command;
 use crate::facts::{HostFacts, Undescribed};
-use crate::resource::{Action, ResourceId, change};
+use crate::resource::{Action, Leaving, Resource, ResourceId, change};
 
 /// Something that left the description but stays on the server, because it is data or may
 /// serve something else.
@@ -43,54 +44,11 @@ pub fn plan(facts: &HostFacts) -> Removals {
     let mut kept = Vec::new();
     for thing in &facts.undescribed {
         let id = ResourceId { kind: thing.kind.clone(), name: thing.name.clone() };
-        let present = thing.state.starts_with("present");
-        match thing.kind.as_str() {
-            "service" => {
-                let mut words = thing.state.split_whitespace();
-                let (enabled, active) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-                if enabled == "enabled" || active == "active" || active == "activating" {
-                    let command = Command::new(["systemctl", "disable", "--now", "--", thing.name.as_str()]);
-                    units.push((removal(id, thing, command), thing.notify.clone()));
-                }
-            }
-            "file" | "link" | "download" if present => {
-                let command = Command::new(["rm", "-f", "--", thing.name.as_str()]);
-                files.push((removal(id, thing, command), thing.notify.clone()));
-            }
-            "directory" if present => {
-                let size = thing.state.split_whitespace().nth(1).and_then(|k| k.parse::<u64>().ok());
-                let size = size.map(|k| format!("{}, ", human_size(k * 1024))).unwrap_or_default();
-                kept.push(Kept {
-                    resource: id,
-                    origin: thing.origin.clone(),
-                    detail: format!(
-                        "{size}data is never deleted by a plan: remove it by hand once you no longer need it"
-                    ),
-                });
-            }
-            "database" | "role" => {
-                let pg = facts.postgres.as_ref();
-                let there = match thing.kind.as_str() {
-                    "database" => pg.is_some_and(|p| p.databases.contains_key(&thing.name)),
-                    _ => pg.is_some_and(|p| p.roles.contains(&thing.name)),
-                };
-                if there {
-                    kept.push(Kept {
-                        resource: id,
-                        origin: thing.origin.clone(),
-                        detail: "data is never deleted by a plan: drop it by hand once you no longer need it".into(),
-                    });
-                }
-            }
-            "secret" | "user" | "group" | "package" if present => {
-                let detail = match thing.kind.as_str() {
-                    "secret" => "kept with the data it opens",
-                    "package" => "may serve something else: remove it with apt-get once nothing needs it",
-                    _ => "files may still belong to it",
-                };
-                kept.push(Kept { resource: id, origin: thing.origin.clone(), detail: detail.into() });
-            }
-            _ => {}
+        match Resource::leaving(thing, facts) {
+            Leaving::Stop(command) => units.push((removal(id, thing, command), thing.notify.clone())),
+            Leaving::Remove(command) => files.push((removal(id, thing, command), thing.notify.clone())),
+            Leaving::Keep(detail) => kept.push(Kept { resource: id, origin: thing.origin.clone(), detail }),
+            Leaving::Nothing => {}
         }
     }
     // Units stop before their files go; systemd forgets removed unit files at once.
@@ -113,18 +71,6 @@ fn removal(id: ResourceId, thing: &Undescribed, command: Command) -> PlannedChan
 
 fn is_unit_file(path: &str) -> bool {
     ["/etc/systemd/system/", "/lib/systemd/system/", "/usr/lib/systemd/system/"].iter().any(|d| path.starts_with(d))
-}
-
-/// `12.3 MB`, in powers of 1000 as people read sizes.
-fn human_size(bytes: u64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < units.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", units[unit]) }
 }
 
 #[cfg(test)]

@@ -5,9 +5,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::file::kind_name;
-use super::{Action, Change, Conversion, Kind, Problem, Resource, Spec, change, checks, fix_metadata, owner_args};
+use super::{
+    Action, Change, Conversion, Kind, Leaving, Problem, Resource, Spec, change, checks, fix_metadata, owner_args,
+};
 use crate::command::Command;
-use crate::facts::{FactQuery, HostFacts, PathState};
+use crate::facts::{FactQuery, HostFacts, PathState, Undescribed};
 use crate::vocab::values::FileMode;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -61,6 +63,19 @@ impl Kind for Directory {
             }
         }
     }
+
+    const PROBE: &'static str =
+        "if [ -d \"$n\" ]; then st=\"present $(du -sk -- \"$n\" 2>/dev/null | cut -f1)\"; else st=absent; fi";
+
+    /// A folder holds data (user files, repositories): kept, with its size.
+    fn leaving(thing: &Undescribed, _facts: &HostFacts) -> Leaving {
+        if !super::present(thing) {
+            return Leaving::Nothing;
+        }
+        let size = thing.state.split_whitespace().nth(1).and_then(|k| k.parse::<u64>().ok());
+        let size = size.map(|k| format!("{}, ", human_size(k * 1024))).unwrap_or_default();
+        Leaving::Keep(format!("{size}data is never deleted by a plan: remove it by hand once you no longer need it"))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -91,4 +106,16 @@ impl Spec for DirectorySpec {
         let directory = Directory { path: self.path, owner: self.owner, group: self.group, mode: self.mode };
         Ok(vec![(Resource::Directory(directory), self.notify)])
     }
+}
+
+/// `12.3 MB`, in powers of 1000 as people read sizes.
+fn human_size(bytes: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < units.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", units[unit]) }
 }

@@ -7,10 +7,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Action, Change, Conversion, Kind, Problem, Resource, Spec, change, checks, temporary_path};
+use super::{Action, Change, Conversion, Kind, Leaving, Problem, Resource, Spec, change, checks, temporary_path};
 use crate::command::Command;
 use crate::diagnostic::quoted;
-use crate::facts::{FactQuery, HostFacts, PathState};
+use crate::facts::{FactQuery, HostFacts, PathState, Undescribed};
 use crate::vocab::values::FileMode;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -88,6 +88,16 @@ impl Kind for Download {
 
     fn written_path(&self) -> Option<&str> {
         Some(&self.path)
+    }
+
+    const PROBE: &'static str = super::PATH_PROBE;
+
+    fn leaving(thing: &Undescribed, _facts: &HostFacts) -> Leaving {
+        if super::present(thing) {
+            Leaving::Remove(Command::new(["rm", "-f", "--", thing.name.as_str()]))
+        } else {
+            Leaving::Nothing
+        }
     }
 }
 

@@ -9,11 +9,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{
-    Action, Change, Conversion, Kind, Problem, Resource, Spec, change, checks, fix_metadata, owner_args, temporary_path,
+    Action, Change, Conversion, Kind, Leaving, Problem, Resource, Spec, change, checks, fix_metadata, owner_args,
+    temporary_path,
 };
 use crate::command::{Command, sha256_hex};
 use crate::diagnostic::quoted;
-use crate::facts::{FactQuery, HostFacts, PathState};
+use crate::facts::{FactQuery, HostFacts, PathState, Undescribed};
 use crate::resource::secret;
 use crate::vocab::values::FileMode;
 
@@ -233,6 +234,16 @@ impl Kind for File {
 
     fn written_path(&self) -> Option<&str> {
         Some(&self.path)
+    }
+
+    const PROBE: &'static str = super::PATH_PROBE;
+
+    fn leaving(thing: &Undescribed, _facts: &HostFacts) -> Leaving {
+        if super::present(thing) {
+            Leaving::Remove(Command::new(["rm", "-f", "--", thing.name.as_str()]))
+        } else {
+            Leaving::Nothing
+        }
     }
 }
 

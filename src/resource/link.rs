@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::file::kind_name;
-use super::{Action, Change, Conversion, Kind, Problem, Resource, Spec, change, checks};
+use super::{Action, Change, Conversion, Kind, Leaving, Problem, Resource, Spec, change, checks};
 use crate::command::Command;
-use crate::facts::{FactQuery, HostFacts, PathState};
+use crate::facts::{FactQuery, HostFacts, PathState, Undescribed};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Link {
@@ -56,6 +56,16 @@ impl Kind for Link {
 
     fn written_path(&self) -> Option<&str> {
         Some(&self.path)
+    }
+
+    const PROBE: &'static str = super::PATH_PROBE;
+
+    fn leaving(thing: &Undescribed, _facts: &HostFacts) -> Leaving {
+        if super::present(thing) {
+            Leaving::Remove(Command::new(["rm", "-f", "--", thing.name.as_str()]))
+        } else {
+            Leaving::Nothing
+        }
     }
 }
 

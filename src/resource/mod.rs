@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::Command;
 use crate::diagnostic::Diagnostic;
-use crate::facts::{FactQuery, HostFacts};
+use crate::facts::{FactQuery, HostFacts, Undescribed};
 
 pub use charter_site::CharterSiteSpec;
 pub use directory::{Directory, DirectorySpec};
@@ -75,6 +75,40 @@ pub trait Kind {
     fn recorded(&self) -> Vec<String> {
         vec![self.key()]
     }
+
+    /// Shell text for the facts script: sets `st` to the state of the recorded thing named
+    /// `$n` that left the description, as `leaving` reads it.
+    const PROBE: &'static str = "st=present";
+
+    /// What becomes of a recorded thing of this kind once it left the description:
+    /// configuration goes, data stays.
+    fn leaving(_thing: &Undescribed, _facts: &HostFacts) -> Leaving
+    where
+        Self: Sized,
+    {
+        Leaving::Nothing
+    }
+}
+
+/// What becomes of a thing that left the description (`Kind::leaving`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Leaving {
+    /// Stopped by this command, before any file goes (a unit).
+    Stop(Command),
+    /// Removed by this command (a file, a link).
+    Remove(Command),
+    /// Kept, with what it is and how to remove it by hand (data, accounts, packages).
+    Keep(String),
+    /// Nothing to do: already gone.
+    Nothing,
+}
+
+/// `st=present` or `st=absent`, as the path `$n` exists or not (a dangling link exists).
+const PATH_PROBE: &str = "if [ -e \"$n\" ] || [ -L \"$n\" ]; then st=present; else st=absent; fi";
+
+/// Whether a probe found the thing there.
+fn present(thing: &Undescribed) -> bool {
+    thing.state.starts_with("present")
 }
 
 /// Declares `Resource`, one variant per kind, and its dispatch to each kind's `Kind`.
@@ -115,6 +149,20 @@ macro_rules! resources {
             /// The names chaton's record on the server keeps of it.
             pub fn recorded(&self) -> Vec<String> {
                 match self { $(Resource::$variant(r) => r.recorded(),)* }
+            }
+
+            /// Each kind's probe of a recorded thing that left the description: (kind, shell).
+            pub fn probes() -> Vec<(&'static str, &'static str)> {
+                vec![$((<$kind as Kind>::KIND, <$kind as Kind>::PROBE),)*]
+            }
+
+            /// What becomes of a recorded thing that left the description (`Kind::leaving`
+            /// of its kind; nothing for a kind chaton no longer has).
+            pub fn leaving(thing: &Undescribed, facts: &HostFacts) -> Leaving {
+                $(if thing.kind == <$kind as Kind>::KIND {
+                    return <$kind as Kind>::leaving(thing, facts);
+                })*
+                Leaving::Nothing
             }
         }
     };

@@ -5,9 +5,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Action, Change, Conversion, Kind, Problem, Resource, ResourceId, Spec, change, checks};
+use super::{Action, Change, Conversion, Kind, Leaving, Problem, Resource, ResourceId, Spec, change, checks};
 use crate::command::Command;
-use crate::facts::{FactQuery, HostFacts};
+use crate::facts::{FactQuery, HostFacts, Undescribed};
 use crate::vocab::Presence;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -94,6 +94,16 @@ impl Kind for Package {
 
     fn recorded(&self) -> Vec<String> {
         self.names.clone()
+    }
+
+    const PROBE: &'static str = "if dpkg-query -W -f='${Status}' -- \"$n\" 2>/dev/null | grep -q ' installed$'; then st=present; else st=absent; fi";
+
+    fn leaving(thing: &Undescribed, _facts: &HostFacts) -> Leaving {
+        if super::present(thing) {
+            Leaving::Keep("may serve something else: remove it with apt-get once nothing needs it".into())
+        } else {
+            Leaving::Nothing
+        }
     }
 }
 

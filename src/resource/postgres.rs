@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::secret;
-use super::{Action, Change, Conversion, Kind, Problem, Resource, Spec, change, checks};
+use super::{Action, Change, Conversion, Kind, Leaving, Problem, Resource, Spec, change, checks};
 use crate::command::Command;
 use crate::diagnostic::quoted;
-use crate::facts::{FactQuery, HostFacts};
+use crate::facts::{FactQuery, HostFacts, Undescribed};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Role {
@@ -74,6 +74,15 @@ impl Kind for Role {
             vec![Command::new(["sh", "-c", CREATE_ROLE, "sh", &self.name, &file])],
         ))
     }
+
+    fn leaving(thing: &Undescribed, facts: &HostFacts) -> Leaving {
+        let there = facts.postgres.as_ref().is_some_and(|pg| pg.roles.contains(&thing.name));
+        if there {
+            Leaving::Keep("data is never deleted by a plan: drop it by hand once you no longer need it".into())
+        } else {
+            Leaving::Nothing
+        }
+    }
 }
 
 impl Kind for Database {
@@ -120,6 +129,15 @@ impl Kind for Database {
                     &self.name,
                 ])],
             )),
+        }
+    }
+
+    fn leaving(thing: &Undescribed, facts: &HostFacts) -> Leaving {
+        let there = facts.postgres.as_ref().is_some_and(|pg| pg.databases.contains_key(&thing.name));
+        if there {
+            Leaving::Keep("data is never deleted by a plan: drop it by hand once you no longer need it".into())
+        } else {
+            Leaving::Nothing
         }
     }
 }

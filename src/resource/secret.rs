@@ -12,9 +12,9 @@
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Action, Change, Kind, change};
+use super::{Action, Change, Kind, Leaving, change};
 use crate::command::Command;
-use crate::facts::{FactQuery, HostFacts, PathState};
+use crate::facts::{FactQuery, HostFacts, PathState, Undescribed};
 
 /// The placeholder a template gets for a secret.
 pub fn placeholder(service: &str, name: &str) -> String {
@@ -119,6 +119,12 @@ impl Kind for Secret {
 
     fn recorded(&self) -> Vec<String> {
         vec![self.path.clone()]
+    }
+
+    const PROBE: &'static str = super::PATH_PROBE;
+
+    fn leaving(thing: &Undescribed, _facts: &HostFacts) -> Leaving {
+        if super::present(thing) { Leaving::Keep("kept with the data it opens".into()) } else { Leaving::Nothing }
     }
 }
 

@@ -4,9 +4,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Action, Change, Conversion, Kind, Problem, Resource, Spec, change, checks};
+use super::{Action, Change, Conversion, Kind, Leaving, Problem, Resource, Spec, change, checks};
 use crate::command::Command;
-use crate::facts::{FactQuery, HostFacts, UnitFacts};
+use crate::facts::{FactQuery, HostFacts, Undescribed, UnitFacts};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Service {
@@ -61,6 +61,20 @@ impl Kind for Service {
             reasons,
             commands,
         ))
+    }
+
+    const PROBE: &'static str =
+        "st=\"$(systemctl is-enabled -- \"$n\" 2>/dev/null) $(systemctl is-active -- \"$n\" 2>/dev/null)\"";
+
+    /// A unit that runs or would start at boot is stopped and disabled.
+    fn leaving(thing: &Undescribed, _facts: &HostFacts) -> Leaving {
+        let mut words = thing.state.split_whitespace();
+        let (enabled, active) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+        if enabled == "enabled" || active == "active" || active == "activating" {
+            Leaving::Stop(Command::new(["systemctl", "disable", "--now", "--", thing.name.as_str()]))
+        } else {
+            Leaving::Nothing
+        }
     }
 }
 

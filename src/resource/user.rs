@@ -4,9 +4,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Action, Change, Conversion, Kind, Problem, Resource, Spec, change, checks};
+use super::{Action, Change, Conversion, Kind, Leaving, Problem, Resource, Spec, change, checks};
 use crate::command::Command;
-use crate::facts::{FactQuery, HostFacts};
+use crate::facts::{FactQuery, HostFacts, Undescribed};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct User {
@@ -90,6 +90,12 @@ impl Kind for User {
         argv.extend(["--".to_owned(), self.name.clone()]);
         let before = json!({ "home": have.home, "shell": have.shell, "groups": have.groups });
         Some(change(id, Action::Update, Some(before), Some(want), reasons, vec![Command::new(argv)]))
+    }
+
+    const PROBE: &'static str = "if id -u -- \"$n\" >/dev/null 2>&1; then st=present; else st=absent; fi";
+
+    fn leaving(thing: &Undescribed, _facts: &HostFacts) -> Leaving {
+        if super::present(thing) { Leaving::Keep("files may still belong to it".into()) } else { Leaving::Nothing }
     }
 }
 
