@@ -18,17 +18,17 @@ use crate::resolve::backup::has_backup;
 use crate::vocab::suggest::closest;
 
 /// What the `backups` recipe installs on every server that backs something up.
-pub const SCRIPT: &str = "/usr/local/sbin/chaton-backup";
+pub(crate) const SCRIPT: &str = "/usr/local/sbin/chaton-backup";
 
 /// The line a server runs for `args` (`["drill", "cloud"]`), quoted for its shell.
-pub fn command_line(args: &[&str]) -> String {
+pub(crate) fn command_line(args: &[&str]) -> String {
     let mut argv = vec![SCRIPT];
     argv.extend_from_slice(args);
     crate::shell::render(&Command::new(argv))
 }
 
 /// The servers that back services up, or an error saying there are none.
-pub fn senders(checked: &Checked) -> Result<Vec<String>, Error> {
+pub(crate) fn senders(checked: &Checked) -> Result<Vec<String>, Error> {
     let servers = crate::resolve::backup::senders(&checked.description, &checked.catalogue);
     if servers.is_empty() {
         return Err(Error::Invalid(vec![
@@ -40,7 +40,7 @@ pub fn senders(checked: &Checked) -> Result<Vec<String>, Error> {
 }
 
 /// The server of a service that is backed up, or an error that says why not.
-pub fn server_of(checked: &Checked, name: &str) -> Result<String, Error> {
+pub(crate) fn server_of(checked: &Checked, name: &str) -> Result<String, Error> {
     let hoster = &checked.description.hoster;
     let Some(service) = hoster.services.iter().find(|s| s.name == name) else {
         let names: Vec<&str> = hoster.services.iter().map(|s| s.name.as_str()).collect();
@@ -66,7 +66,7 @@ pub fn server_of(checked: &Checked, name: &str) -> Result<String, Error> {
 
 /// The last backup of a service in one repository, and its last drill.
 #[derive(Debug, Serialize)]
-pub struct StatusRow {
+pub(crate) struct StatusRow {
     pub service: String,
     pub server: String,
     pub repository: String,
@@ -78,7 +78,7 @@ pub struct StatusRow {
 
 /// What the servers answered to `status`: `backup\tSERVICE\tREPOSITORY\tARCHIVE\tTIME` and
 /// `drill\tSERVICE\tDATE` lines (`-` for none).
-pub fn status_rows(reports: &[HostReport]) -> Vec<StatusRow> {
+pub(crate) fn status_rows(reports: &[HostReport]) -> Vec<StatusRow> {
     let mut rows = Vec::new();
     for report in reports {
         let Ok(result) = &report.result else { continue };
@@ -105,7 +105,7 @@ pub fn status_rows(reports: &[HostReport]) -> Vec<StatusRow> {
 }
 
 /// The date a passed drill of `service` reported (`drilled\tSERVICE\tDATE`).
-pub fn drilled_on(reports: &[HostReport], service: &str) -> Option<String> {
+pub(crate) fn drilled_on(reports: &[HostReport], service: &str) -> Option<String> {
     reports.iter().filter_map(|r| r.result.as_ref().ok()).flat_map(|r| &r.output).find_map(|l| {
         match l.split('\t').collect::<Vec<_>>().as_slice() {
             ["drilled", s, date] if *s == service => Some((*date).to_owned()),
@@ -116,7 +116,7 @@ pub fn drilled_on(reports: &[HostReport], service: &str) -> Option<String> {
 
 /// Adds the drill to `backup-drills.json` next to the description (replaced atomically), for
 /// the infrastructure page; its path.
-pub fn record_drill(checked: &Checked, service: &str, date: &str) -> Result<PathBuf, Error> {
+pub(crate) fn record_drill(checked: &Checked, service: &str, date: &str) -> Result<PathBuf, Error> {
     let description = &checked.description;
     let mut drills = description.drills.clone();
     drills.insert(service.to_owned(), date.to_owned());

@@ -3,20 +3,20 @@
 use crate::diagnostic::Diagnostic;
 
 /// Exit codes, as documented in `chaton --help`.
-pub mod exit {
+pub(crate) mod exit {
     /// Success; with `--detailed-exitcode`, success and nothing to change.
-    pub const OK: u8 = 0;
+    pub(crate) const OK: u8 = 0;
     /// Invalid input or a failure.
-    pub const ERROR: u8 = 1;
+    pub(crate) const ERROR: u8 = 1;
     /// With `--detailed-exitcode`: success, and the plan has changes.
-    pub const CHANGES: u8 = 2;
+    pub(crate) const CHANGES: u8 = 2;
     /// The command line itself is wrong (an unknown flag, a missing argument): not 2, which
     /// a CI script reads as "changes pending" (64 is EX_USAGE of sysexits.h).
-    pub const USAGE: u8 = 64;
+    pub(crate) const USAGE: u8 = 64;
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// Problems in the user's files (description, recipes, templates).
     #[error("{} problem(s) found", .0.len())]
     Invalid(Vec<Diagnostic>),
@@ -26,7 +26,7 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         exit::ERROR
     }
 }

@@ -204,7 +204,7 @@ fn fill(pattern: &str, values: &[&str]) -> String {
 }
 
 /// Translates a message, line by line; lines without a pattern stay as they are.
-pub fn translate(lang: Lang, text: &str) -> String {
+pub(crate) fn translate(lang: Lang, text: &str) -> String {
     if lang == Lang::En {
         return text.to_owned();
     }

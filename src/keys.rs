@@ -17,7 +17,7 @@ use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt 
 use std::path::{Path, PathBuf};
 
 /// The folder, next to the description.
-pub const FOLDER: &str = "secrets";
+pub(crate) const FOLDER: &str = "secrets";
 
 /// A secret value: never shown by `Debug`.
 #[derive(Clone, PartialEq, Eq)]
@@ -234,7 +234,7 @@ impl Keys {
 /// A scratch copy of the keys kept next to the description (`dir/secrets/`), modes kept,
 /// for a run that must write nothing there (`chaton plan`): keys it has to make are made
 /// in the copy, and go with it.
-pub fn scratch_copy(dir: &Path) -> Result<tempfile::TempDir, KeysError> {
+pub(crate) fn scratch_copy(dir: &Path) -> Result<tempfile::TempDir, KeysError> {
     let scratch = tempfile::tempdir().map_err(|e| io(Path::new("a scratch folder"), e))?;
     let from = dir.join(FOLDER);
     if from.is_dir() {
@@ -381,7 +381,7 @@ fn x25519_pair(path: &Path) -> Result<(SecretText, String), KeysError> {
 }
 
 /// A folder readable by its owner only (made 0700 with its parents when missing).
-pub fn private_folder(path: &Path) -> Result<(), KeysError> {
+pub(crate) fn private_folder(path: &Path) -> Result<(), KeysError> {
     if !path.exists() {
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path).map_err(|e| io(path, e))?;
     }
@@ -393,7 +393,7 @@ pub fn private_folder(path: &Path) -> Result<(), KeysError> {
 }
 
 /// Writes `text` to `path`, 0600, whole or not at all.
-pub fn write_private(path: &Path, text: &str) -> Result<(), KeysError> {
+pub(crate) fn write_private(path: &Path, text: &str) -> Result<(), KeysError> {
     use std::io::Write as _;
     // Written to a new file created 0600, then renamed: never readable by others, never half.
     let tmp: PathBuf = path.with_extension("new");

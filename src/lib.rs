@@ -15,19 +15,21 @@
 // Diagnostics are large (a snippet's source, span, field path and hints) and travel only on
 // the cold error path of a one-shot command: boxing them everywhere buys nothing.
 #![allow(clippy::result_large_err)]
+// What no test of behaviour and not the binary use stays inside the crate.
+#![warn(unreachable_pub)]
 
 pub mod apply;
-pub mod backup;
+pub(crate) mod backup;
 pub mod cli;
 pub mod command;
 pub mod description;
 pub mod diagnostic;
 pub mod engine;
-pub mod error;
+pub(crate) mod error;
 pub mod facts;
 pub mod http;
-pub mod i18n;
-pub mod keys;
+pub(crate) mod i18n;
+pub(crate) mod keys;
 pub mod lab;
 pub mod pipeline;
 pub mod plan;
@@ -36,8 +38,8 @@ pub mod resolve;
 pub mod resource;
 pub mod shell;
 pub mod site;
-pub mod source;
+pub(crate) mod source;
 pub mod transport;
-pub mod validate;
+pub(crate) mod validate;
 pub mod vocab;
-pub mod yaml;
+pub(crate) mod yaml;

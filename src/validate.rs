@@ -63,7 +63,7 @@ impl Hint for Diagnostic {
 
 /// Checks a parsed description against itself and the recipe catalogue. Returns every
 /// problem found (errors and warnings), in file order.
-pub fn validate(description: &Description, catalogue: &Catalogue) -> Vec<Diagnostic> {
+pub(crate) fn validate(description: &Description, catalogue: &Catalogue) -> Vec<Diagnostic> {
     let mut r = Report { description, found: Vec::new() };
     organisation(&mut r);
     admins(&mut r);
@@ -80,7 +80,7 @@ pub fn validate(description: &Description, catalogue: &Catalogue) -> Vec<Diagnos
 /// inside the project (next to the description or below). Recipes run as root on every
 /// server, so a description that reaches for recipes elsewhere on the machine (`../..`,
 /// `/tmp/x`) is refused; `--recipes` on the command line may name any folder, on purpose.
-pub fn recipes_dir(description: &Description) -> Vec<Diagnostic> {
+pub(crate) fn recipes_dir(description: &Description) -> Vec<Diagnostic> {
     let Some(dir) = &description.hoster.recipes_dir else { return Vec::new() };
     let mut r = Report { description, found: Vec::new() };
     let project = if description.dir.as_os_str().is_empty() { std::path::Path::new(".") } else { &description.dir };

@@ -19,7 +19,7 @@ use crate::error::{Error, exit};
 use crate::pipeline::{self, Checked};
 
 #[derive(Debug, clap::Subcommand)]
-pub enum BackupCommand {
+pub(super) enum BackupCommand {
     /// The last backup of each service in each repository, and its last restore drill.
     Status {
         /// The description (hoster.yml).
@@ -65,7 +65,7 @@ pub enum BackupCommand {
     },
 }
 
-pub fn run(command: BackupCommand) -> Result<u8, Error> {
+pub(super) fn run(command: BackupCommand) -> Result<u8, Error> {
     match command {
         BackupCommand::Status { file, json, connection } => {
             let checked = pipeline::check(&file, None)?;

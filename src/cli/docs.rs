@@ -17,7 +17,13 @@ fn today() -> String {
     crate::engine::utc_timestamp(seconds)[..10].to_owned()
 }
 
-pub fn run(file: &Path, out: Option<&Path>, check: bool, recipes: Option<&Path>, color: bool) -> Result<u8, Error> {
+pub(super) fn run(
+    file: &Path,
+    out: Option<&Path>,
+    check: bool,
+    recipes: Option<&Path>,
+    color: bool,
+) -> Result<u8, Error> {
     if out.is_none() && !check {
         return Err(Error::Invalid(vec![
             Diagnostic::error("nothing to do")

@@ -12,7 +12,7 @@ use crate::site::check::{PLACEHOLDER_DOMAIN, PLACEHOLDER_NAME, PLACEHOLDER_PROVI
 use crate::vocab::values::{is_domain_name, is_email, is_ssh_public_key};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum LegalFormArg {
+pub(super) enum LegalFormArg {
     Person,
     Association,
     Company,
@@ -31,7 +31,7 @@ impl LegalFormArg {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct InitArgs {
+pub(super) struct InitArgs {
     /// Folder to write into (created if needed).
     #[arg(default_value = ".")]
     dir: PathBuf,
@@ -569,7 +569,7 @@ fn readme(a: &Answers) -> String {
     )
 }
 
-pub fn run(args: InitArgs) -> Result<u8, Error> {
+pub(super) fn run(args: InitArgs) -> Result<u8, Error> {
     let targets: Vec<PathBuf> = ["hoster.yml", ".gitignore", "README.md"].iter().map(|f| args.dir.join(f)).collect();
     let existing: Vec<String> = targets.iter().filter(|p| p.exists()).map(|p| p.display().to_string()).collect();
     let offered = service_recipes();

@@ -20,7 +20,7 @@ use crate::resolve::KeyInFile;
 use crate::shell::quote;
 
 #[derive(Debug, clap::Subcommand)]
-pub enum KeysCommand {
+pub(super) enum KeysCommand {
     /// Fetch back from the servers the keys missing next to the description (backup
     /// passphrases and SSH keys, VPN server keys), written 0600 into `secrets/`.
     Fetch {
@@ -38,7 +38,7 @@ struct Wanted<'a> {
     local: PathBuf,
 }
 
-pub fn run(command: KeysCommand) -> Result<u8, Error> {
+pub(super) fn run(command: KeysCommand) -> Result<u8, Error> {
     let KeysCommand::Fetch { file, connection } = command;
     let checked = pipeline::check(&file, None)?;
     let scratch = tempfile::tempdir().map_err(|e| Error::Output(format!("cannot make a scratch folder: {e}")))?;

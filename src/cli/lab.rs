@@ -9,7 +9,7 @@ use crate::lab::{self, Config, HostSpec, LabState};
 use crate::vocab::Distribution;
 
 #[derive(Debug, Subcommand)]
-pub enum LabCommand {
+pub(super) enum LabCommand {
     /// Boot the lab hosts and write a description that points at them.
     Up {
         /// The lab's folder (state, keys, logs and hoster.yml).
@@ -78,7 +78,7 @@ fn hosts_for(hoster: &crate::description::model::Hoster) -> Vec<HostSpec> {
         .collect()
 }
 
-pub fn run(command: LabCommand) -> Result<u8, Error> {
+pub(super) fn run(command: LabCommand) -> Result<u8, Error> {
     match command {
         LabCommand::Up { dir, releases, count, cache, for_description } => {
             let own = match &for_description {

@@ -8,14 +8,14 @@ use serde::Serialize;
 use crate::diagnostic::{Diagnostic, DiagnosticJson};
 use crate::error::Error;
 
-pub fn print_diagnostics(diagnostics: &[Diagnostic], color: bool) {
+pub(super) fn print_diagnostics(diagnostics: &[Diagnostic], color: bool) {
     let mut stderr = std::io::stderr().lock();
     for d in diagnostics {
         let _ = writeln!(stderr, "{}\n", d.render_in(color, super::lang()));
     }
 }
 
-pub fn print_error(error: &Error, color: bool) {
+pub(super) fn print_error(error: &Error, color: bool) {
     match error {
         Error::Invalid(diagnostics) => {
             print_diagnostics(diagnostics, color);
@@ -31,7 +31,7 @@ pub fn print_error(error: &Error, color: bool) {
     }
 }
 
-pub fn print_json<T: Serialize>(value: &T) -> Result<(), Error> {
+pub(super) fn print_json<T: Serialize>(value: &T) -> Result<(), Error> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Error::Output(e.to_string()))?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{text}").map_err(|e| Error::Output(format!("cannot write to stdout: {e}")))
@@ -43,18 +43,18 @@ struct CheckJson<'a> {
     diagnostics: Vec<DiagnosticJson<'a>>,
 }
 
-pub fn print_check_json(valid: bool, diagnostics: &[Diagnostic]) -> Result<(), Error> {
+pub(super) fn print_check_json(valid: bool, diagnostics: &[Diagnostic]) -> Result<(), Error> {
     print_json(&CheckJson { valid, diagnostics: diagnostics.iter().map(DiagnosticJson::from).collect() })
 }
 
 /// Writes JSON to `path` atomically (a temporary file in the same folder, then a rename),
 /// so a reader never sees half a plan.
-pub fn write_json_file<T: Serialize>(path: &Path, value: &T) -> Result<(), Error> {
+pub(super) fn write_json_file<T: Serialize>(path: &Path, value: &T) -> Result<(), Error> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Error::Output(e.to_string()))?;
     write_atomically(path, text.as_bytes())
 }
 
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let fail = |e: std::io::Error| Error::Output(format!("cannot write {}: {e}", path.display()));
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;

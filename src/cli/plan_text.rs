@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use crate::plan::{FactsSource, Plan};
 use crate::resource::Action;
 
-pub struct Options {
+pub(super) struct Options {
     /// Show the whole content of new files.
     pub show_new_content: bool,
     /// Add the reason of each change.
@@ -18,7 +18,7 @@ fn paint(text: &str, code: &str, color: bool) -> String {
     if color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
 }
 
-pub fn render(plan: &Plan, options: &Options) -> String {
+pub(super) fn render(plan: &Plan, options: &Options) -> String {
     let mut out = String::new();
     let (mut create, mut update, mut delete, mut run, mut unchanged) = (0, 0, 0, 0, 0);
     for server in &plan.servers {

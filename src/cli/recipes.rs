@@ -11,7 +11,7 @@ use crate::recipe::Catalogue;
 use crate::recipe::catalogue::Origin;
 use crate::recipe::model::RecipeKind;
 
-pub fn run(command: RecipesCommand, local: Option<&Path>) -> Result<u8, Error> {
+pub(super) fn run(command: RecipesCommand, local: Option<&Path>) -> Result<u8, Error> {
     let mut catalogue = Catalogue::builtin()?;
     if let Some(dir) = local {
         catalogue = catalogue.with_local(dir)?;

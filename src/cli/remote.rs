@@ -21,7 +21,7 @@ use crate::resolve::DesiredState;
 use crate::transport::{HostKeyPolicy, Timeouts};
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct ConnectionArgs {
+pub(super) struct ConnectionArgs {
     /// Trust a server's host key the first time (recorded in `known_hosts` next to the
     /// description). A changed key is always refused.
     #[arg(long)]
@@ -57,7 +57,7 @@ pub struct ConnectionArgs {
 
 impl ConnectionArgs {
     /// chaton's folder on the servers (lock, journal, secrets).
-    pub fn state_dir(&self) -> &str {
+    pub(super) fn state_dir(&self) -> &str {
         &self.remote_state_dir
     }
 }
@@ -290,7 +290,7 @@ fn run_task(
 /// Runs an operator's `script` on the servers named (`chaton backup`). With `show_output`,
 /// its lines are shown as they come; failures are always shown. Reports come back in the
 /// order of the description, and a summary per server is printed.
-pub fn operate(
+pub(super) fn operate(
     checked: &Checked,
     desired: &DesiredState,
     servers: &[String],
@@ -318,7 +318,7 @@ pub fn operate(
 
 /// `chaton plan` against the servers: the plan of every host that answered, and whether
 /// any failed.
-pub fn plan(checked: &Checked, desired: &DesiredState, args: &ConnectionArgs) -> Result<(Plan, bool), Error> {
+pub(super) fn plan(checked: &Checked, desired: &DesiredState, args: &ConnectionArgs) -> Result<(Plan, bool), Error> {
     let desired = selected(desired, args)?;
     // With --json the plan is the only thing on stdout: progress stays on stderr.
     let reports = run_task(checked, &desired, args, &Task::Plan, false);
@@ -328,7 +328,7 @@ pub fn plan(checked: &Checked, desired: &DesiredState, args: &ConnectionArgs) ->
 }
 
 /// `chaton apply`, from a fresh plan or a saved one.
-pub fn apply(
+pub(super) fn apply(
     checked: &Checked,
     desired: &DesiredState,
     saved: Option<&Path>,
@@ -362,14 +362,24 @@ fn load_saved_plan(path: &Path) -> Result<BTreeMap<String, serde_json::Value>, E
 }
 
 /// `chaton verify`.
-pub fn verify(checked: &Checked, desired: &DesiredState, args: &ConnectionArgs, json: bool) -> Result<u8, Error> {
+pub(super) fn verify(
+    checked: &Checked,
+    desired: &DesiredState,
+    args: &ConnectionArgs,
+    json: bool,
+) -> Result<u8, Error> {
     let desired = selected(desired, args)?;
     let reports = run_task(checked, &desired, args, &Task::Verify, json);
     Ok(if summarize(&reports, json)? { exit::OK } else { exit::ERROR })
 }
 
 /// `chaton facts SERVER`: the facts as JSON on stdout.
-pub fn facts(checked: &Checked, desired: &DesiredState, server: &str, args: &ConnectionArgs) -> Result<u8, Error> {
+pub(super) fn facts(
+    checked: &Checked,
+    desired: &DesiredState,
+    server: &str,
+    args: &ConnectionArgs,
+) -> Result<u8, Error> {
     let mut args = args.clone();
     args.only = vec![server.to_owned()];
     let desired = selected(desired, &args)?;

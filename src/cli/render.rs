@@ -12,7 +12,7 @@ use crate::resource::Resource;
 const MARKER: &str = ".chaton-render";
 
 /// Writes the files; returns how many.
-pub fn write(desired: &DesiredState, out: &Path) -> Result<usize, Error> {
+pub(super) fn write(desired: &DesiredState, out: &Path) -> Result<usize, Error> {
     let fail = |what: &Path, e: std::io::Error| Error::Output(format!("cannot write {}: {e}", what.display()));
     let mut count = 0;
     for server in &desired.servers {

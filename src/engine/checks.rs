@@ -30,7 +30,7 @@ fn guard(kind: &CheckKind) -> Option<String> {
     }
 }
 
-pub fn add_guards(checks: &[Check], query: &mut FactQuery) {
+pub(super) fn add_guards(checks: &[Check], query: &mut FactQuery) {
     for check in checks {
         if let Some(g) = guard(&check.kind) {
             query.guards.insert(g);
@@ -46,7 +46,7 @@ fn describe(kind: &CheckKind) -> String {
     }
 }
 
-pub fn run(checks: &[Check], facts: &HostFacts, host: &str, timeout: Duration) -> Vec<CheckOutcome> {
+pub(super) fn run(checks: &[Check], facts: &HostFacts, host: &str, timeout: Duration) -> Vec<CheckOutcome> {
     checks
         .iter()
         .map(|check| {

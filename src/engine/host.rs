@@ -15,7 +15,7 @@ use crate::transport::{Transport, ssh_config};
 /// Lines of command output kept for an error message.
 const OUTPUT_TAIL: usize = 25;
 
-pub fn run(
+pub(super) fn run(
     state: &ServerState,
     server: &Server,
     settings: &Settings,

@@ -23,7 +23,7 @@ const MANAGEMENT_PORT: u16 = 15000;
 const DNS_PORT: u16 = 8053;
 const DNS_MANAGEMENT_PORT: u16 = 8055;
 /// Names each host also answers to, for services of their own (`cal.NAME.lab.test`).
-pub const SUBDOMAINS: [&str; 5] = ["cal", "cloud", "pads", "vpn", "www"];
+pub(super) const SUBDOMAINS: [&str; 5] = ["cal", "cloud", "pads", "vpn", "www"];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LabAcme {
@@ -37,7 +37,7 @@ pub struct LabAcme {
 
 /// Starts the mock DNS and pebble on `address` (the bridge). Records the pids in `started`
 /// as soon as each runs, so a failure later still stops them.
-pub fn start(dir: &Path, address: &str, hosts: &[LabHost], started: &mut Vec<u32>) -> Result<LabAcme, LabError> {
+pub(super) fn start(dir: &Path, address: &str, hosts: &[LabHost], started: &mut Vec<u32>) -> Result<LabAcme, LabError> {
     let acme = dir.join("acme");
     let (cert, key) = (acme.join("pebble-cert.pem"), acme.join("pebble-key.pem"));
     std::fs::create_dir_all(&acme).map_err(|e| step("creating the acme folder", e))?;

@@ -11,7 +11,7 @@ const MIRROR: &str = "http://deb.debian.org/debian";
 const PACKAGES: &str = "openssh-server,systemd,systemd-sysv,dbus,iproute2,ca-certificates";
 
 /// Whether the cached base of `distribution` is there.
-pub fn is_ready(cache: &Path, distribution: Distribution) -> bool {
+pub(super) fn is_ready(cache: &Path, distribution: Distribution) -> bool {
     let codename = distribution.codename();
     cache.join(format!("{codename}.ready")).exists() && cache.join(codename).is_dir()
 }
@@ -19,7 +19,7 @@ pub fn is_ready(cache: &Path, distribution: Distribution) -> bool {
 /// The cached base of `distribution`, built first if needed. Builds of one release take
 /// turns (a lock file beside the base): a second `lab up` on a cold cache waits for the
 /// first one's build instead of deleting it half-way.
-pub fn ensure(cache: &Path, distribution: Distribution, logs: &Path) -> Result<PathBuf, LabError> {
+pub(super) fn ensure(cache: &Path, distribution: Distribution, logs: &Path) -> Result<PathBuf, LabError> {
     let codename = distribution.codename();
     let ready = cache.join(format!("{codename}.ready"));
     let root = cache.join(codename);

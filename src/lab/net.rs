@@ -5,7 +5,7 @@ use super::process::run;
 use super::{LabError, LabHost};
 
 /// The first lab number whose bridge does not exist yet.
-pub fn free_id() -> Result<u8, LabError> {
+pub(super) fn free_id() -> Result<u8, LabError> {
     let links = run("ip", &["-o", "link", "show"])?;
     (1..=250u8)
         .find(|id| !links.contains(&format!(": chbr{id}:")) && !links.contains(&format!(": chbr{id}@")))
@@ -15,20 +15,20 @@ pub fn free_id() -> Result<u8, LabError> {
         })
 }
 
-pub fn bridge_up(bridge: &str, cidr: &str) -> Result<(), LabError> {
+pub(super) fn bridge_up(bridge: &str, cidr: &str) -> Result<(), LabError> {
     run("ip", &["link", "add", bridge, "type", "bridge"])?;
     run("ip", &["addr", "add", cidr, "dev", bridge])?;
     run("ip", &["link", "set", bridge, "up"]).map(|_| ())
 }
 
-pub fn bridge_down(bridge: &str) -> Result<(), LabError> {
+pub(super) fn bridge_down(bridge: &str) -> Result<(), LabError> {
     if run("ip", &["link", "show", bridge]).is_ok() {
         run("ip", &["link", "del", bridge])?;
     }
     Ok(())
 }
 
-pub fn host_up(host: &LabHost, bridge: &str, gateway: &str) -> Result<(), LabError> {
+pub(super) fn host_up(host: &LabHost, bridge: &str, gateway: &str) -> Result<(), LabError> {
     run("ip", &["netns", "add", &host.netns])?;
     run("ip", &["link", "add", &host.veth, "type", "veth", "peer", "name", "eth0", "netns", &host.netns])?;
     run("ip", &["link", "set", &host.veth, "master", bridge, "up"])?;
@@ -38,7 +38,7 @@ pub fn host_up(host: &LabHost, bridge: &str, gateway: &str) -> Result<(), LabErr
     run("ip", &["-n", &host.netns, "route", "add", "default", "via", gateway]).map(|_| ())
 }
 
-pub fn host_down(host: &LabHost) -> Result<(), LabError> {
+pub(super) fn host_down(host: &LabHost) -> Result<(), LabError> {
     let namespaces = run("ip", &["netns", "list"])?;
     if namespaces.lines().any(|l| l.split_whitespace().next() == Some(host.netns.as_str())) {
         run("ip", &["netns", "del", &host.netns])?;
@@ -54,6 +54,6 @@ pub fn host_down(host: &LabHost) -> Result<(), LabError> {
     Ok(())
 }
 
-pub fn link_down(veth: &str) -> Result<(), LabError> {
+pub(super) fn link_down(veth: &str) -> Result<(), LabError> {
     run("ip", &["link", "set", veth, "down"]).map(|_| ())
 }

@@ -28,7 +28,7 @@ fn reap(pid: u32) {
 }
 
 /// Runs a program to completion; its error output goes into the error.
-pub fn run(program: &str, args: &[&str]) -> Result<String, LabError> {
+pub(super) fn run(program: &str, args: &[&str]) -> Result<String, LabError> {
     let output = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
@@ -56,7 +56,7 @@ pub(super) fn write(path: &Path, text: &str, mode: u32) -> Result<(), LabError> 
 
 /// Mounts the host's overlay and gives it its own identity: fresh SSH host keys, the lab's
 /// key for root, apt through the proxy. Returns the host's ed25519 public key.
-pub fn prepare_root(host: &LabHost, base: &Path, public_key: &str, proxy: &str) -> Result<String, LabError> {
+pub(super) fn prepare_root(host: &LabHost, base: &Path, public_key: &str, proxy: &str) -> Result<String, LabError> {
     let (upper, work, root) = (host.overlay.join("upper"), host.overlay.join("work"), host.overlay.join("root"));
     for dir in [&upper, &work, &root] {
         std::fs::create_dir_all(dir)
@@ -115,7 +115,7 @@ fn host_cgroups(host: &LabHost) -> Vec<std::path::PathBuf> {
 }
 
 /// Removes the host's cgroups once its processes are gone, deepest first.
-pub fn remove_cgroups(host: &LabHost) {
+pub(super) fn remove_cgroups(host: &LabHost) {
     fn remove(dir: &Path) {
         if let Ok(entries) = std::fs::read_dir(dir) {
             for entry in entries.flatten() {
@@ -132,7 +132,7 @@ pub fn remove_cgroups(host: &LabHost) {
 }
 
 /// Boots the host with systemd-nspawn in the background; returns its pid.
-pub fn boot(host: &LabHost, logs: &Path) -> Result<u32, LabError> {
+pub(super) fn boot(host: &LabHost, logs: &Path) -> Result<u32, LabError> {
     let mut procs_files = Vec::new();
     for dir in host_cgroups(host) {
         if std::fs::create_dir_all(&dir).is_ok() {
@@ -192,7 +192,7 @@ pub fn boot(host: &LabHost, logs: &Path) -> Result<u32, LabError> {
 }
 
 /// Waits until sshd answers with its banner.
-pub fn wait_for_ssh(address: &str) -> Result<(), LabError> {
+pub(super) fn wait_for_ssh(address: &str) -> Result<(), LabError> {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         if let Ok(mut stream) = std::net::TcpStream::connect_timeout(
@@ -226,7 +226,7 @@ fn alive(pid: u32) -> bool {
 }
 
 /// Asks a process to stop (SIGTERM: nspawn shuts its machine down), then kills it.
-pub fn stop(pid: u32, grace: Duration) {
+pub(super) fn stop(pid: u32, grace: Duration) {
     let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).stderr(Stdio::null()).status();
     let deadline = Instant::now() + grace;
     while alive(pid) && Instant::now() < deadline {
@@ -243,7 +243,7 @@ pub fn stop(pid: u32, grace: Duration) {
 }
 
 /// Unmounts if mounted; lazily when still busy.
-pub fn unmount(path: &Path) -> Result<(), LabError> {
+pub(super) fn unmount(path: &Path) -> Result<(), LabError> {
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
     let target = path.display().to_string();
     if !mounts.lines().any(|l| l.split_whitespace().nth(1) == Some(target.as_str())) {
@@ -257,7 +257,7 @@ pub fn unmount(path: &Path) -> Result<(), LabError> {
 /// tinyproxy forwards through the system resolver. apt-cacher-ng would cache, but its own
 /// DNS client (c-ares) could not resolve the Debian mirror on the machines this was built
 /// on while the system resolver could, so the lab does not depend on it.
-pub fn start_proxy(dir: &Path, address: &str, id: u8) -> Result<u32, LabError> {
+pub(super) fn start_proxy(dir: &Path, address: &str, id: u8) -> Result<u32, LabError> {
     let config = dir.join("tinyproxy.conf");
     let subnet = format!("10.231.{id}.0/24");
     write(

@@ -34,7 +34,7 @@ const APT_PROGRAMS: &[&str] = &["apt-get", "apt-key", "dpkg", "debconf"];
 /// Joins the planned installs (`installs`: position in `changes` and the resource) into one
 /// change per group, at the place of the group's first. Returns the id each joined change
 /// had and the id of the change that now does its work, for the handlers they notify.
-pub fn join(
+pub(super) fn join(
     changes: &mut Vec<PlannedChange>,
     installs: &[(usize, &Package)],
     facts: &HostFacts,

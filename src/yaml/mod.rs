@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde_saphyr::{DuplicateKeyPolicy, MessageFormatter as _};
 
-pub mod locate;
+pub(crate) mod locate;
 
 use crate::diagnostic::{Diagnostic, quoted};
 use crate::source::{Pos, SourceFile, Span};
@@ -18,10 +18,10 @@ use crate::vocab::values::HINT_SEPARATOR;
 use locate::Locations;
 
 /// Larger than any real description by far; a bigger file is a mistake (or an attack).
-pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Reads a file as text, refusing huge and binary files with a position.
-pub fn read_source(path: &Path) -> Result<Arc<SourceFile>, Diagnostic> {
+pub(crate) fn read_source(path: &Path) -> Result<Arc<SourceFile>, Diagnostic> {
     let name = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|e| {
         Diagnostic::error(format!("cannot read {}: {}", quoted(&name), io_reason(&e)))
@@ -44,7 +44,7 @@ fn io_reason(e: &std::io::Error) -> String {
 }
 
 /// Checks size and encoding; the position of the first problem is reported.
-pub fn text_from_bytes(name: String, bytes: Vec<u8>) -> Result<Arc<SourceFile>, Diagnostic> {
+pub(crate) fn text_from_bytes(name: String, bytes: Vec<u8>) -> Result<Arc<SourceFile>, Diagnostic> {
     let too_big = bytes.len() as u64 > MAX_FILE_BYTES;
     let valid_up_to = match std::str::from_utf8(&bytes) {
         Ok(_) => bytes.len(),
@@ -80,21 +80,21 @@ fn end_pos(text: &str) -> Pos {
 
 /// Parses one YAML document into `T`, turning any parser or type error into a diagnostic
 /// with a position, the field path and a hint.
-pub fn parse<T: DeserializeOwned>(source: &Arc<SourceFile>) -> Result<T, Box<Diagnostic>> {
+pub(crate) fn parse<T: DeserializeOwned>(source: &Arc<SourceFile>) -> Result<T, Box<Diagnostic>> {
     parse_with_path(source).map_err(|(d, _)| d)
 }
 
 /// What a file with type, value or key problems still gives: every problem, and the
 /// document without the faulty parts when the rest reads (so the checks that come after can
 /// report theirs too), with the field paths taken out.
-pub struct Partial<T> {
+pub(crate) struct Partial<T> {
     pub problems: Vec<Diagnostic>,
     pub repaired: Option<(T, Vec<String>)>,
 }
 
 /// Like `parse`, but a file whose syntax is right gets every type, value and key problem
 /// at once (`more_problems`), not only the first: a newcomer fixes them in one go.
-pub fn parse_all<T: DeserializeOwned>(source: &Arc<SourceFile>) -> Result<T, Partial<T>> {
+pub(crate) fn parse_all<T: DeserializeOwned>(source: &Arc<SourceFile>) -> Result<T, Partial<T>> {
     match parse_with_path(source) {
         Ok(value) => Ok(value),
         Err((first, None)) => Err(Partial { problems: vec![*first], repaired: None }),
