@@ -16,7 +16,9 @@ use std::time::Instant;
 use chaton::description::model::Distribution;
 use chaton::lab::{self, HostSpec};
 use chaton::recipe::proof::{self, Found};
-use support::lab::{CONVERGED, LAB, chaton, idempotence, lab_up_hosts, nothing_left_behind, record, ssh_ok};
+use support::lab::{
+    CONVERGED, LAB, chaton, idempotence, lab_up_hosts, nothing_left_behind, record, run_with_binds, ssh_ok,
+};
 
 const HOSTS: [(&str, Distribution, &str); 2] =
     [("d12", Distribution::Debian12, "debian-12"), ("d13", Distribution::Debian13, "debian-13")];
@@ -145,12 +147,8 @@ fn every_recipe_with_a_proof_converges_verifies_and_answers_its_clients_on_debia
             }
             for client in &found.proof.clients {
                 let argv: Vec<String> = client.run.iter().map(|a| proof::fill(a, &values)).collect();
-                let out = Command::new("unshare")
-                    .args(["--mount", "sh", "-c", "mount --bind \"$1\" /etc/hosts && shift && exec \"$@\"", "sh"])
-                    .arg(&hosts_file)
-                    .args(&argv)
-                    .output()
-                    .unwrap();
+                let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+                let out = run_with_binds(&[(&hosts_file, "/etc/hosts")], &argv);
                 let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
                 assert!(
                     out.status.success() && stdout.contains(&client.expect),

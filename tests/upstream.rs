@@ -101,16 +101,8 @@ impl Client {
 
     /// Runs `program` seeing the lab's names and trusting its CA: exit status and output.
     fn run(&self, program: &str, args: &[&str]) -> (i32, String) {
-        let out = Command::new("unshare")
-            .args(["--mount", "sh", "-c"])
-            .arg("mount --bind \"$1\" /etc/hosts && mount --bind \"$2\" /etc/ssl/certs && shift 2 && exec \"$@\"")
-            .arg("sh")
-            .arg(&self.hosts)
-            .arg(&self.certs)
-            .arg(program)
-            .args(args)
-            .output()
-            .unwrap();
+        let argv: Vec<&str> = std::iter::once(program).chain(args.iter().copied()).collect();
+        let out = run_with_binds(&[(&self.hosts, "/etc/hosts"), (&self.certs, "/etc/ssl/certs")], &argv);
         let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
         (out.status.code().unwrap_or(-1), text)
     }

@@ -305,6 +305,23 @@ pub fn lynis(state: &LabState, host: &str) -> (u32, Vec<String>) {
     (index, warnings)
 }
 
+/// Runs `argv` in a mount namespace of its own (`unshare`) where each `(file, path)` of
+/// `binds` is bind-mounted over `path` (a hosts file over /etc/hosts, say): a client on this
+/// machine sees the lab's names, and nothing of this machine changes.
+pub fn run_with_binds(binds: &[(&Path, &str)], argv: &[&str]) -> std::process::Output {
+    let mut script = String::new();
+    for (i, (_, path)) in binds.iter().enumerate() {
+        script.push_str(&format!("mount --bind \"${}\" '{path}' && ", i + 1));
+    }
+    script.push_str(&format!("shift {} && exec \"$@\"", binds.len()));
+    Command::new("unshare")
+        .args(["--mount", "sh", "-c", &script, "sh"])
+        .args(binds.iter().map(|(file, _)| *file))
+        .args(argv)
+        .output()
+        .unwrap()
+}
+
 pub fn port_answers(address: &str, port: u16) -> bool {
     TcpStream::connect_timeout(&format!("{address}:{port}").parse().unwrap(), Duration::from_secs(3)).is_ok()
 }
