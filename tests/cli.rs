@@ -393,3 +393,73 @@ fn an_ssh_user_that_is_no_admin_login_is_flagged_with_the_closest_one() {
     assert_eq!(code, 0, "a warning, not an error: {stderr}");
     assert!(stderr.contains("warning: \"debian\" is not the login of any admin"), "{stderr}");
 }
+
+/// What the engine gives a recipe (VPN keys, the backups' scope, PostgreSQL) follows its
+/// `provides:`, never its name: a copy of the built-in VPN recipe under another name gets
+/// its keys, a second backup taker is refused, and a database resource asks for a recipe
+/// that provides PostgreSQL.
+#[test]
+fn what_the_engine_gives_a_recipe_follows_its_provides_field_not_its_name() {
+    let builtin = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes");
+    let copy = |from: &str, to: &str, dir: &Path, edit: &dyn Fn(String) -> String| {
+        let text = std::fs::read_to_string(builtin.join(from).join("recipe.yml")).unwrap();
+        let text = edit(text.replace(&format!("name: {from}\n"), &format!("name: {to}\n")));
+        let folder = dir.join("local/recipes").join(to);
+        std::fs::create_dir_all(folder.join("templates")).unwrap();
+        std::fs::write(
+            folder.join("recipe.yml"),
+            text.replace(&format!("template: {from}/"), &format!("template: {to}/")),
+        )
+        .unwrap();
+        for entry in std::fs::read_dir(builtin.join(from).join("templates")).into_iter().flatten().flatten() {
+            std::fs::copy(entry.path(), folder.join("templates").join(entry.file_name())).unwrap();
+        }
+    };
+    let services =
+        "  - name: members\n    recipe: tunnel\n    server: alpha\n    params:\n      peers:\n        - name: laptop\n";
+    let dir = local_setup(VPN_RECIPE, Some(("vpn/wg.conf", "[Interface]\n")), services);
+    copy("wireguard", "tunnel", dir.path(), &|t| t);
+    let hoster = dir.path().join("hoster.yml");
+    let (code, out, err) = run(&["plan", hoster.to_str().unwrap(), "--offline", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("/etc/wireguard/wg-members.conf"), "{out}");
+    // The tunnel's configuration was rendered with the keys chaton made for it (the file is
+    // sensitive: its content is not shown; rendering it without `vpn` would have failed).
+    assert!(out.contains("(sensitive content not shown)"), "{out}");
+    assert!(out.contains("iifname \\\"wg-members\\\" accept"), "the tunnel's interface in the firewall: {out}");
+
+    // Without the parameters the engine reads, the part is refused where it is claimed.
+    copy("wireguard", "tunnel", dir.path(), &|t| t.replace("  peers:\n", "  members:\n"));
+    let (code, _, err) = run(&["check", hoster.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("provides wireguard_keys: the parameter `peers` must be declared with `type: peers`"),
+        "{err}"
+    );
+    assert!(err.contains("tunnel/recipe.yml:14:"), "at the line of `provides`: {err}");
+
+    // Two recipes cannot both take the backups.
+    let dir = local_setup(VPN_RECIPE, Some(("vpn/wg.conf", "[Interface]\n")), "");
+    copy("backups", "borg-again", dir.path(), &|t| t);
+    let hoster = dir.path().join("hoster.yml");
+    let (code, _, err) = run(&["check", hoster.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("provides backups, and so does \"backups\": one recipe takes the backups"), "{err}");
+
+    // A database needs a recipe that provides PostgreSQL, whatever its name.
+    let notes = "name: notes\nsummary: {en: Notes, fr: Notes}\nkind: service\n\
+                 software: {name: Notes, version: '1', licence: MIT, website: https://example.org, source: https://example.org, install: distribution}\n\
+                 data:\n  personal: {en: Notes, fr: Notes}\n  log_retention_days: 0\n\
+                 resources:\n  - database: {name: notes, owner: notes}\n";
+    let dir = local_setup(notes, None, "  - name: notes\n    recipe: notes\n    server: alpha\n");
+    let hoster = dir.path().join("hoster.yml");
+    let (code, _, err) = run(&["check", hoster.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("a database needs PostgreSQL") && err.contains("add `requires: [postgresql]`"), "{err}");
+    copy("postgresql", "pg-other", dir.path(), &|t| t);
+    let with = notes.replace("kind: service\n", "kind: service\nrequires: [pg-other]\n");
+    std::fs::write(dir.path().join("local/recipes/notes/recipe.yml"), with).unwrap();
+    let (code, _, err) = run(&["check", hoster.to_str().unwrap()]);
+    assert!(!err.contains("needs PostgreSQL"), "{err}");
+    assert_eq!(code, 0, "{err}");
+}

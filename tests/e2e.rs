@@ -404,7 +404,7 @@ resources:
 
 #[test]
 #[ignore = "needs root and the lab's packages: run by .ci/run with --ignored"]
-fn a_vpn_and_a_calendar_server_serve_another_server_on_debian_12_and_13() {
+fn a_vpn_serves_another_server_and_outside_auditors_find_nothing_on_debian_12_and_13() {
     let _one = LAB.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let guard = lab_up(dir.path(), &[("d12", Distribution::Debian12), ("d13", Distribution::Debian13)]);
@@ -545,49 +545,22 @@ fn a_vpn_and_a_calendar_server_serve_another_server_on_debian_12_and_13() {
         "{laptop}"
     );
 
-    // A member's CalDAV and CardDAV client on d13 creates an event and a contact on d12's
-    // Radicale over HTTPS (the lab CA's certificate), and reads them back.
+    // The calendars answer verify's checks (their real CalDAV client is radicale's own proof,
+    // recipes/radicale/proof.yml); here they are the second site each auditor judges.
     for host in ["d12", "d13"] {
         let check = format!("https://cal.{host}.lab.test/.web/ answers 200: answered 200");
         assert!(verify.stderr.contains(&check), "{}", verify.stderr);
     }
-    ssh(&state, "d12", "htpasswd -B -b /etc/radicale/users member 'correct horse battery staple'");
-    let d12 = &state.host("d12").unwrap().address;
-    ssh(
-        &state,
-        "d13",
-        &format!(
-            "DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-caldav >/dev/null 2>&1; echo '{d12} cal.d12.lab.test' >> /etc/hosts"
-        ),
-    );
-    std::fs::write(state.dir.join("client.py"), include_str!("dav/client.py")).unwrap();
-    std::fs::write(state.dir.join("ca.pem"), &state.acme.as_ref().unwrap().ca_certificate).unwrap();
-    let copy = Command::new("scp")
-        .args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-i"])
-        .arg(&state.key)
-        .arg(state.dir.join("client.py"))
-        .arg(state.dir.join("ca.pem"))
-        .arg(format!("root@{address}:/root/"))
-        .status()
-        .unwrap();
-    assert!(copy.success());
-    let client = "python3 /root/client.py https://cal.d12.lab.test/ member";
-    let dav = ssh(&state, "d13", &format!("{client} 'correct horse battery staple' /root/ca.pem 2>&1"));
-    assert!(dav.contains("calendar: event created and read back"), "{dav}");
-    assert!(dav.contains("address book: contact created and read back"), "{dav}");
-    let (_, refused, _) = ssh_status(&state, "d13", &format!("{client} 'a wrong password' /root/ca.pem 2>&1"));
-    assert!(refused.contains("Unauthorized") && !refused.contains("read back"), "{refused}");
 
     keys_lost_next_to_the_description_are_never_replaced_and_come_back(&state, file);
 
-    let test = "a_vpn_and_a_calendar_server_serve_another_server_on_debian_12_and_13";
+    let test = "a_vpn_serves_another_server_and_outside_auditors_find_nothing_on_debian_12_and_13";
     for (host, release) in [("d12", "debian-12"), ("d13", "debian-13")] {
         // Which WireGuard carried the tunnel: the kernel's, or wireguard-go where the
         // container reaches none.
         let userspace = ssh_status(&state, host, "pgrep -x wireguard-go").0 == 0;
         let wireguard = if userspace { "wireguard-go" } else { "kernel WireGuard" };
         record(test, None, &[wireguard], &[("wireguard", release, CONVERGED)]);
-        record(test, None, &[], &[("radicale", release, CONVERGED)]);
     }
     let audited: &[Level] = &[Level::Audited];
     record_audited(test, None, &[], &[("base", "debian-12", audited), ("base", "debian-13", audited)], &audits);

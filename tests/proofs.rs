@@ -116,6 +116,8 @@ fn every_recipe_with_a_proof_converges_verifies_and_answers_its_clients_on_debia
     let ca = state.dir.join("acme-trust.pem");
     std::fs::write(&ca, &state.acme.as_ref().expect("the lab has its ACME CA").ca_certificate).unwrap();
     let password = run_password();
+    // A value for this run alone, that a client looks for in what the server gives back.
+    let run = run_password();
     // The clients see the services' domains as a visitor's resolver would: through a hosts
     // file bind-mounted over /etc/hosts in a mount namespace of their own, so nothing of
     // this machine changes.
@@ -130,6 +132,8 @@ fn every_recipe_with_a_proof_converges_verifies_and_answers_its_clients_on_debia
     let hosts_file = state.dir.join("client-hosts");
     std::fs::write(&hosts_file, hosts_text).unwrap();
     let repo = env!("CARGO_MANIFEST_DIR");
+    // What chaton keeps next to the description (the VPN peers' configurations).
+    let secrets = state.dir.join("secrets");
     for (host, _, _) in HOSTS {
         let address = state.host(host).unwrap().address.clone();
         for found in &proofs {
@@ -140,7 +144,9 @@ fn every_recipe_with_a_proof_converges_verifies_and_answers_its_clients_on_debia
                 ("ca", ca.to_str().unwrap()),
                 ("folder", folder.as_str()),
                 ("password", password.as_str()),
+                ("run", run.as_str()),
                 ("repo", repo),
+                ("secrets", secrets.to_str().unwrap()),
             ];
             for step in &found.proof.setup {
                 ssh_ok(&state, host, &proof::fill(step, &values));
@@ -150,14 +156,16 @@ fn every_recipe_with_a_proof_converges_verifies_and_answers_its_clients_on_debia
                 let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
                 let out = run_with_binds(&[(&hosts_file, "/etc/hosts")], &argv);
                 let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+                let expect = proof::fill(&client.expect, &values);
                 assert!(
-                    out.status.success() && stdout.contains(&client.expect),
+                    out.status.code() == Some(client.exit) && (stdout.contains(&expect) || stderr.contains(&expect)),
                     "{} on {host}: {}: {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
                     found.recipe,
                     client.name,
                     out.status
                 );
-                eprintln!("{} on {host}: {}: {}", found.recipe, client.name, stdout.trim());
+                let said = if client.exit == 0 { stdout.trim() } else { stderr.trim() };
+                eprintln!("{} on {host}: {}: {}", found.recipe, client.name, said.lines().last().unwrap_or_default());
             }
         }
     }

@@ -215,7 +215,8 @@ fn collect(args: &InitArgs) -> Result<Answers, Error> {
     let services = if !args.services.is_empty() {
         args.services.clone()
     } else {
-        let default = "website".to_owned();
+        // The first recipe that can publish the charter pages: a hoster starts with them.
+        let default = offered.iter().find(|r| publishes_charter(r)).cloned().unwrap_or_default();
         let answer = if interactive {
             ask(&format!("Services to offer ({})", offered.join(", ")), &default, &valid_services)
         } else {
@@ -428,11 +429,21 @@ fn registration_of(recipe: &str) -> &'static str {
     if accounts { "member" } else { "none" }
 }
 
-/// The `services:` entries: the website on the main domain, others on sub-domains.
+/// Whether services of `recipe` can publish the charter pages (it has a `charter_site`
+/// parameter, as the website recipe does).
+fn publishes_charter(recipe: &str) -> bool {
+    crate::recipe::Catalogue::builtin()
+        .ok()
+        .is_some_and(|c| c.get(recipe).is_some_and(|l| l.recipe.params.contains_key("charter_site")))
+}
+
+/// The `services:` entries: the first that can publish the charter pages on the main
+/// domain, the others on sub-domains.
 fn services_yaml(a: &Answers, date: &str) -> String {
     let mut out = String::new();
+    let charter = a.services.iter().find(|r| publishes_charter(r));
     for recipe in &a.services {
-        let (name, domain, params) = if recipe == "website" {
+        let (name, domain, params) = if Some(recipe) == charter {
             (
                 "site".to_owned(),
                 a.domain.clone(),

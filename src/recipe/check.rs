@@ -7,7 +7,7 @@ use crate::diagnostic::{Diagnostic, quoted};
 use crate::vocab::values::{is_domain_name, is_email, is_safe_path, is_web_url};
 
 use super::catalogue::{Catalogue, LoadedRecipe};
-use super::model::{ParamSpec, ParamType, RecipeKind, ResourceSpec};
+use super::model::{ParamSpec, ParamType, Provides, RecipeKind, ResourceSpec};
 
 /// Checks a parameter value against its spec; the error is a sentence for the user.
 pub fn check_param(spec: &ParamSpec, value: &Value) -> Result<(), String> {
@@ -160,6 +160,60 @@ fn describe(value: &Value) -> String {
         Value::Array(_) => "a list".to_owned(),
         Value::Object(_) => "a mapping".to_owned(),
     }
+}
+
+/// What is wrong with the part a recipe says it `provides`: the engine reads what it gives
+/// by that contract (the parameters it reads, one backup taker).
+fn provided_part_problems(recipe: &crate::recipe::model::Recipe, catalogue: &Catalogue) -> Vec<String> {
+    let mut problems = Vec::new();
+    match recipe.provides {
+        None => {}
+        Some(Provides::Backups) => {
+            let others: Vec<&str> = catalogue
+                .recipes()
+                .filter(|r| r.recipe.provides == Some(Provides::Backups) && r.recipe.name != recipe.name)
+                .map(|r| r.recipe.name.as_str())
+                .collect();
+            if !others.is_empty() {
+                problems.push(format!(
+                    "recipe {} provides backups, and so does {}: one recipe takes the backups",
+                    quoted(&recipe.name),
+                    others.iter().map(|n| quoted(n)).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            if recipe.kind != RecipeKind::Infrastructure {
+                problems.push("the recipe that provides backups is `kind: infrastructure`".into());
+            }
+        }
+        Some(Provides::WireguardKeys) => {
+            if recipe.kind != RecipeKind::Service {
+                problems.push("a recipe that provides wireguard_keys is `kind: service`: each VPN is a service".into());
+            }
+            let wanted = [
+                ("network", ParamType::Network, "network", true),
+                ("peers", ParamType::Peers, "peers", true),
+                ("port", ParamType::Integer, "integer", true),
+                ("endpoint", ParamType::String, "string", false),
+                ("full_tunnel", ParamType::Boolean, "boolean", false),
+                ("dns", ParamType::String, "string", false),
+            ];
+            for (name, kind, type_name, needed) in wanted {
+                match recipe.params.get(name) {
+                    Some(spec) if spec.kind == kind => {}
+                    None if !needed => {}
+                    _ => problems.push(format!(
+                        "provides wireguard_keys: the parameter `{name}` must be declared with `type: {type_name}`{}",
+                        if needed { "" } else { " when it is declared" }
+                    )),
+                }
+            }
+        }
+        Some(Provides::Postgresql) if recipe.kind != RecipeKind::Infrastructure => {
+            problems.push("the recipe that provides postgresql is `kind: infrastructure`".into());
+        }
+        Some(Provides::Postgresql) => {}
+    }
+    problems
 }
 
 /// Problems inside one recipe, with positions in the recipe file.
@@ -335,16 +389,23 @@ pub fn check_recipe(loaded: &LoadedRecipe, catalogue: &Catalogue) -> Vec<Diagnos
             );
         }
     }
-    let uses_postgres = recipe.name == "postgresql" || recipe.requires.iter().any(|r| r == "postgresql");
+    let provides_postgres = |r: &crate::recipe::model::Recipe| r.provides == Some(Provides::Postgresql);
+    let uses_postgres = provides_postgres(recipe)
+        || recipe.requires.iter().filter_map(|r| catalogue.get(r)).any(|r| provides_postgres(&r.recipe));
     for (i, resource) in recipe.resources.iter().enumerate() {
         if matches!(resource, ResourceSpec::Role(_) | ResourceSpec::Database(_)) && !uses_postgres {
             let kind = resource.kind();
-            report(
-                format!("resources[{i}].{kind}"),
-                format!("a {kind} needs PostgreSQL"),
-                Some("add `requires: [postgresql]` to the recipe".into()),
-            );
+            let servers: Vec<&str> =
+                catalogue.recipes().filter(|r| provides_postgres(&r.recipe)).map(|r| r.recipe.name.as_str()).collect();
+            let help = match servers.first() {
+                Some(name) => format!("add `requires: [{name}]` to the recipe"),
+                None => "require a recipe with `provides: postgresql`".to_owned(),
+            };
+            report(format!("resources[{i}].{kind}"), format!("a {kind} needs PostgreSQL"), Some(help));
         }
+    }
+    for problem in provided_part_problems(recipe, catalogue) {
+        report("provides".into(), problem, None);
     }
     if let crate::recipe::model::Version::PerRelease(versions) = &recipe.software.version {
         let known = [crate::vocab::Distribution::Debian12, crate::vocab::Distribution::Debian13].map(|d| d.name());

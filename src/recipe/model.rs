@@ -39,6 +39,10 @@ pub struct Recipe {
     /// each server that has a service needing them, before the services.
     #[serde(default)]
     pub requires: Vec<String>,
+    /// What this recipe gives the engine or the recipes standing on it, beyond its own
+    /// resources (none for most recipes).
+    #[serde(default)]
+    pub provides: Option<Provides>,
     #[serde(default)]
     pub params: BTreeMap<String, ParamSpec>,
     #[serde(default)]
@@ -57,6 +61,36 @@ pub struct Recipe {
     pub handlers: Vec<HandlerSpec>,
     #[serde(default)]
     pub checks: Vec<CheckSpec>,
+}
+
+/// A part the engine plays with one recipe, named by what it gives rather than by the
+/// recipe: any recipe may take it (a second backup tool, another database server).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Provides {
+    /// It takes the backups: set up on each server holding data to back up or receiving
+    /// another server's backups, with what to back up and where in its scope as `backup`
+    /// (the passphrase and SSH key kept next to the description). One recipe at most.
+    Backups,
+    /// Its services are WireGuard VPNs: chaton makes the keys of the server and of each
+    /// peer without its own, gives addresses, writes the peers' configurations next to the
+    /// description, and the recipe sees them as `vpn`. It reads the parameters `network`
+    /// (network), `peers` (peers), `port` (integer) and, when declared, `endpoint`,
+    /// `full_tunnel` and `dns`.
+    WireguardKeys,
+    /// A PostgreSQL server: recipes that require it may declare `role` and `database`
+    /// resources, which chaton reads and writes through its `psql`.
+    Postgresql,
+}
+
+impl Provides {
+    pub fn name(self) -> &'static str {
+        match self {
+            Provides::Backups => "backups",
+            Provides::WireguardKeys => "wireguard_keys",
+            Provides::Postgresql => "postgresql",
+        }
+    }
 }
 
 /// The releases a recipe is limited to, and why.

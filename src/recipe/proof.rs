@@ -8,9 +8,11 @@
 //! address, `{ca}` a file holding the lab's certificate authority (what the services'
 //! certificates chain to), `{folder}` the recipe's folder (its client scripts), and
 //! `{password}` a password made for this run (never written in the repository, never given
-//! to chaton), and `{repo}` the repository's root (clients several recipes share, under
-//! `tests/`). The clients resolve the services' domains to their servers, as a visitor's
-//! resolver would.
+//! to chaton), `{run}` another value made for this run (one a client looks for in what the
+//! server gives back), `{repo}` the repository's root (clients several recipes share, under
+//! `tests/`), and `{secrets}` the `secrets/` folder chaton keeps next to the lab's
+//! description (a VPN peer's configuration). The clients resolve the services' domains to
+//! their servers, as a visitor's resolver would.
 
 use std::path::{Path, PathBuf};
 
@@ -44,9 +46,12 @@ pub struct Client {
     /// Debian packages the client needs on the test machine (installed when missing).
     #[serde(default)]
     pub packages: Vec<String>,
-    /// The command (argv). It must exit 0...
+    /// The command (argv). It must exit with `exit`...
     pub run: Vec<String>,
-    /// ...and print this on its standard output.
+    /// ...0 unless said (a client that must be refused, a wrong password, says 1)...
+    #[serde(default)]
+    pub exit: i32,
+    /// ...and print this, on either of its outputs (placeholders filled).
     pub expect: String,
 }
 

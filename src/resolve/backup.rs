@@ -1,5 +1,5 @@
 //! What each server backs up, where to, and whom it keeps backups for: the `backup` value
-//! the `backups` recipe is rendered with.
+//! the recipe that `provides: backups` is rendered with.
 //!
 //! A server backs up when the description has a `backups` section and one of its services
 //! declares data to back up (`data.backup` in its recipe: paths, PostgreSQL databases).

@@ -24,16 +24,13 @@ use crate::diagnostic::Diagnostic;
 use crate::keys::Keys;
 use crate::recipe::Catalogue;
 use crate::recipe::catalogue::LoadedRecipe;
-use crate::recipe::model::{HandlerAction, HandlerSpec, RecipeKind, ResourceSpec};
+use crate::recipe::model::{HandlerAction, HandlerSpec, Provides, RecipeKind, ResourceSpec};
 use crate::resource::{File, FirewallPort, Resource, Secret, secret};
 use crate::vocab::Distribution;
 use crate::vocab::Proto;
 
 use scope::{ChatonScope, DebianScope, OpenPort, ServiceScope, TemplateScope};
 use template::Templates;
-
-/// The recipe that backs up what services declare (`data.backup`), set up by chaton itself.
-pub const BACKUPS_RECIPE: &str = "backups";
 
 /// What every server should look like.
 #[derive(Debug, Clone, Serialize)]
@@ -243,13 +240,13 @@ fn resolve_server(
         .collect();
     let service_contexts: Vec<(&Service, Value)> =
         service_scopes.iter().map(|(s, scope)| (*s, scope.to_value())).collect();
-    if let Some(loaded) = catalogue.get(BACKUPS_RECIPE) {
+    if let Some(loaded) = catalogue.recipes().find(|l| l.recipe.provides == Some(Provides::Backups)) {
         match backup::context(description, catalogue, templates, server, &service_contexts, state_dir, keys) {
             Ok(Some(backup)) => {
                 let mut scope = for_recipe(&base, loaded, hoster);
                 // Only this recipe sees the backup keys.
                 scope.backup = Some(backup);
-                if let Err(mut p) = render_recipe(templates, loaded, &scope, state_dir, BACKUPS_RECIPE, &mut out) {
+                if let Err(mut p) = render_recipe(templates, loaded, &scope, state_dir, &loaded.recipe.name, &mut out) {
                     problems.append(&mut p);
                 }
             }

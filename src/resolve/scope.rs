@@ -57,10 +57,10 @@ pub struct TemplateScope {
     /// What depends on the server's Debian release: `{codename, php}`
     /// (`/etc/php/{{ debian.php }}/...`).
     pub debian: DebianScope,
-    /// For the `wireguard` recipe only: its keys' public halves and its peers.
+    /// For a recipe that `provides: wireguard_keys` only: its keys' public halves and its peers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vpn: Option<Value>,
-    /// For the `backups` recipe only: the backup sets, repositories and keys.
+    /// For the recipe that `provides: backups` only: the backup sets, repositories and keys.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup: Option<Value>,
 }

@@ -1,6 +1,7 @@
-//! What chaton must know of each VPN service (a `wireguard` recipe) before resolving: its
-//! network, its peers, where peers reach it. The keys and peer configurations are then
-//! made on the control machine (`crate::keys`), and the recipe sees them as `vpn`.
+//! What chaton must know of each VPN service (of a recipe that `provides: wireguard_keys`)
+//! before resolving: its network, its peers, where peers reach it. The keys and peer
+//! configurations are then made on the control machine (`crate::keys`), and the recipe
+//! sees them as `vpn`.
 
 use serde_json::{Value, json};
 
@@ -8,20 +9,20 @@ use crate::description::Description;
 use crate::keys::{Keys, VpnNeed};
 use crate::recipe::Catalogue;
 use crate::recipe::check::parse_network;
-
-/// The recipe whose services are VPNs.
-pub const VPN_RECIPE: &str = "wireguard";
+use crate::recipe::model::Provides;
 
 /// One `VpnNeed` per VPN service of the description (valid parameters assumed: the
 /// description passed validation).
 pub fn needs(description: &Description, catalogue: &Catalogue) -> Vec<VpnNeed> {
     let hoster = &description.hoster;
-    let Some(loaded) = catalogue.get(VPN_RECIPE) else { return Vec::new() };
     hoster
         .services
         .iter()
-        .filter(|s| s.recipe == VPN_RECIPE)
         .filter_map(|service| {
+            let loaded = catalogue.get(&service.recipe)?;
+            if loaded.recipe.provides != Some(Provides::WireguardKeys) {
+                return None;
+            }
             let server = hoster.servers.iter().find(|s| s.name == service.server)?;
             let params = super::merged_params(loaded, &service.params);
             let network = parse_network(params["network"].as_str()?)?;
