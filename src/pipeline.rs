@@ -54,23 +54,27 @@ pub fn desired(checked: &Checked, state_dir: &str, keys: &Keys) -> Result<Desire
     resolve::resolve(&checked.description, &checked.catalogue, state_dir, keys)
 }
 
-/// The keys the description needs (backups, VPNs): read (and made when missing) next to the
-/// description when `create`, stand-ins otherwise (offline work creates nothing).
-pub fn keys(checked: &Checked, create: bool) -> Result<Keys, crate::keys::KeysError> {
-    let senders = resolve::backup::senders(&checked.description, &checked.catalogue);
-    let vpns = resolve::vpn::needs(&checked.description, &checked.catalogue);
-    if create {
-        Keys::load_or_create(&checked.description.dir, &senders, &vpns)
-    } else {
-        Ok(Keys::offline(&senders, &vpns))
-    }
+/// Where the keys a resolution needs (backups, VPNs) come from.
+#[derive(Debug, Clone, Copy)]
+pub enum KeysFrom<'a> {
+    /// `secrets/` next to the description: read, and made when missing.
+    Kept,
+    /// Stand-ins with real shapes, for work that must write nothing (`check`, an offline
+    /// plan, scripts that only read the servers).
+    StandIns,
+    /// Read and made in this folder instead of next to the description: a scratch copy of
+    /// `secrets/` (a plan that writes nothing there), or stand-ins for `chaton keys fetch`
+    /// to find where each key sits in the servers' files.
+    Folder(&'a Path),
 }
 
-/// The keys the description needs, read and made in `dir` instead of next to the
-/// description: stand-ins with real shapes, for `chaton keys fetch` to find where each key
-/// sits in the servers' files.
-pub fn keys_in(checked: &Checked, dir: &Path) -> Result<Keys, crate::keys::KeysError> {
+/// The keys the description needs, from where `from` says.
+pub fn keys(checked: &Checked, from: KeysFrom) -> Result<Keys, crate::keys::KeysError> {
     let senders = resolve::backup::senders(&checked.description, &checked.catalogue);
     let vpns = resolve::vpn::needs(&checked.description, &checked.catalogue);
-    Keys::load_or_create(dir, &senders, &vpns)
+    match from {
+        KeysFrom::Kept => Keys::load_or_create(&checked.description.dir, &senders, &vpns),
+        KeysFrom::StandIns => Ok(Keys::offline(&senders, &vpns)),
+        KeysFrom::Folder(dir) => Keys::load_or_create(dir, &senders, &vpns),
+    }
 }

@@ -107,7 +107,7 @@ impl Transport for Shell {
 /// Runs `task` on the project's server through `connector`; the report and the events.
 fn run(project: &Project, connector: Arc<LocalShell>, task: Task) -> (HostReport, Vec<EventKind>) {
     let checked = chaton::pipeline::check(&project.description, None).expect("the description is valid");
-    let keys = chaton::pipeline::keys(&checked, true).expect("keys");
+    let keys = chaton::pipeline::keys(&checked, chaton::pipeline::KeysFrom::Kept).expect("keys");
     let state_dir = project.state.to_str().unwrap();
     let desired = chaton::pipeline::desired(&checked, state_dir, &keys).expect("resolves");
     let servers = checked.description.hoster.servers.clone();

@@ -13,7 +13,7 @@ use chaton::resource::Resource;
 fn desired() -> DesiredState {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/amipo/hoster.yml");
     let checked = chaton::pipeline::check(&example, None).unwrap_or_else(|d| panic!("{d:?}"));
-    let keys = chaton::pipeline::keys(&checked, false).unwrap();
+    let keys = chaton::pipeline::keys(&checked, chaton::pipeline::KeysFrom::StandIns).unwrap();
     chaton::pipeline::desired(&checked, "/var/lib/chaton", &keys).unwrap()
 }
 

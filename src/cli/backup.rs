@@ -128,8 +128,7 @@ fn operate(
     show: bool,
 ) -> Result<(Vec<crate::engine::HostReport>, bool), Error> {
     // The engine works on resolved servers; the backup keys are only read, never made here.
-    let keys = pipeline::keys(checked, false)?;
-    let desired = pipeline::desired(checked, args.state_dir(), &keys)?;
+    let (_, desired) = super::resolved(checked, args.state_dir(), pipeline::KeysFrom::StandIns)?;
     remote::operate(checked, &desired, servers, script, args, show)
 }
 

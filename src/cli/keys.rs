@@ -42,8 +42,7 @@ pub(super) fn run(command: KeysCommand) -> Result<u8, Error> {
     let KeysCommand::Fetch { file, connection } = command;
     let checked = pipeline::check(&file, None)?;
     let scratch = tempfile::tempdir().map_err(|e| Error::Output(format!("cannot make a scratch folder: {e}")))?;
-    let stand_ins = pipeline::keys_in(&checked, scratch.path())?;
-    let desired = pipeline::desired(&checked, connection.state_dir(), &stand_ins)?;
+    let (_, desired) = super::resolved(&checked, connection.state_dir(), pipeline::KeysFrom::Folder(scratch.path()))?;
     let home = &checked.description.dir;
 
     // Every key missing here, whether or not the server holds it (that the script tells).

@@ -20,7 +20,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::error::{Error, exit};
 use crate::facts::fresh::fresh;
-use crate::pipeline;
+use crate::pipeline::{self, KeysFrom};
 use crate::plan::{self, FactsSource};
 
 const EXIT_CODES: &str = "\
@@ -261,21 +261,30 @@ pub fn main() -> ExitCode {
 }
 
 /// The sequence every command that needs the desired state runs first: the description
-/// checked (its warnings shown), the keys it needs (read, and made when missing, next to it
-/// when `make_keys`; stand-ins otherwise, for work that must write nothing), then the
-/// desired state for chaton's folder `state_dir` on the servers.
+/// checked (its warnings shown), then `resolved`.
 fn checked_and_resolved(
     file: &std::path::Path,
     recipes_dir: Option<&std::path::Path>,
     state_dir: &str,
-    make_keys: bool,
+    keys: KeysFrom,
     color: bool,
 ) -> Result<(pipeline::Checked, crate::resolve::DesiredState), Error> {
     let checked = pipeline::check(file, recipes_dir)?;
     output::print_diagnostics(&checked.warnings, color);
-    let keys = pipeline::keys(&checked, make_keys)?;
-    let desired = pipeline::desired(&checked, state_dir, &keys)?;
+    let (_, desired) = resolved(&checked, state_dir, keys)?;
     Ok((checked, desired))
+}
+
+/// The keys a checked description needs, from where `keys` says, and its desired state for
+/// chaton's folder `state_dir` on the servers.
+fn resolved(
+    checked: &pipeline::Checked,
+    state_dir: &str,
+    keys: KeysFrom,
+) -> Result<(crate::keys::Keys, crate::resolve::DesiredState), Error> {
+    let keys = pipeline::keys(checked, keys)?;
+    let desired = pipeline::desired(checked, state_dir, &keys)?;
+    Ok((keys, desired))
 }
 
 fn run(command: Command, color: bool) -> Result<u8, Error> {
@@ -292,10 +301,12 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
             } else {
                 Some(crate::keys::scratch_copy(&checked.description.dir)?)
             };
-            let keys = match &scratch {
-                Some(scratch) => pipeline::keys_in(&checked, scratch.path())?,
-                None => pipeline::keys(&checked, !offline)?,
+            let from = match (&scratch, offline) {
+                (Some(scratch), _) => KeysFrom::Folder(scratch.path()),
+                (None, true) => KeysFrom::StandIns,
+                (None, false) => KeysFrom::Kept,
             };
+            let (keys, desired) = resolved(&checked, connection.state_dir(), from)?;
             let made: Vec<String> =
                 keys.kept.iter().filter(|k| k.made_now).map(|k| format!("{} of {}", k.what, k.server)).collect();
             if !made.is_empty() {
@@ -309,7 +320,6 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
                     eprintln!("made and kept in {}/ for the saved plan: {}", crate::keys::FOLDER, made.join(", "));
                 }
             }
-            let desired = pipeline::desired(&checked, connection.state_dir(), &keys)?;
             let (plan, failed) = if offline {
                 let facts = desired
                     .servers
@@ -346,22 +356,27 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
         }
         Command::Apply { file, plan, json, recipes, connection } => {
             let (checked, desired) =
-                checked_and_resolved(&file, recipes.dir.as_deref(), connection.state_dir(), true, color)?;
+                checked_and_resolved(&file, recipes.dir.as_deref(), connection.state_dir(), KeysFrom::Kept, color)?;
             remote::apply(&checked, &desired, plan.as_deref(), &connection, json)
         }
         Command::Verify { file, json, recipes, connection } => {
             let (checked, desired) =
-                checked_and_resolved(&file, recipes.dir.as_deref(), connection.state_dir(), true, color)?;
+                checked_and_resolved(&file, recipes.dir.as_deref(), connection.state_dir(), KeysFrom::Kept, color)?;
             remote::verify(&checked, &desired, &connection, json)
         }
         Command::Facts { file, server, recipes, connection } => {
             let (checked, desired) =
-                checked_and_resolved(&file, recipes.dir.as_deref(), connection.state_dir(), true, color)?;
+                checked_and_resolved(&file, recipes.dir.as_deref(), connection.state_dir(), KeysFrom::Kept, color)?;
             remote::facts(&checked, &desired, &server, &connection)
         }
         Command::Render { file, out, recipes } => {
-            let (_, desired) =
-                checked_and_resolved(&file, recipes.dir.as_deref(), crate::apply::DEFAULT_STATE_DIR, false, color)?;
+            let (_, desired) = checked_and_resolved(
+                &file,
+                recipes.dir.as_deref(),
+                crate::apply::DEFAULT_STATE_DIR,
+                KeysFrom::StandIns,
+                color,
+            )?;
             let written = render::write(&desired, &out)?;
             eprintln!("wrote {written} files under {}", out.display());
             Ok(exit::OK)
@@ -400,8 +415,9 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
 
 fn check(file: &std::path::Path, recipes_dir: Option<PathBuf>, json: bool, color: bool) -> Result<u8, Error> {
     let result = pipeline::check(file, recipes_dir.as_deref()).and_then(|checked| {
-        // Resolving renders every template: a template error is a description error too.
-        let keys = pipeline::keys(&checked, false).unwrap_or_default();
+        // Resolving renders every template: a template error is a description error too
+        // (kept as diagnostics, which --json prints). Stand-ins cannot fail to be made.
+        let keys = pipeline::keys(&checked, KeysFrom::StandIns).unwrap_or_default();
         pipeline::desired(&checked, crate::apply::DEFAULT_STATE_DIR, &keys).map(|desired| (checked, desired))
     });
     match result {

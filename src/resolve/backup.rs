@@ -59,14 +59,14 @@ fn remote_destinations<'a>(description: &'a Description, sender: &str) -> Vec<&'
 }
 
 /// The `backup` value for `server`, or `None` when it neither sends nor receives backups.
-/// `contexts` holds, per service on this server, its recipe and template context, to render
-/// the recipe's backup paths.
+/// `scopes` holds, per service on this server, its template scope, to render the recipe's
+/// backup paths (made into the templates' JSON only for the services that back up).
 pub fn context(
     description: &Description,
     catalogue: &Catalogue,
     templates: &Templates,
     server: &Server,
-    contexts: &[(&Service, Value)],
+    scopes: &[(&Service, super::scope::TemplateScope)],
     state_dir: &str,
     keys: &Keys,
 ) -> Result<Option<Value>, Vec<Diagnostic>> {
@@ -74,12 +74,13 @@ pub fn context(
     let Some(backups) = &hoster.backups else { return Ok(None) };
     let mut problems = Vec::new();
     let mut sets = Vec::new();
-    for (service, context) in contexts {
+    for (service, scope) in scopes {
         let Some(loaded) = catalogue.get(&service.recipe) else { continue };
         let spec = &loaded.recipe.data.backup;
         if spec.paths.is_empty() && spec.databases.is_empty() {
             continue;
         }
+        let context = &scope.to_value();
         let mut paths = Vec::new();
         for (i, t) in spec.paths.iter().enumerate() {
             match templates.render_str(t, context, loaded, &format!("data.backup.paths[{i}]")) {

@@ -11,23 +11,17 @@ use crate::recipe::model::{CheckSpec, ResourceSpec};
 use crate::resolve::CheckKind;
 use crate::resource::{Conversion, Problem, Resource, checks};
 
-/// What the conversion needs besides the template context: the recipe's generated secrets,
-/// typed rather than read back out of the JSON the templates see.
-pub struct GeneratedSecrets {
-    /// chaton's folder on the server (`--remote-state-dir`): generated secrets live there.
-    pub state_dir: String,
-    /// The placeholders of the recipe's own generated secrets (`secret::placeholder`).
-    pub placeholders: Vec<String>,
-}
-
 /// Renders `spec` (found at `field` in the recipe) into zero or more resources, each with
-/// the handlers it notifies.
+/// the handlers it notifies. `state_dir` is chaton's folder on the server and
+/// `secret_placeholders` the recipe's generated secrets as templates see them: typed here
+/// rather than read back out of the JSON context.
 pub fn render_spec(
     templates: &Templates,
     loaded: &LoadedRecipe,
     spec: &ResourceSpec,
     context: &Value,
-    secrets: &GeneratedSecrets,
+    state_dir: &str,
+    secret_placeholders: &[String],
     field: &str,
 ) -> Result<Vec<(Resource, Vec<String>)>, Diagnostic> {
     let fail = |message: String| loaded.error_at(field, message);
@@ -70,8 +64,8 @@ pub fn render_spec(
         let site_files = || templates.site().as_ref().map(|site| &site.files).map_err(String::clone);
         let conversion = Conversion {
             render_file: &|name| templates.render_file(name, &ctx),
-            state_dir: &secrets.state_dir,
-            secrets: &secrets.placeholders,
+            state_dir,
+            secrets: secret_placeholders,
             site_files: &site_files,
         };
         out.extend(spec.convert(&conversion).map_err(|problem| match problem {

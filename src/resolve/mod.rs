@@ -238,10 +238,8 @@ fn resolve_server(
             (*service, scope)
         })
         .collect();
-    let service_contexts: Vec<(&Service, Value)> =
-        service_scopes.iter().map(|(s, scope)| (*s, scope.to_value())).collect();
     if let Some(loaded) = catalogue.recipes().find(|l| l.recipe.provides == Some(Provides::Backups)) {
-        match backup::context(description, catalogue, templates, server, &service_contexts, state_dir, keys) {
+        match backup::context(description, catalogue, templates, server, &service_scopes, state_dir, keys) {
             Ok(Some(backup)) => {
                 let mut scope = for_recipe(&base, loaded, hoster);
                 // Only this recipe sees the backup keys.
@@ -521,10 +519,7 @@ fn render_recipe(
         );
     }
     // Templates see the placeholders as `secrets.NAME`; the conversion gets them typed.
-    let secrets = convert::GeneratedSecrets {
-        state_dir: state_dir.to_owned(),
-        placeholders: scope.secrets.values().cloned().collect(),
-    };
+    let secret_placeholders: Vec<String> = scope.secrets.values().cloned().collect();
     let context = &scope.to_value();
     for (i, spec) in loaded.recipe.handlers.iter().enumerate() {
         let mut spec = spec.clone();
@@ -567,7 +562,7 @@ fn render_recipe(
     for (i, spec) in loaded.recipe.resources.iter().enumerate() {
         let kind = spec.kind();
         let field = format!("resources[{i}].{kind}");
-        match convert::render_spec(templates, loaded, spec, context, &secrets, &field) {
+        match convert::render_spec(templates, loaded, spec, context, state_dir, &secret_placeholders, &field) {
             Ok(resources) => {
                 for (resource, notify) in resources {
                     out.push(Desired { resource, origin: origin.to_owned(), notify }, Some((loaded, &field)));

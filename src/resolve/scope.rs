@@ -25,6 +25,8 @@ pub struct TemplateScope {
     /// server, never the value.
     pub secrets: BTreeMap<String, String>,
     /// The element of `for_each`, in the resource that has one.
+    // Set per element in the rendered JSON by `convert::render_spec`, not here: serializing
+    // the whole scope again for each element would cost more than the clone it does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub item: Option<Value>,
     /// The description's `organisation`, as written.
@@ -57,7 +59,8 @@ pub struct TemplateScope {
     /// What depends on the server's Debian release: `{codename, php}`
     /// (`/etc/php/{{ debian.php }}/...`).
     pub debian: DebianScope,
-    /// For a recipe that `provides: wireguard_keys` only: its keys' public halves and its peers.
+    /// For a recipe that `provides: wireguard_keys` only: the server's `private_key` (for
+    /// sensitive files alone), `public_key` and `address`, and its `peers` with theirs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vpn: Option<Value>,
     /// For the recipe that `provides: backups` only: the backup sets, repositories and keys.

@@ -47,7 +47,7 @@ impl Kind for Group {
     const PROBE: &'static str = "if getent group \"$n\" >/dev/null 2>&1; then st=present; else st=absent; fi";
 
     fn leaving(thing: &Undescribed, _facts: &HostFacts) -> Leaving {
-        if super::present(thing) { Leaving::Keep("files may still belong to it".into()) } else { Leaving::Nothing }
+        super::keep_if_present(thing, "files may still belong to it")
     }
 }
 

@@ -61,11 +61,7 @@ impl Kind for Link {
     const PROBE: &'static str = super::PATH_PROBE;
 
     fn leaving(thing: &Undescribed, _facts: &HostFacts) -> Leaving {
-        if super::present(thing) {
-            Leaving::Remove(Command::new(["rm", "-f", "--", thing.name.as_str()]))
-        } else {
-            Leaving::Nothing
-        }
+        super::remove_path(thing)
     }
 }
 

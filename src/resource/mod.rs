@@ -111,6 +111,20 @@ fn present(thing: &Undescribed) -> bool {
     thing.state.starts_with("present")
 }
 
+/// A path that left the description (a file, a link, a download): removed when it is there.
+fn remove_path(thing: &Undescribed) -> Leaving {
+    if present(thing) {
+        Leaving::Remove(Command::new(["rm", "-f", "--", thing.name.as_str()]))
+    } else {
+        Leaving::Nothing
+    }
+}
+
+/// What left the description but is kept when it is there (an account, a package), and why.
+fn keep_if_present(thing: &Undescribed, why: &str) -> Leaving {
+    if present(thing) { Leaving::Keep(why.to_owned()) } else { Leaving::Nothing }
+}
+
 /// Declares `Resource`, one variant per kind, and its dispatch to each kind's `Kind`.
 macro_rules! resources {
     ($($variant:ident($kind:ty)),* $(,)?) => {

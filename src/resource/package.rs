@@ -99,11 +99,7 @@ impl Kind for Package {
     const PROBE: &'static str = "if dpkg-query -W -f='${Status}' -- \"$n\" 2>/dev/null | grep -q ' installed$'; then st=present; else st=absent; fi";
 
     fn leaving(thing: &Undescribed, _facts: &HostFacts) -> Leaving {
-        if super::present(thing) {
-            Leaving::Keep("may serve something else: remove it with apt-get once nothing needs it".into())
-        } else {
-            Leaving::Nothing
-        }
+        super::keep_if_present(thing, "may serve something else: remove it with apt-get once nothing needs it")
     }
 }
 

@@ -124,7 +124,7 @@ impl Kind for Secret {
     const PROBE: &'static str = super::PATH_PROBE;
 
     fn leaving(thing: &Undescribed, _facts: &HostFacts) -> Leaving {
-        if super::present(thing) { Leaving::Keep("kept with the data it opens".into()) } else { Leaving::Nothing }
+        super::keep_if_present(thing, "kept with the data it opens")
     }
 }
 

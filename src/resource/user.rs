@@ -95,7 +95,7 @@ impl Kind for User {
     const PROBE: &'static str = "if id -u -- \"$n\" >/dev/null 2>&1; then st=present; else st=absent; fi";
 
     fn leaving(thing: &Undescribed, _facts: &HostFacts) -> Leaving {
-        if super::present(thing) { Leaving::Keep("files may still belong to it".into()) } else { Leaving::Nothing }
+        super::keep_if_present(thing, "files may still belong to it")
     }
 }
 
