@@ -87,6 +87,7 @@ fn every_recipe_with_a_proof_converges_verifies_and_answers_its_clients_on_debia
             name: (*host).to_owned(),
             distribution: *distribution,
             names: services[host].iter().filter_map(|s| s["domain"].as_str().map(str::to_owned)).collect(),
+            home: false,
         })
         .collect();
     let dir = tempfile::tempdir().unwrap();

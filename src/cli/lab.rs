@@ -53,7 +53,12 @@ fn host_specs(releases: &[u8], count: u8) -> Vec<HostSpec> {
         let distribution = if release == 12 { Distribution::Debian12 } else { Distribution::Debian13 };
         let before = hosts.iter().filter(|h| h.distribution == distribution).count();
         for i in 1..=usize::from(count) {
-            hosts.push(HostSpec { name: format!("d{release}-{}", before + i), distribution, names: Vec::new() });
+            hosts.push(HostSpec {
+                name: format!("d{release}-{}", before + i),
+                distribution,
+                names: Vec::new(),
+                home: false,
+            });
         }
     }
     hosts
@@ -74,6 +79,7 @@ fn hosts_for(hoster: &crate::description::model::Hoster) -> Vec<HostSpec> {
                 .filter(|s| s.server == server.name)
                 .filter_map(|s| s.domain.clone())
                 .collect(),
+            home: false,
         })
         .collect()
 }

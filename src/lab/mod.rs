@@ -24,6 +24,10 @@ use crate::vocab::Distribution;
 pub use acme::LabAcme;
 pub use description::{write_copy, write_description};
 
+/// A home host's address on its home's network, and its router's there.
+pub const HOME_HOST: &str = "192.168.1.10";
+pub const HOME_GATEWAY: &str = "192.168.1.1";
+
 /// Where base images and the proxy's files are kept between runs.
 pub const DEFAULT_CACHE: &str = "/var/cache/chaton/lab";
 
@@ -47,6 +51,9 @@ pub struct HostSpec {
     /// More names the lab's DNS gives this host (the domains of a description's services
     /// on it, for `lab up --for`).
     pub names: Vec<String>,
+    /// At home: behind a household's router (NAT) in a subnet of its own, reaching out,
+    /// reached by nothing (`HomeRouter`).
+    pub home: bool,
 }
 
 /// What `up` needs.
@@ -93,6 +100,26 @@ pub struct LabHost {
     /// More names the lab's DNS answers with its address (`HostSpec::names`).
     #[serde(default)]
     pub names: Vec<String>,
+    /// The household router a home host sits behind; its `address` is then on the home's
+    /// own network, which nothing outside reaches.
+    #[serde(default)]
+    pub home: Option<HomeRouter>,
+}
+
+/// A household's router (an ADSL or fibre box), as a network namespace: its WAN end on the
+/// lab's bridge, its LAN end toward the home host. It masquerades what goes out and lets
+/// nothing in (no port forwarded), so the host reaches the lab (its apt proxy, the other
+/// hosts) and nothing reaches it, not even this machine. Running a program in `netns` is
+/// being on the home's network, as a volunteer's laptop at a workshop is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HomeRouter {
+    pub netns: String,
+    /// This machine's end of the WAN link, on the bridge.
+    pub veth: String,
+    /// The router's address on the bridge: what the others see home traffic come from.
+    pub wan_address: String,
+    /// The router's address on the home's network (the host's gateway).
+    pub lan_address: String,
 }
 
 impl LabState {
@@ -158,6 +185,10 @@ pub fn up(config: &Config, on_step: &dyn Fn(&str, Duration)) -> Result<LabState,
         ("pebble", "pebble"),
         ("openssl", "openssl"),
     ])?;
+    if config.hosts.iter().any(|h| h.home) {
+        // The household routers' NAT.
+        require(&[("nft", "nftables")])?;
+    }
     std::fs::create_dir_all(&config.dir).map_err(|e| step_error("creating the lab folder", e))?;
     let dir = std::fs::canonicalize(&config.dir).map_err(|e| step_error("finding the lab folder", e))?;
     std::fs::create_dir_all(dir.join("logs")).map_err(|e| step_error("creating the log folder", e))?;
@@ -239,24 +270,43 @@ fn boot(
         std::fs::read_to_string(state.key.with_extension("pub")).map_err(|e| step_error("reading the lab key", e))?;
     for (i, spec) in config.hosts.iter().enumerate() {
         let base = &bases.iter().find(|(d, _)| *d == spec.distribution).expect("base built").1;
-        let index = u8::try_from(i).map_err(|_| step_error("counting hosts", "at most 200 hosts"))?;
+        let index = u8::try_from(i).map_err(|_| step_error("counting hosts", "at most 100 hosts"))?;
+        if index >= 100 {
+            return Err(step_error("counting hosts", "at most 100 hosts"));
+        }
+        // A home host's router takes its place on the bridge (.110 and up); the host is on
+        // the home's network, the same in every home as behind every household box.
+        let home = spec.home.then(|| HomeRouter {
+            netns: format!("chaton{}-box{index}", state.id),
+            veth: format!("chv{}b{index}", state.id),
+            wan_address: format!("10.231.{}.{}", state.id, 110 + u16::from(index)),
+            lan_address: HOME_GATEWAY.to_owned(),
+        });
+        let address = match &home {
+            Some(_) => HOME_HOST.to_owned(),
+            None => format!("10.231.{}.{}", state.id, 10 + u16::from(index)),
+        };
         let host = LabHost {
             name: spec.name.clone(),
             distribution: spec.distribution,
-            address: format!("10.231.{}.{}", state.id, 10 + u16::from(index)),
+            address,
             netns: format!("chaton{}-{}", state.id, spec.name),
             veth: format!("chv{}h{index}", state.id),
             overlay: state.dir.join("hosts").join(&spec.name),
             pid: None,
             host_key: String::new(),
             names: spec.names.clone(),
+            home,
         };
         state.hosts.push(host);
         let last = state.hosts.len() - 1;
         let host_key = process::prepare_root(&state.hosts[last], base, &public_key, &state.bridge_address)?;
         state.hosts[last].host_key = host_key;
         state.save()?;
-        net::host_up(&state.hosts[last], &state.bridge, &state.bridge_address)?;
+        match &state.hosts[last].home {
+            Some(router) => net::home_up(&state.hosts[last], router, &state.bridge, &state.bridge_address)?,
+            None => net::host_up(&state.hosts[last], &state.bridge, &state.bridge_address)?,
+        }
         state.save()?;
     }
     on_step("overlays, host keys, namespaces", start.elapsed());
@@ -275,7 +325,7 @@ fn boot(
     }
     state.save()?;
     let waits: Vec<Result<(), LabError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = state.hosts.iter().map(|h| s.spawn(move || process::wait_for_ssh(&h.address))).collect();
+        let handles: Vec<_> = state.hosts.iter().map(|h| s.spawn(move || process::wait_for_ssh(h))).collect();
         handles.into_iter().map(|h| h.join().expect("wait thread")).collect()
     });
     waits.into_iter().collect::<Result<Vec<_>, _>>()?;
@@ -313,6 +363,9 @@ fn stop_host(host: &LabHost) -> Result<(), LabError> {
     process::remove_cgroups(host);
     process::unmount(&host.overlay.join("root"))?;
     net::host_down(host)?;
+    if let Some(router) = &host.home {
+        net::home_down(router)?;
+    }
     std::fs::remove_dir_all(&host.overlay)
         .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
         .map_err(|e| step_error(&format!("removing {}", host.overlay.display()), e))
@@ -332,14 +385,15 @@ pub fn reboot(state: &mut LabState, name: &str) -> Result<(), LabError> {
     }
     process::remove_cgroups(host);
     host.pid = Some(process::boot(host, &logs)?);
-    let address = host.address.clone();
+    let host = host.clone();
     state.save()?;
-    process::wait_for_ssh(&address)
+    process::wait_for_ssh(&host)
 }
 
-/// Cuts a host off the network (its link goes down), as if its connection failed.
+/// Cuts a host off the network (its link goes down), as if its connection failed; a home
+/// host loses its household's connection.
 pub fn disconnect(host: &LabHost) -> Result<(), LabError> {
-    net::link_down(&host.veth)
+    net::link_down(host.home.as_ref().map_or(&host.veth, |router| &router.veth))
 }
 
 #[cfg(test)]

@@ -1,8 +1,33 @@
 //! The lab's network: a bridge with the host's address 10.231.ID.1, and per lab host a
-//! network namespace joined to the bridge by a veth pair (its end renamed `eth0`).
+//! network namespace joined to the bridge by a veth pair (its end renamed `eth0`). A home
+//! host's namespace is joined instead to its household router's namespace, itself on the
+//! bridge (`HomeRouter`).
 
 use super::process::run;
-use super::{LabError, LabHost};
+use super::{HomeRouter, LabError, LabHost};
+
+/// The household router's rules: what the home sends out leaves with the router's address;
+/// nothing comes in but the answers to it (no port is forwarded).
+const HOME_ROUTER_RULES: &str = "flush ruleset
+table ip chaton_box {
+	chain forward {
+		type filter hook forward priority filter; policy drop;
+		ct state established,related accept
+		iifname \"lan\" oifname \"wan\" accept
+	}
+	chain input {
+		type filter hook input priority filter; policy drop;
+		ct state established,related accept
+		iifname \"lo\" accept
+		iifname \"lan\" accept
+		ip protocol icmp accept
+	}
+	chain postrouting {
+		type nat hook postrouting priority srcnat;
+		oifname \"wan\" masquerade
+	}
+}
+";
 
 /// The first lab number whose bridge does not exist yet.
 pub(super) fn free_id() -> Result<u8, LabError> {
@@ -56,4 +81,46 @@ pub(super) fn host_down(host: &LabHost) -> Result<(), LabError> {
 
 pub(super) fn link_down(veth: &str) -> Result<(), LabError> {
     run("ip", &["link", "set", veth, "down"]).map(|_| ())
+}
+
+/// A home host behind its household router: the router's namespace on the bridge (its
+/// `wan`), the home's network between the router (`lan`) and the host (`eth0`).
+pub(super) fn home_up(host: &LabHost, router: &HomeRouter, bridge: &str, gateway: &str) -> Result<(), LabError> {
+    let box_ns = router.netns.as_str();
+    run("ip", &["netns", "add", box_ns])?;
+    run("ip", &["link", "add", &router.veth, "type", "veth", "peer", "name", "wan", "netns", box_ns])?;
+    run("ip", &["link", "set", &router.veth, "master", bridge, "up"])?;
+    run("ip", &["-n", box_ns, "addr", "add", &format!("{}/24", router.wan_address), "dev", "wan"])?;
+    run("ip", &["-n", box_ns, "link", "set", "wan", "up"])?;
+    run("ip", &["-n", box_ns, "link", "set", "lo", "up"])?;
+    run("ip", &["-n", box_ns, "route", "add", "default", "via", gateway])?;
+    run("ip", &["netns", "add", &host.netns])?;
+    run("ip", &["-n", box_ns, "link", "add", "lan", "type", "veth", "peer", "name", "eth0", "netns", &host.netns])?;
+    run("ip", &["-n", box_ns, "addr", "add", &format!("{}/24", router.lan_address), "dev", "lan"])?;
+    run("ip", &["-n", box_ns, "link", "set", "lan", "up"])?;
+    run("ip", &["netns", "exec", box_ns, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])?;
+    let rules = std::env::temp_dir().join(format!("{box_ns}.nft"));
+    super::process::write(&rules, HOME_ROUTER_RULES, 0o600)?;
+    let loaded = run("ip", &["netns", "exec", box_ns, "nft", "-f", &rules.display().to_string()]);
+    let _ = std::fs::remove_file(&rules);
+    loaded?;
+    run("ip", &["-n", &host.netns, "addr", "add", &format!("{}/24", host.address), "dev", "eth0"])?;
+    run("ip", &["-n", &host.netns, "link", "set", "eth0", "up"])?;
+    run("ip", &["-n", &host.netns, "link", "set", "lo", "up"])?;
+    run("ip", &["-n", &host.netns, "route", "add", "default", "via", &router.lan_address]).map(|_| ())
+}
+
+/// Removes a household router (its namespace, and so its links).
+pub(super) fn home_down(router: &HomeRouter) -> Result<(), LabError> {
+    let namespaces = run("ip", &["netns", "list"])?;
+    if namespaces.lines().any(|l| l.split_whitespace().next() == Some(router.netns.as_str())) {
+        run("ip", &["netns", "del", &router.netns])?;
+    }
+    if run("ip", &["link", "show", &router.veth]).is_ok()
+        && let Err(e) = run("ip", &["link", "del", &router.veth])
+        && run("ip", &["link", "show", &router.veth]).is_ok()
+    {
+        return Err(e);
+    }
+    Ok(())
 }

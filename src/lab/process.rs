@@ -191,8 +191,39 @@ pub(super) fn boot(host: &LabHost, logs: &Path) -> Result<u32, LabError> {
     Ok(keep(child))
 }
 
-/// Waits until sshd answers with its banner.
-pub(super) fn wait_for_ssh(address: &str) -> Result<(), LabError> {
+/// Waits until the host's sshd answers with its banner: from this machine, or for a home
+/// host from its home's network (its router's namespace), the only place that reaches it.
+pub(super) fn wait_for_ssh(host: &LabHost) -> Result<(), LabError> {
+    let address = host.address.clone();
+    let netns = host.home.as_ref().map(|router| router.netns.clone());
+    // A thread of its own: joining a namespace changes the calling thread alone.
+    std::thread::spawn(move || {
+        if let Some(netns) = &netns {
+            enter_netns(netns)?;
+        }
+        wait_for_banner(&address)
+    })
+    .join()
+    .unwrap_or_else(|_| Err(LabError::Step { what: "waiting for sshd".into(), detail: "the thread panicked".into() }))
+}
+
+/// Moves the calling thread into the network namespace `name` (`ip netns` names it).
+pub(super) fn enter_netns(name: &str) -> Result<(), LabError> {
+    let path = format!("/run/netns/{name}");
+    let file = std::fs::File::open(&path)
+        .map_err(|e| LabError::Step { what: format!("opening {path}"), detail: e.to_string() })?;
+    // SAFETY: setns on a file descriptor we own, for this thread only.
+    let done = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) };
+    if done != 0 {
+        return Err(LabError::Step {
+            what: format!("entering the network namespace {name}"),
+            detail: std::io::Error::last_os_error().to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn wait_for_banner(address: &str) -> Result<(), LabError> {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         if let Ok(mut stream) = std::net::TcpStream::connect_timeout(

@@ -29,8 +29,10 @@ impl Drop for Guard {
 }
 
 pub fn lab_up(dir: &Path, hosts: &[(&str, Distribution)]) -> Guard {
-    let hosts: Vec<HostSpec> =
-        hosts.iter().map(|(n, d)| HostSpec { name: (*n).into(), distribution: *d, names: Vec::new() }).collect();
+    let hosts: Vec<HostSpec> = hosts
+        .iter()
+        .map(|(n, d)| HostSpec { name: (*n).into(), distribution: *d, names: Vec::new(), home: false })
+        .collect();
     lab_up_hosts(dir, hosts)
 }
 
@@ -68,10 +70,20 @@ pub fn ssh(state: &LabState, host: &str, command: &str) -> String {
 }
 
 /// Runs a command on a lab host: its exit status, standard output and standard error. A
-/// host that does not answer within 10 s fails, and nothing prompts.
+/// host that does not answer within 10 s fails, and nothing prompts. A home host is reached
+/// from its home's network (its router's namespace), as an admin at home would.
 pub fn ssh_status(state: &LabState, host: &str, command: &str) -> (i32, String, String) {
-    let address = &state.host(host).unwrap().address;
-    let out = Command::new("ssh")
+    let lab_host = state.host(host).unwrap();
+    let address = &lab_host.address;
+    let mut ssh = match &lab_host.home {
+        Some(router) => {
+            let mut inside = Command::new("ip");
+            inside.args(["netns", "exec", &router.netns, "ssh"]);
+            inside
+        }
+        None => Command::new("ssh"),
+    };
+    let out = ssh
         .args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"])
         .args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-i"])
         .arg(&state.key)
@@ -331,6 +343,9 @@ pub fn nothing_left_behind(state: &LabState) {
         String::from_utf8_lossy(&Command::new("ip").args(["netns", "list"]).output().unwrap().stdout).into_owned();
     for host in &state.hosts {
         assert!(!netns.contains(&host.netns), "namespace {} left behind", host.netns);
+        if let Some(router) = &host.home {
+            assert!(!netns.contains(&router.netns), "the home router {} left behind", router.netns);
+        }
         assert!(!Path::new(&format!("/proc/{}", host.pid.unwrap())).exists(), "nspawn of {} still running", host.name);
     }
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
