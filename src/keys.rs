@@ -50,6 +50,9 @@ pub struct Keys {
     pub backup: BTreeMap<String, BackupKeys>,
     /// By (server, service).
     pub vpn: BTreeMap<(String, String), VpnKeys>,
+    /// The relay tunnels' keys, by server: each end of a tunnel between a home server and
+    /// its relay (`Keys::with_tunnels`).
+    pub tunnel: BTreeMap<String, TunnelKeys>,
     /// Every key above as a server holds it, with the file it is kept in here: so that a key
     /// made on this run never silently replaces the one a server already holds (a
     /// description cloned without its `secrets/`), and so a lost one can be fetched back.
@@ -89,6 +92,13 @@ pub struct VpnNeed {
     /// Networks peers send through the tunnel (`0.0.0.0/0` for a full tunnel).
     pub allowed_ips: String,
     pub dns: Option<String>,
+}
+
+/// One end of a relay tunnel: its WireGuard key pair.
+#[derive(Debug, Clone)]
+pub struct TunnelKeys {
+    pub private_key: SecretText,
+    pub public_key: String,
 }
 
 #[derive(Debug, Clone)]
@@ -163,7 +173,7 @@ impl Keys {
                 ((need.server.clone(), need.service.clone()), keys)
             })
             .collect();
-        Self { backup, vpn, kept: Vec::new() }
+        Self { backup, vpn, tunnel: BTreeMap::new(), kept: Vec::new() }
     }
 
     /// Reads the keys of `servers` and `vpns` from `dir/secrets/`, making those missing, and
@@ -216,7 +226,40 @@ impl Keys {
         for need in vpns {
             vpn.insert((need.server.clone(), need.service.clone()), vpn_keys(dir, need, &mut kept)?);
         }
-        Ok(Self { backup, vpn, kept })
+        Ok(Self { backup, vpn, tunnel: BTreeMap::new(), kept })
+    }
+
+    /// Adds the keys of the relay tunnels' `ends` (every home server with a relay, and every
+    /// relay): read from `dir/secrets/SERVER/relay-tunnel.key`, made there when missing;
+    /// stand-ins without `dir` (offline work creates nothing).
+    pub fn with_tunnels(mut self, dir: Option<&Path>, ends: &[String]) -> Result<Self, KeysError> {
+        for server in ends {
+            let keys = match dir {
+                None => TunnelKeys {
+                    private_key: SecretText("(private key made by `chaton apply`)".into()),
+                    public_key: "(made by chaton apply)".into(),
+                },
+                Some(dir) => {
+                    private_folder(&dir.join(FOLDER))?;
+                    private_folder(&dir.join(FOLDER).join(server))?;
+                    let path = dir.join(FOLDER).join(server).join("relay-tunnel.key");
+                    let made_now = !path.exists();
+                    let (private_key, public_key) = x25519_pair(&path)?;
+                    self.kept.push(KeptKey {
+                        server: server.clone(),
+                        what: "the key of its relay tunnel".into(),
+                        breaks: "the tunnel to or from it would stop until both ends are applied again",
+                        local: path,
+                        value: private_key.clone(),
+                        made_now,
+                        on_server: true,
+                    });
+                    TunnelKeys { private_key, public_key }
+                }
+            };
+            self.tunnel.insert(server.clone(), keys);
+        }
+        Ok(self)
     }
 
     /// Forgets those of `kept` this run made (files next to the description): after a

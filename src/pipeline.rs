@@ -72,9 +72,11 @@ pub enum KeysFrom<'a> {
 pub fn keys(checked: &Checked, from: KeysFrom) -> Result<Keys, crate::keys::KeysError> {
     let senders = resolve::backup::senders(&checked.description, &checked.catalogue);
     let vpns = resolve::vpn::needs(&checked.description, &checked.catalogue);
+    let tunnel_ends = resolve::relay::tunnel_ends(&checked.description);
     match from {
-        KeysFrom::Kept => Keys::load_or_create(&checked.description.dir, &senders, &vpns),
-        KeysFrom::StandIns => Ok(Keys::offline(&senders, &vpns)),
-        KeysFrom::Folder(dir) => Keys::load_or_create(dir, &senders, &vpns),
+        KeysFrom::Kept => Keys::load_or_create(&checked.description.dir, &senders, &vpns)?
+            .with_tunnels(Some(&checked.description.dir), &tunnel_ends),
+        KeysFrom::StandIns => Keys::offline(&senders, &vpns).with_tunnels(None, &tunnel_ends),
+        KeysFrom::Folder(dir) => Keys::load_or_create(dir, &senders, &vpns)?.with_tunnels(Some(dir), &tunnel_ends),
     }
 }

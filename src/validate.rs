@@ -280,6 +280,9 @@ fn servers(r: &mut Report) {
                 Some(_) => {}
             }
         }
+        if let Some(relay) = &server.relay {
+            check_relay(r, &path, server, relay, servers);
+        }
         let mut paths: HashMap<&str, usize> = HashMap::new();
         for (j, file) in server.files.iter().enumerate() {
             let fpath = format!("{path}.files[{j}]");
@@ -303,6 +306,41 @@ fn servers(r: &mut Report) {
                 );
             }
         }
+    }
+}
+
+/// A home server's `relay`: another server of the description, reached directly (a relay
+/// is neither relayed nor behind a jump host), and the only way this one is reached.
+fn check_relay(
+    r: &mut Report,
+    path: &str,
+    server: &crate::description::model::Server,
+    relay: &str,
+    servers: &[crate::description::model::Server],
+) {
+    let field = format!("{path}.relay");
+    let names: Vec<&str> = servers.iter().map(|s| s.name.as_str()).filter(|n| *n != server.name).collect();
+    match servers.iter().find(|s| s.name == relay && s.name != server.name) {
+        None => {
+            let d = r.value(&field, format!("unknown server {}", quoted(relay)));
+            match closest(relay, names.iter().copied()) {
+                Some(best) => d.hint(format!("did you mean {}?", quoted(best))),
+                None => d.hint("relay names another server of this description, one with a public address"),
+            };
+        }
+        Some(other) if other.relay.is_some() || other.proxy_jump.is_some() => {
+            r.value(&field, format!("{} is itself reached through another server", quoted(relay)))
+                .hint("a relay is reached directly: a rented server with a public address");
+        }
+        Some(other) if other.provider.kind == crate::description::model::ProviderType::Home => {
+            r.warn(&field, format!("the relay {} is at home too", quoted(relay)))
+                .hint("a relay needs a public address that visitors reach: typically a small rented server");
+        }
+        Some(_) => {}
+    }
+    if server.proxy_jump.is_some() {
+        r.value(&field, "a server has a relay or a proxy_jump, not both".into())
+            .hint("with a relay, chaton reaches the server through the relay's tunnel: remove proxy_jump");
     }
 }
 

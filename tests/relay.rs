@@ -13,21 +13,30 @@ fn spec(name: &str, distribution: Distribution, home: bool) -> HostSpec {
     HostSpec { name: name.to_owned(), distribution, names: Vec::new(), home }
 }
 
+/// A lab of a rented server (`vps`, Debian 12) and a server at home (`home`, Debian 13).
+fn vps_and_home(dir: &std::path::Path) -> support::lab::Guard {
+    lab_up_hosts(dir, vec![spec("vps", Distribution::Debian12, false), spec("home", Distribution::Debian13, true)])
+}
+
+/// `program`, to be run in the network namespace `netns` (`None`: this machine's).
+fn in_netns(netns: Option<&str>, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    match netns {
+        Some(netns) => {
+            let mut inside = Command::new("ip");
+            inside.args(["netns", "exec", netns]).arg(program);
+            inside
+        }
+        None => Command::new(program),
+    }
+}
+
 /// Logs in as root with the lab's key and the host's own key pinned, from where `netns`
 /// says (`None`: this machine): whether it got in.
 fn logs_in(state: &chaton::lab::LabState, netns: Option<&str>, host: &str) -> (bool, String) {
     let lab_host = state.host(host).unwrap();
     let known = state.dir.join(format!("known-{host}"));
     std::fs::write(&known, format!("{} {}\n", lab_host.address, lab_host.host_key)).unwrap();
-    let mut command = match netns {
-        Some(netns) => {
-            let mut inside = Command::new("ip");
-            inside.args(["netns", "exec", netns, "ssh"]);
-            inside
-        }
-        None => Command::new("ssh"),
-    };
-    let out = command
+    let out = in_netns(netns, "ssh")
         .args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "StrictHostKeyChecking=yes", "-o"])
         .arg(format!("UserKnownHostsFile={}", known.display()))
         .arg("-i")
@@ -44,10 +53,7 @@ fn logs_in(state: &chaton::lab::LabState, netns: Option<&str>, host: &str) -> (b
 fn a_home_host_reaches_out_through_its_router_and_nothing_reaches_in() {
     let _one = LAB.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
-    let guard = lab_up_hosts(
-        dir.path(),
-        vec![spec("vps", Distribution::Debian12, false), spec("home", Distribution::Debian13, true)],
-    );
+    let guard = vps_and_home(dir.path());
     let state = guard.state.clone();
     let home = state.host("home").unwrap().clone();
     let vps = state.host("vps").unwrap().clone();
@@ -82,6 +88,113 @@ fn a_home_host_reaches_out_through_its_router_and_nothing_reaches_in() {
     let (code, out, err) = ssh_status(&state, "home", "apt-get update -q");
     assert_eq!(code, 0, "apt from home:\n{out}{err}");
 
+    drop(guard);
+    nothing_left_behind(&state);
+}
+
+/// chaton run from the home's own network (the household router's namespace), as from a
+/// volunteer's laptop at a workshop.
+fn chaton_at_home(router: &chaton::lab::HomeRouter, args: &[&str]) -> support::lab::Out {
+    let out = in_netns(Some(&router.netns), assert_cmd::cargo::cargo_bin("chaton"))
+        .args(args)
+        .env_remove("SSH_AUTH_SOCK")
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
+    support::lab::Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+#[ignore = "needs root and the lab's packages: run by .ci/run with --ignored"]
+fn a_home_server_behind_nat_is_reached_through_its_relays_tunnel_on_debian_12_and_13() {
+    let _one = LAB.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let guard = vps_and_home(dir.path());
+    let state = guard.state.clone();
+    let router = state.host("home").unwrap().home.clone().unwrap();
+    let description = chaton::lab::write_description(&state).unwrap();
+    let file = description.to_str().unwrap();
+    assert!(std::fs::read_to_string(&description).unwrap().contains("    relay: vps\n"));
+
+    // The plan says the tunnel is built on both ends.
+    let plan = support::lab::chaton(&["plan", file, "--offline"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    for end in ["vps", "home"] {
+        let part = plan.stdout.split(&format!("server {end} ")).nth(1).unwrap_or_default();
+        assert!(part.contains("+ file /etc/wireguard/chaton-relay.conf  [relay]"), "{end}:\n{}", plan.stdout);
+    }
+    assert!(plan.stdout.contains("+ firewall_port 51822/udp  [relay]"), "{}", plan.stdout);
+
+    // The first apply, from the home's network: no tunnel yet, so chaton says it goes
+    // directly, and builds the tunnel on both ends.
+    let first = chaton_at_home(&router, &["apply", file]);
+    assert_eq!(first.code, 0, "first apply at home:\n{}", first.stderr);
+    assert!(
+        first.stderr.contains("[home] connecting to root@192.168.1.10:22 directly, on its local network"),
+        "{}",
+        first.stderr
+    );
+    assert!(first.stderr.contains("[home] warning: that route does not answer"), "{}", first.stderr);
+    // A tunnel key per end, kept next to the description, private.
+    for end in ["vps", "home"] {
+        let key = state.dir.join(format!("secrets/{end}/relay-tunnel.key"));
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600, "{end}");
+        let private = std::fs::read_to_string(&key).unwrap();
+        assert!(!first.stderr.contains(private.trim()) && !first.stdout.contains(private.trim()));
+    }
+
+    // From this machine, which has no route to the home's network: through the relay's
+    // tunnel, both host keys checked; nothing left to change, on one channel per server.
+    let again = support::lab::chaton(&["apply", file, "--json"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    // (With --json, the progress is JSON lines on the standard output.)
+    assert!(
+        again.stdout.contains("\"address\":\"root@10.77.0.2:22 through its relay vps, on their tunnel\""),
+        "{}",
+        again.stdout
+    );
+    assert!(!again.stdout.contains("that route does not answer"), "{}", again.stdout);
+    support::lab::idempotence(&again.stdout).unwrap();
+    let verify = support::lab::chaton(&["verify", file]);
+    assert_eq!(verify.code, 0, "{}", verify.stderr);
+    assert!(verify.stderr.contains("answered through the relay tunnel of vps (this connection)"), "{}", verify.stderr);
+    assert!(
+        verify.stderr.contains("[vps] ok   `bash -c timeout 5 bash -c 'exec 3<>/dev/tcp/10.77.0.2/22'"),
+        "{}",
+        verify.stderr
+    );
+
+    // The tunnel cut at home: verify fails, and says which hop.
+    ssh_ok(&state, "home", "systemctl stop wg-quick@chaton-relay");
+    let cut = support::lab::chaton(&["verify", file]);
+    assert_ne!(cut.code, 0, "{}", cut.stderr);
+    assert!(cut.stderr.contains("[home] warning: that route does not answer"), "{}", cut.stderr);
+    assert!(
+        cut.stderr
+            .lines()
+            .any(|l| l.starts_with("[vps] FAIL") && l.contains("the relay tunnel between vps and home is down")),
+        "{}",
+        cut.stderr
+    );
+    assert!(cut.stderr.lines().any(|l| l.starts_with("[home] failed: ")), "{}", cut.stderr);
+    eprintln!("{}", cut.stderr);
+    // Put back by the next apply, from the home's network.
+    let mended = chaton_at_home(&router, &["apply", file]);
+    assert_eq!(mended.code, 0, "{}", mended.stderr);
+    let verify = support::lab::chaton(&["verify", file]);
+    assert_eq!(verify.code, 0, "{}", verify.stderr);
+
+    support::lab::record(
+        "a_home_server_behind_nat_is_reached_through_its_relays_tunnel_on_debian_12_and_13",
+        None,
+        &["the home end behind the lab's NAT"],
+        &[("relay", "debian-12", support::lab::CONVERGED), ("relay", "debian-13", support::lab::CONVERGED)],
+    );
     drop(guard);
     nothing_left_behind(&state);
 }

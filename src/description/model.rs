@@ -243,6 +243,12 @@ pub struct Server {
     /// Another server of this description that this one is reached through (a home server
     /// with no public address, reached through the rented one): SSH's ProxyJump.
     pub proxy_jump: Option<String>,
+    /// For a server at home, behind a household router with no port opened: the hoster's
+    /// server with a public address it is reached through. chaton builds a WireGuard tunnel
+    /// from here to there (started from here, kept open through the router), and reaches
+    /// this server through it; `address` is then where it is on its own local network,
+    /// used while the tunnel does not answer yet (the first apply, at a workshop).
+    pub relay: Option<String>,
     pub provider: Provider,
     pub hypervisor: Option<String>,
     pub control: Control,

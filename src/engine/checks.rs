@@ -46,7 +46,16 @@ fn describe(kind: &CheckKind) -> String {
     }
 }
 
-pub(super) fn run(checks: &[Check], facts: &HostFacts, host: &str, timeout: Duration) -> Vec<CheckOutcome> {
+/// Where the checks from outside go: the address visitors reach the server at, and for a
+/// home server reached through its relay's tunnel, that relay (whose public address is the
+/// home server's for visitors) and the SSH port this very connection came in by.
+pub(super) struct Outside<'a> {
+    pub host: &'a str,
+    pub through_relay: Option<(&'a str, u16)>,
+}
+
+pub(super) fn run(checks: &[Check], facts: &HostFacts, outside: &Outside, timeout: Duration) -> Vec<CheckOutcome> {
+    let host = outside.host;
     checks
         .iter()
         .map(|check| {
@@ -57,6 +66,13 @@ pub(super) fn run(checks: &[Check], facts: &HostFacts, host: &str, timeout: Dura
             };
             let (ok, detail) = match (&check.kind, guard(&check.kind)) {
                 (_, Some(g)) => on_server(g),
+                // Not public at home: reached through the tunnel, as this connection was.
+                (CheckKind::Port { port, .. }, None)
+                    if outside.through_relay.is_some_and(|(_, ssh_port)| ssh_port == *port) =>
+                {
+                    let relay = outside.through_relay.map(|(relay, _)| relay).unwrap_or_default();
+                    (true, format!("answered through the relay tunnel of {relay} (this connection)"))
+                }
                 (CheckKind::Port { port, .. }, None) => tcp_port(host, *port, timeout),
                 (CheckKind::Http { url, status, ca_certificate }, None) => {
                     http(host, url, *status, ca_certificate.as_deref(), timeout)

@@ -10,7 +10,7 @@ use crate::description::model::Server;
 use crate::facts::{FactQuery, HostFacts, gather};
 use crate::plan::{self, FactsSource, ServerPlan};
 use crate::resolve::ServerState;
-use crate::transport::{Transport, ssh_config};
+use crate::transport::{Endpoint, Transport, TransportError, ssh_config};
 
 /// Lines of command output kept for an error message.
 const OUTPUT_TAIL: usize = 25;
@@ -43,6 +43,56 @@ pub(super) fn run(
     HostReport { server: state.name.clone(), result, channels }
 }
 
+/// The ways to reach a server, in the order they are tried, each with what to say of it:
+/// a home server with a relay through its relay's tunnel, then directly at its `address`
+/// (its own local network, while the tunnel does not answer yet); any other server as the
+/// description says.
+fn routes(server: &Server, settings: &Settings) -> Result<Vec<(Endpoint, String)>, HostError> {
+    let direct = |server: &Server| {
+        ssh_config::endpoint_via(server, &settings.servers, &settings.description_dir).map_err(HostError::Setup)
+    };
+    let said = |endpoint: &Endpoint| format!("{}@{}:{}", endpoint.user, endpoint.host, endpoint.port);
+    let Some(relay) = &server.relay else {
+        let endpoint = direct(server)?;
+        let text = said(&endpoint);
+        return Ok(vec![(endpoint, text)]);
+    };
+    let mut routes = Vec::new();
+    if let Some(address) = crate::resolve::relay::tunnel_address(&settings.servers, &server.name) {
+        let through = Server { address: address.to_string(), proxy_jump: Some(relay.clone()), ..server.clone() };
+        let endpoint = direct(&through)?;
+        let text = format!("{} through its relay {relay}, on their tunnel", said(&endpoint));
+        routes.push((endpoint, text));
+    }
+    let endpoint = direct(server)?;
+    let text = format!("{} directly, on its local network", said(&endpoint));
+    routes.push((endpoint, text));
+    Ok(routes)
+}
+
+/// Connects by the first route that answers, saying which it takes; a route that does not
+/// answer (a tunnel not up yet) gives way to the next, and the last one's error is the
+/// host's. A refused host key or login is no route problem: it stops there.
+fn connect(
+    server: &Server,
+    settings: &Settings,
+    deadline: Instant,
+    emit: &dyn Fn(EventKind),
+) -> Result<(Endpoint, Box<dyn Transport>), HostError> {
+    let mut routes = routes(server, settings)?.into_iter().peekable();
+    while let Some((endpoint, said)) = routes.next() {
+        emit(EventKind::Connecting { address: said });
+        match settings.connector.connect(&endpoint, &settings.policy, settings.timeouts, deadline) {
+            Ok(transport) => return Ok((endpoint, transport)),
+            Err(e @ (TransportError::Connect { .. } | TransportError::Timeout { .. })) if routes.peek().is_some() => {
+                emit(EventKind::Warning { text: format!("that route does not answer ({e})") });
+            }
+            Err(e) => return Err(at("connecting")(e)),
+        }
+    }
+    Err(HostError::Setup(format!("no route to {}", server.name)))
+}
+
 fn work(
     state: &ServerState,
     server: &Server,
@@ -51,16 +101,10 @@ fn work(
     emit: &dyn Fn(EventKind),
     channels: &mut usize,
 ) -> Result<HostResult, HostError> {
-    let endpoint =
-        ssh_config::endpoint_via(server, &settings.servers, &settings.description_dir).map_err(HostError::Setup)?;
-    emit(EventKind::Connecting { address: format!("{}@{}:{}", endpoint.user, endpoint.host, endpoint.port) });
     let start = Instant::now();
     // One deadline for everything this host's run does: connecting, every script, closing.
     let deadline = start + settings.timeouts.script;
-    let mut transport = settings
-        .connector
-        .connect(&endpoint, &settings.policy, settings.timeouts, deadline)
-        .map_err(at("connecting"))?;
+    let (endpoint, mut transport) = connect(server, settings, deadline, emit)?;
     emit(EventKind::Connected { milliseconds: start.elapsed().as_millis() });
 
     if let Task::Operate { script } = task {
@@ -110,7 +154,14 @@ fn work(
     match task {
         Task::Facts | Task::Plan | Task::Operate { .. } => Ok(result),
         Task::Verify => {
-            result.checks = checks::run(&state.checks, &facts, &endpoint.host, settings.timeouts.connect);
+            // Through a relay's tunnel, visitors reach the relay's public address.
+            let outside = match (&server.relay, &endpoint.jump) {
+                (Some(relay), Some(jump)) => {
+                    checks::Outside { host: &jump.host, through_relay: Some((relay.as_str(), server.port)) }
+                }
+                _ => checks::Outside { host: &endpoint.host, through_relay: None },
+            };
+            result.checks = checks::run(&state.checks, &facts, &outside, settings.timeouts.connect);
             if let Some(packages) = &facts.reboot_required {
                 let asked = if packages.is_empty() { "no package named".to_owned() } else { packages.join(", ") };
                 emit(EventKind::Warning {

@@ -47,6 +47,8 @@ admins:
 ",
     );
     let _ = writeln!(y, "      - {public_key} chaton-lab\n    confidentiality_commitment: true\nservers:");
+    // A home host is relayed by the first host that is not at home.
+    let relay = state.hosts.iter().find(|h| h.home.is_none()).map(|h| h.name.as_str());
     for host in &state.hosts {
         let _ = writeln!(
             y,
@@ -58,7 +60,7 @@ admins:
     ssh_key: {ssh_key}
     provider:
       name: chaton lab on this machine
-      type: home
+      type: {kind}
       country: FR
     hypervisor: systemd-nspawn
     control: owned
@@ -68,10 +70,24 @@ admins:
             key = host.host_key,
             ssh_key = relative(&state.key, &state.dir),
             distribution = distribution_name(host.distribution),
+            // A relay is what visitors reach: a rented server, for the charter's pages.
+            kind = if relay == Some(host.name.as_str()) && state.hosts.iter().any(|h| h.home.is_some()) {
+                "hosted_server"
+            } else {
+                "home"
+            },
         );
+        if let (Some(_), Some(relay)) = (&host.home, relay) {
+            let _ = writeln!(
+                y,
+                "    # At home behind a household router: reached through {relay}'s tunnel, or at\n    # the address above from the home's own network (the lab's `ip netns exec {box_ns}`).\n    relay: {relay}",
+                box_ns = host.home.as_ref().map(|r| r.netns.as_str()).unwrap_or_default()
+            );
+        }
     }
     y.push_str("services:\n");
-    for host in &state.hosts {
+    // A website on each host not at home.
+    for host in state.hosts.iter().filter(|h| h.home.is_none()) {
         let _ = writeln!(
             y,
             "  - name: site-{name}\n    recipe: website\n    server: {name}\n    domain: {name}.lab.test\n    access:\n      registration: none",

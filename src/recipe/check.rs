@@ -163,55 +163,58 @@ fn describe(value: &Value) -> String {
 }
 
 /// What is wrong with the part a recipe says it `provides`: the engine reads what it gives
-/// by that contract (the parameters it reads, one backup taker).
+/// by that contract (its kind, the parameters it reads, one recipe for a part played once).
 fn provided_part_problems(recipe: &crate::recipe::model::Recipe, catalogue: &Catalogue) -> Vec<String> {
     let mut problems = Vec::new();
-    match recipe.provides {
-        None => {}
-        Some(Provides::Backups) => {
-            let others: Vec<&str> = catalogue
-                .recipes()
-                .filter(|r| r.recipe.provides == Some(Provides::Backups) && r.recipe.name != recipe.name)
-                .map(|r| r.recipe.name.as_str())
-                .collect();
-            if !others.is_empty() {
-                problems.push(format!(
-                    "recipe {} provides backups, and so does {}: one recipe takes the backups",
-                    quoted(&recipe.name),
-                    others.iter().map(|n| quoted(n)).collect::<Vec<_>>().join(", ")
-                ));
-            }
-            if recipe.kind != RecipeKind::Infrastructure {
-                problems.push("the recipe that provides backups is `kind: infrastructure`".into());
+    let Some(part) = recipe.provides else { return problems };
+    let name = part.name();
+    let (kind, kind_name) = match part {
+        Provides::WireguardKeys => (RecipeKind::Service, "service: each VPN is a service"),
+        Provides::Backups | Provides::Postgresql | Provides::RelayTunnel => {
+            (RecipeKind::Infrastructure, "infrastructure")
+        }
+    };
+    if recipe.kind != kind {
+        problems.push(format!("a recipe that provides {name} is `kind: {kind_name}`"));
+    }
+    let played_once = match part {
+        Provides::Backups => Some("one recipe takes the backups"),
+        Provides::RelayTunnel => Some("one recipe writes the relay tunnels"),
+        Provides::WireguardKeys | Provides::Postgresql => None,
+    };
+    let others: Vec<String> = catalogue
+        .recipes()
+        .filter(|r| r.recipe.provides == Some(part) && r.recipe.name != recipe.name)
+        .map(|r| quoted(&r.recipe.name))
+        .collect();
+    if let Some(why) = played_once
+        && !others.is_empty()
+    {
+        problems.push(format!(
+            "recipe {} provides {name}, and so does {}: {why}",
+            quoted(&recipe.name),
+            others.join(", ")
+        ));
+    }
+    if part == Provides::WireguardKeys {
+        let wanted = [
+            ("network", ParamType::Network, "network", true),
+            ("peers", ParamType::Peers, "peers", true),
+            ("port", ParamType::Integer, "integer", true),
+            ("endpoint", ParamType::String, "string", false),
+            ("full_tunnel", ParamType::Boolean, "boolean", false),
+            ("dns", ParamType::String, "string", false),
+        ];
+        for (param, kind, type_name, needed) in wanted {
+            match recipe.params.get(param) {
+                Some(spec) if spec.kind == kind => {}
+                None if !needed => {}
+                _ => problems.push(format!(
+                    "provides wireguard_keys: the parameter `{param}` must be declared with `type: {type_name}`{}",
+                    if needed { "" } else { " when it is declared" }
+                )),
             }
         }
-        Some(Provides::WireguardKeys) => {
-            if recipe.kind != RecipeKind::Service {
-                problems.push("a recipe that provides wireguard_keys is `kind: service`: each VPN is a service".into());
-            }
-            let wanted = [
-                ("network", ParamType::Network, "network", true),
-                ("peers", ParamType::Peers, "peers", true),
-                ("port", ParamType::Integer, "integer", true),
-                ("endpoint", ParamType::String, "string", false),
-                ("full_tunnel", ParamType::Boolean, "boolean", false),
-                ("dns", ParamType::String, "string", false),
-            ];
-            for (name, kind, type_name, needed) in wanted {
-                match recipe.params.get(name) {
-                    Some(spec) if spec.kind == kind => {}
-                    None if !needed => {}
-                    _ => problems.push(format!(
-                        "provides wireguard_keys: the parameter `{name}` must be declared with `type: {type_name}`{}",
-                        if needed { "" } else { " when it is declared" }
-                    )),
-                }
-            }
-        }
-        Some(Provides::Postgresql) if recipe.kind != RecipeKind::Infrastructure => {
-            problems.push("the recipe that provides postgresql is `kind: infrastructure`".into());
-        }
-        Some(Provides::Postgresql) => {}
     }
     problems
 }

@@ -81,6 +81,10 @@ pub enum Provides {
     /// A PostgreSQL server: recipes that require it may declare `role` and `database`
     /// resources, which chaton reads and writes through its `psql`.
     Postgresql,
+    /// It writes the relay tunnel between a home server (`relay:` in the description) and
+    /// its relay: set up on both, with the end it is rendered for in its scope as `relay`
+    /// (the keys kept next to the description). One recipe at most.
+    RelayTunnel,
 }
 
 impl Provides {
@@ -89,6 +93,7 @@ impl Provides {
             Provides::Backups => "backups",
             Provides::WireguardKeys => "wireguard_keys",
             Provides::Postgresql => "postgresql",
+            Provides::RelayTunnel => "relay_tunnel",
         }
     }
 }

@@ -8,6 +8,7 @@
 pub mod backup;
 pub mod convert;
 pub mod record;
+pub mod relay;
 pub mod scope;
 pub mod template;
 pub mod vpn;
@@ -207,13 +208,17 @@ fn resolve_server(
         infrastructure: required.iter().map(|l| (l.recipe.name.clone(), described_params(l, hoster))).collect(),
         uses: uses(&services, &services_scope, catalogue),
         chaton: ChatonScope { state_dir: state_dir.to_owned() },
-        jump_host: hoster.servers.iter().any(|s| s.proxy_jump.as_deref() == Some(server.name.as_str())),
+        // A relay is a jump host too: its home servers are reached through it.
+        jump_host: hoster.servers.iter().any(|s| {
+            s.proxy_jump.as_deref() == Some(server.name.as_str()) || s.relay.as_deref() == Some(server.name.as_str())
+        }),
         debian: DebianScope {
             codename: server.distribution.codename().to_owned(),
             php: server.distribution.php().to_owned(),
         },
         vpn: None,
         backup: None,
+        relay: None,
     };
 
     let mut out = Collector::default();
@@ -250,6 +255,17 @@ fn resolve_server(
             }
             Ok(None) => {}
             Err(mut p) => problems.append(&mut p),
+        }
+    }
+    // 3b. the relay tunnel, on a home server with a relay and on the relay.
+    if let Some(loaded) = catalogue.recipes().find(|l| l.recipe.provides == Some(Provides::RelayTunnel))
+        && let Some(tunnel) = relay::context(description, keys, server)
+    {
+        let mut scope = for_recipe(&base, loaded, hoster);
+        // Only this recipe sees the tunnel's keys.
+        scope.relay = Some(tunnel);
+        if let Err(mut p) = render_recipe(templates, loaded, &scope, state_dir, &loaded.recipe.name, &mut out) {
+            problems.append(&mut p);
         }
     }
     // 4. services, in description order.
@@ -327,6 +343,10 @@ fn open_ports(
     hoster: &Hoster,
 ) -> Vec<OpenPort> {
     let mut ports = vec![OpenPort { port: server.port, proto: Proto::Tcp, service: "ssh".into() }];
+    // A relay's tunnel port: its home servers start the tunnel from behind their routers.
+    if hoster.servers.iter().any(|s| s.relay.as_deref() == Some(server.name.as_str())) {
+        ports.push(OpenPort { port: relay::PORT, proto: Proto::Udp, service: "relay".into() });
+    }
     let of_services = services.iter().filter_map(|s| {
         catalogue.get(&s.recipe).map(|loaded| (s.name.as_str(), loaded, merged_params(loaded, &s.params)))
     });

@@ -53,8 +53,8 @@ pub struct TemplateScope {
     pub uses: BTreeMap<String, Vec<ServiceScope>>,
     /// `chaton.state_dir`: chaton's folder on the server.
     pub chaton: ChatonScope,
-    /// Another server of the description is reached through this one (its `proxy_jump`):
-    /// its sshd must forward TCP connections.
+    /// Another server of the description is reached through this one (its `proxy_jump`, or
+    /// a home server's `relay`): its sshd must forward TCP connections.
     pub jump_host: bool,
     /// What depends on the server's Debian release: `{codename, php}`
     /// (`/etc/php/{{ debian.php }}/...`).
@@ -66,6 +66,12 @@ pub struct TemplateScope {
     /// For the recipe that `provides: backups` only: the backup sets, repositories and keys.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup: Option<Value>,
+    /// For the recipe that `provides: relay_tunnel` only, on a server at one end of a relay
+    /// tunnel: its `role` (`home` or `relay`), `interface`, `private_key` (for sensitive
+    /// files alone), `public_key`, `address` in the tunnel, `listen_port` (the relay's), and
+    /// its `peers` (`name`, `public_key`, `address`, and at home the relay's `endpoint`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relay: Option<Value>,
 }
 
 /// A service as templates see it.
