@@ -13,9 +13,15 @@ fn spec(name: &str, distribution: Distribution, home: bool) -> HostSpec {
     HostSpec { name: name.to_owned(), distribution, names: Vec::new(), home }
 }
 
-/// A lab of a rented server (`vps`, Debian 12) and a server at home (`home`, Debian 13).
+/// The home server's website, which visitors reach at the relay's address.
+const HOME_SITE: &str = "www.home.relay.test";
+
+/// A lab of a rented server (`vps`, Debian 12) and a server at home (`home`, Debian 13);
+/// the lab's DNS gives the home server's site to the relay, as the hoster's would.
 fn vps_and_home(dir: &std::path::Path) -> support::lab::Guard {
-    lab_up_hosts(dir, vec![spec("vps", Distribution::Debian12, false), spec("home", Distribution::Debian13, true)])
+    let mut vps = spec("vps", Distribution::Debian12, false);
+    vps.names.push(HOME_SITE.to_owned());
+    lab_up_hosts(dir, vec![vps, spec("home", Distribution::Debian13, true)])
 }
 
 /// `program`, to be run in the network namespace `netns` (`None`: this machine's).
@@ -118,7 +124,13 @@ fn a_home_server_behind_nat_is_reached_through_its_relays_tunnel_on_debian_12_an
     let router = state.host("home").unwrap().home.clone().unwrap();
     let description = chaton::lab::write_description(&state).unwrap();
     let file = description.to_str().unwrap();
-    assert!(std::fs::read_to_string(&description).unwrap().contains("    relay: vps\n"));
+    let text = std::fs::read_to_string(&description).unwrap();
+    assert!(text.contains("    relay: vps\n"));
+    // A website at home, served to visitors through the relay.
+    let site = format!(
+        "services:\n  - name: site-home\n    recipe: website\n    server: home\n    domain: {HOME_SITE}\n    access:\n      registration: none\n"
+    );
+    std::fs::write(&description, text.replacen("services:\n", &site, 1)).unwrap();
 
     // The plan says the tunnel is built on both ends.
     let plan = support::lab::chaton(&["plan", file, "--offline"]);
@@ -148,6 +160,33 @@ fn a_home_server_behind_nat_is_reached_through_its_relays_tunnel_on_debian_12_an
         assert!(!first.stderr.contains(private.trim()) && !first.stdout.contains(private.trim()));
     }
 
+    // A visitor from outside (this machine) reaches the home site at the relay's address,
+    // with the certificate the home server obtained from the lab's CA through the relay,
+    // and the home server logs the visitor's own address.
+    ssh_ok(&state, "home", "printf 'served at home\\n' > /var/www/site-home/proof.html");
+    let ca = state.dir.join("acme-trust.pem");
+    std::fs::write(&ca, &state.acme.as_ref().unwrap().ca_certificate).unwrap();
+    let vps_address = state.host("vps").unwrap().address.clone();
+    let resolve = format!("{HOME_SITE}:443:{vps_address}");
+    let page = Command::new("curl")
+        .args(["--silent", "--show-error", "--fail", "--resolve", &resolve, "--cacert"])
+        .arg(&ca)
+        .arg(format!("https://{HOME_SITE}/proof.html"))
+        .output()
+        .unwrap();
+    assert!(page.status.success(), "{}", String::from_utf8_lossy(&page.stderr));
+    assert_eq!(String::from_utf8_lossy(&page.stdout), "served at home\n");
+    let logged = ssh_ok(&state, "home", "tail -n 1 /var/log/nginx/site-home.access.log");
+    assert!(logged.starts_with(&format!("{} ", state.bridge_address)), "not the visitor's address: {logged}");
+    let resolve = format!("{HOME_SITE}:80:{vps_address}");
+    let plain = Command::new("curl")
+        .args(["--silent", "--output", "/dev/null", "--write-out", "%{http_code} %{redirect_url}", "--resolve"])
+        .arg(&resolve)
+        .arg(format!("http://{HOME_SITE}/proof.html"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&plain.stdout), format!("301 https://{HOME_SITE}/proof.html"));
+
     // From this machine, which has no route to the home's network: through the relay's
     // tunnel, both host keys checked; nothing left to change, on one channel per server.
     let again = support::lab::chaton(&["apply", file, "--json"]);
@@ -159,10 +198,18 @@ fn a_home_server_behind_nat_is_reached_through_its_relays_tunnel_on_debian_12_an
         again.stdout
     );
     assert!(!again.stdout.contains("that route does not answer"), "{}", again.stdout);
-    support::lab::idempotence(&again.stdout).unwrap();
+    if let Err(e) = support::lab::idempotence(&again.stdout) {
+        let planned = support::lab::chaton(&["plan", file, "--diff"]);
+        panic!("{e}:\n{}", planned.stdout);
+    }
     let verify = support::lab::chaton(&["verify", file]);
     assert_eq!(verify.code, 0, "{}", verify.stderr);
     assert!(verify.stderr.contains("answered through the relay tunnel of vps (this connection)"), "{}", verify.stderr);
+    assert!(
+        verify.stderr.contains(&format!("[home] ok   https://{HOME_SITE}/ answers 200: answered 200 over TLSv1.3")),
+        "{}",
+        verify.stderr
+    );
     assert!(
         verify.stderr.contains("[vps] ok   `bash -c timeout 5 bash -c 'exec 3<>/dev/tcp/10.77.0.2/22'"),
         "{}",
@@ -193,7 +240,12 @@ fn a_home_server_behind_nat_is_reached_through_its_relays_tunnel_on_debian_12_an
         "a_home_server_behind_nat_is_reached_through_its_relays_tunnel_on_debian_12_and_13",
         None,
         &["the home end behind the lab's NAT"],
-        &[("relay", "debian-12", support::lab::CONVERGED), ("relay", "debian-13", support::lab::CONVERGED)],
+        &[
+            ("relay", "debian-12", support::lab::CONVERGED),
+            ("relay", "debian-13", support::lab::CONVERGED),
+            ("web", "debian-12", support::lab::CONVERGED),
+            ("web", "debian-13", support::lab::CONVERGED),
+        ],
     );
     drop(guard);
     nothing_left_behind(&state);

@@ -211,18 +211,37 @@ pub fn run(
     task: &Task,
     on_event: &(dyn Fn(Event) + Sync),
 ) -> Vec<HostReport> {
-    let queue: Mutex<VecDeque<usize>> = Mutex::new((0..desired.servers.len()).collect());
+    let server_of = |index: usize| {
+        let state = &desired.servers[index];
+        servers.iter().find(|s| s.name == state.name).expect("resolved from these servers")
+    };
+    // A home server's apply waits for its relay's (the relay passes its visitors on, the
+    // certificate authority's among them): relays and the others first, then home servers,
+    // so that a relay has always been taken by a worker before a home server waits for it.
+    let relay_of = |index: usize| {
+        let relay = server_of(index).relay.as_deref()?;
+        desired.servers.iter().position(|s| s.name == relay)
+    };
+    let mut order: Vec<usize> = (0..desired.servers.len()).collect();
+    order.sort_by_key(|index| relay_of(*index).is_some());
+    let queue: Mutex<VecDeque<usize>> = Mutex::new(order.into());
     let reports: Mutex<Vec<(usize, HostReport)>> = Mutex::new(Vec::new());
+    let finished = std::sync::Condvar::new();
     let workers = settings.parallel.clamp(1, desired.servers.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
                 loop {
                     let Some(index) = queue.lock().expect("queue lock").pop_front() else { break };
-                    let state = &desired.servers[index];
-                    let server = servers.iter().find(|s| s.name == state.name).expect("resolved from these servers");
-                    let report = host::run(state, server, settings, task, on_event);
+                    if let (Task::Apply { .. }, Some(relay)) = (task, relay_of(index)) {
+                        let mut done = reports.lock().expect("reports lock");
+                        while !done.iter().any(|(i, _)| *i == relay) {
+                            done = finished.wait(done).expect("reports lock");
+                        }
+                    }
+                    let report = host::run(&desired.servers[index], server_of(index), settings, task, on_event);
                     reports.lock().expect("reports lock").push((index, report));
+                    finished.notify_all();
                 }
             });
         }

@@ -346,7 +346,9 @@ pub fn parse(output: &str, query: &FactQuery) -> Result<HostFacts, String> {
     Ok(facts)
 }
 
-/// Ports accepted by the input chain of `table inet chaton`, from `nft -j` output.
+/// Ports accepted by the input chain of `table inet chaton`, from `nft -j` output: open to
+/// everyone, so a rule that only accepts from one interface (what a relay passes on through
+/// its tunnel) opens no port.
 pub fn open_ports(json: &[u8]) -> Result<BTreeSet<(u16, Proto)>, String> {
     let value: serde_json::Value = serde_json::from_slice(json).map_err(|e| format!("bad nft JSON: {e}"))?;
     let mut ports = BTreeSet::new();
@@ -358,6 +360,9 @@ pub fn open_ports(json: &[u8]) -> Result<BTreeSet<(u16, Proto)>, String> {
         }
         let Some(expr) = rule["expr"].as_array() else { continue };
         if !expr.iter().any(|e| e.get("accept").is_some()) {
+            continue;
+        }
+        if expr.iter().any(|e| e["match"]["left"]["meta"]["key"] == "iifname") {
             continue;
         }
         for e in expr {
@@ -441,6 +446,13 @@ mod tests {
         assert!(f.units["nginx"].enabled && f.units["nginx"].active);
         assert_eq!(f.firewall.unwrap(), BTreeSet::from([(22, Proto::Tcp), (53, Proto::Udp), (51820, Proto::Udp)]));
         assert_eq!(f.pending_handlers, ["reload nginx"]);
+    }
+
+    #[test]
+    fn a_port_accepted_from_one_interface_only_is_not_open() {
+        let nft = r#"{"nftables":[{"rule":{"chain":"input","expr":[{"match":{"op":"==","left":{"meta":{"key":"iifname"}},"right":"chaton-relay"}},{"match":{"op":"==","left":{"payload":{"protocol":"tcp","field":"dport"}},"right":{"set":[8080,8443]}}},{"accept":null}]}},{"rule":{"chain":"input","expr":[{"match":{"op":"==","left":{"payload":{"protocol":"tcp","field":"dport"}},"right":443}},{"accept":null}]}}]}"#;
+        let ports = super::open_ports(nft.as_bytes()).unwrap();
+        assert_eq!(ports.into_iter().collect::<Vec<_>>(), [(443, Proto::Tcp)]);
     }
 
     #[test]

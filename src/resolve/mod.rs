@@ -212,6 +212,8 @@ fn resolve_server(
         jump_host: hoster.servers.iter().any(|s| {
             s.proxy_jump.as_deref() == Some(server.name.as_str()) || s.relay.as_deref() == Some(server.name.as_str())
         }),
+        relay_front: relay::front(description, server),
+        relayed: relay::relayed(description, server),
         debian: DebianScope {
             codename: server.distribution.codename().to_owned(),
             php: server.distribution.php().to_owned(),

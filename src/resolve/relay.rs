@@ -19,6 +19,10 @@ use crate::keys::Keys;
 pub const INTERFACE: &str = "chaton-relay";
 /// The UDP port the relay listens on (beside a VPN's 51820).
 pub const PORT: u16 = 51822;
+/// Where a home server's web front takes what its relay passes on, in the tunnel: HTTPS
+/// with the PROXY protocol (the visitor's address first), and plain HTTP.
+pub const HOME_HTTPS_PORT: u16 = 8443;
+pub const HOME_HTTP_PORT: u16 = 8080;
 /// The tunnels' network: each relay's own, so the same on every relay.
 const NETWORK: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 0);
 const PREFIX: u8 = 24;
@@ -48,6 +52,52 @@ pub fn tunnel_address(servers: &[Server], server: &str) -> Option<Ipv4Addr> {
         None if !homes_of(servers, server).is_empty() => Some(Ipv4Addr::from(first)),
         None => None,
     }
+}
+
+/// On a relay, the home servers it relays (`relay_front` in every recipe's scope): their
+/// names, tunnel addresses and the domains of their services, whose visitors arrive here.
+/// `None` on a server that relays none.
+pub fn front(description: &Description, server: &Server) -> Option<Vec<Value>> {
+    let servers = &description.hoster.servers;
+    let homes = homes_of(servers, &server.name);
+    if homes.is_empty() {
+        return None;
+    }
+    let front = homes
+        .into_iter()
+        .filter_map(|home| {
+            let address = tunnel_address(servers, &home.name)?;
+            let domains: Vec<&str> = description
+                .hoster
+                .services
+                .iter()
+                .filter(|s| s.server == home.name)
+                .filter_map(|s| s.domain.as_deref())
+                .collect();
+            Some(json!({
+                "name": home.name,
+                "address": address.to_string(),
+                "domains": domains,
+                "https_port": HOME_HTTPS_PORT,
+                "http_port": HOME_HTTP_PORT,
+            }))
+        })
+        .collect();
+    Some(front)
+}
+
+/// On a server at home with a relay (`relayed` in every recipe's scope): the relay's name
+/// and its tunnel address, which the visitors it serves come in from.
+pub fn relayed(description: &Description, server: &Server) -> Option<Value> {
+    let relay = server.relay.as_ref()?;
+    let address = tunnel_address(&description.hoster.servers, relay)?;
+    Some(json!({
+        "relay": relay,
+        "relay_address": address.to_string(),
+        "interface": INTERFACE,
+        "https_port": HOME_HTTPS_PORT,
+        "http_port": HOME_HTTP_PORT,
+    }))
 }
 
 /// The `relay` value the tunnel's recipe is rendered with on `server`, or `None` when it is

@@ -56,6 +56,16 @@ pub struct TemplateScope {
     /// Another server of the description is reached through this one (its `proxy_jump`, or
     /// a home server's `relay`): its sshd must forward TCP connections.
     pub jump_host: bool,
+    /// On a relay: the home servers it relays, `{name, address, domains, https_port,
+    /// http_port}` (their tunnel address, the domains of their services, where their web
+    /// front takes what is passed on), whose visitors its web front passes on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relay_front: Option<Vec<Value>>,
+    /// On a server at home with a relay: `{relay, relay_address, interface, https_port,
+    /// http_port}` (the relay, its tunnel address and the tunnel's interface, which the
+    /// visitors it serves come in from, on those ports).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relayed: Option<Value>,
     /// What depends on the server's Debian release: `{codename, php}`
     /// (`/etc/php/{{ debian.php }}/...`).
     pub debian: DebianScope,
