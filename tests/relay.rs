@@ -13,14 +13,15 @@ fn spec(name: &str, distribution: Distribution, home: bool) -> HostSpec {
     HostSpec { name: name.to_owned(), distribution, names: Vec::new(), home }
 }
 
-/// The home server's website, which visitors reach at the relay's address.
+/// The home server's website and calendars, which visitors reach at the relay's address.
 const HOME_SITE: &str = "www.home.relay.test";
+const HOME_CALENDARS: &str = "cal.home.relay.test";
 
 /// A lab of a rented server (`vps`, Debian 12) and a server at home (`home`, Debian 13);
 /// the lab's DNS gives the home server's site to the relay, as the hoster's would.
 fn vps_and_home(dir: &std::path::Path) -> support::lab::Guard {
     let mut vps = spec("vps", Distribution::Debian12, false);
-    vps.names.push(HOME_SITE.to_owned());
+    vps.names.extend([HOME_SITE.to_owned(), HOME_CALENDARS.to_owned()]);
     lab_up_hosts(dir, vec![vps, spec("home", Distribution::Debian13, true)])
 }
 
@@ -128,7 +129,7 @@ fn a_home_server_behind_nat_is_reached_through_its_relays_tunnel_on_debian_12_an
     assert!(text.contains("    relay: vps\n"));
     // A website at home, served to visitors through the relay.
     let site = format!(
-        "services:\n  - name: site-home\n    recipe: website\n    server: home\n    domain: {HOME_SITE}\n    access:\n      registration: none\n"
+        "services:\n  - name: site-home\n    recipe: website\n    server: home\n    domain: {HOME_SITE}\n    access:\n      registration: none\n  - name: cal-home\n    recipe: radicale\n    server: home\n    domain: {HOME_CALENDARS}\n"
     );
     std::fs::write(&description, text.replacen("services:\n", &site, 1)).unwrap();
 
@@ -186,6 +187,25 @@ fn a_home_server_behind_nat_is_reached_through_its_relays_tunnel_on_debian_12_an
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&plain.stdout), format!("301 https://{HOME_SITE}/proof.html"));
+
+    // A member's CalDAV and CardDAV client (python3-caldav) makes an event and a contact on
+    // the home server's calendars through the relay, and reads them back; the names resolve
+    // to the relay, as the hoster's DNS would say.
+    ssh_ok(&state, "home", "htpasswd -B -b /etc/radicale/users member 'a calendar through the relay'");
+    let hosts = state.dir.join("visitor-hosts");
+    std::fs::write(&hosts, format!("127.0.0.1 localhost\n{vps_address} {HOME_SITE} {HOME_CALENDARS}\n")).unwrap();
+    let client = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/dav/client.py");
+    let url = format!("https://{HOME_CALENDARS}/");
+    let dav = support::lab::run_with_binds(
+        &[(&hosts, "/etc/hosts")],
+        &["/usr/bin/python3", client, &url, "member", "a calendar through the relay", ca.to_str().unwrap()],
+    );
+    let said = String::from_utf8_lossy(&dav.stdout);
+    assert!(
+        dav.status.success() && said.contains("address book: contact created and read back"),
+        "{said}{}",
+        String::from_utf8_lossy(&dav.stderr)
+    );
 
     // From this machine, which has no route to the home's network: through the relay's
     // tunnel, both host keys checked; nothing left to change, on one channel per server.
@@ -245,6 +265,7 @@ fn a_home_server_behind_nat_is_reached_through_its_relays_tunnel_on_debian_12_an
             ("relay", "debian-13", support::lab::CONVERGED),
             ("web", "debian-12", support::lab::CONVERGED),
             ("web", "debian-13", support::lab::CONVERGED),
+            ("radicale", "debian-13", support::lab::CONVERGED),
         ],
     );
     drop(guard);

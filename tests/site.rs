@@ -280,6 +280,37 @@ fn the_infrastructure_page_states_the_recorded_restore_drills() {
 }
 
 #[test]
+fn the_infrastructure_page_says_a_home_server_is_reached_through_its_relay() {
+    let dir = tempfile::tempdir().unwrap();
+    let description = dir.path().join("hoster.yml");
+    let text = std::fs::read_to_string(EXAMPLE).unwrap();
+    let page = |text: &str, lang: &str| {
+        std::fs::write(&description, text).unwrap();
+        let site = build(&description, "2026-11-25");
+        String::from_utf8(site.files[&format!("{lang}/infrastructure.html")].clone()).unwrap()
+    };
+    assert!(!page(&text, "en").contains("is at home"));
+    let relayed = text.replace(
+        "    control: owned
+    distribution: debian-13
+",
+        "    control: owned
+    distribution: debian-13
+    relay: pangolin
+",
+    );
+    assert_ne!(relayed, text);
+    assert!(
+        page(&relayed, "en").contains("<p>loutre is at home, behind a household connection: its visitors reach it through pangolin (Association Tetaneutral.net)"),
+        "{}",
+        page(&relayed, "en")
+    );
+    assert!(page(&relayed, "fr").contains(
+        "<p>loutre est à la maison, derrière une connexion de particulier : ses visiteurs l'atteignent par pangolin"
+    ));
+}
+
+#[test]
 fn the_privacy_page_states_the_log_retention_the_web_front_is_set_to() {
     let dir = tempfile::tempdir().unwrap();
     let description = dir.path().join("hoster.yml");

@@ -47,6 +47,9 @@ pub struct ServerData {
     pub control: &'static str,
     pub hypervisor: Option<String>,
     pub distribution: &'static str,
+    /// For a server at home: the server that relays it, and that server's provider.
+    pub relay: Option<String>,
+    pub relay_provider: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -167,6 +170,12 @@ impl SiteData {
                 },
                 hypervisor: s.hypervisor.clone(),
                 distribution: s.distribution.label(),
+                relay: s.relay.clone(),
+                relay_provider: s
+                    .relay
+                    .as_ref()
+                    .and_then(|r| hoster.servers.iter().find(|other| other.name == *r))
+                    .map(|r| r.provider.name.clone()),
             })
             .collect();
         let services = hoster
