@@ -130,6 +130,12 @@ pub enum KeysError {
     TooOpen { path: String, mode: u32 },
 }
 
+/// What offline work shows in place of a key `chaton apply` makes (`Keys::offline`).
+fn stand_in(what: &str) -> SecretText {
+    SecretText(format!("({what} made by `chaton apply`)"))
+}
+const STAND_IN_PUBLIC_KEY: &str = "(made by chaton apply)";
+
 fn io(path: &Path, e: impl std::fmt::Display) -> KeysError {
     KeysError::Io { path: path.display().to_string(), detail: e.to_string() }
 }
@@ -138,7 +144,6 @@ impl Keys {
     /// Stand-ins for offline work (`plan --offline`, `render`, `check`), which must not
     /// create anything: the files they would go into are sensitive, never shown anyway.
     pub fn offline(servers: &[String], vpns: &[VpnNeed]) -> Self {
-        let stand_in = |what: &str| SecretText(format!("({what} made by `chaton apply`)"));
         let backup = servers
             .iter()
             .map(|server| {
@@ -159,14 +164,14 @@ impl Keys {
                     .zip(allocate(need.network, &BTreeMap::new(), &need.peers))
                     .map(|((name, key), address)| VpnPeer {
                         name: name.clone(),
-                        public_key: key.clone().unwrap_or_else(|| "(made by chaton apply)".into()),
+                        public_key: key.clone().unwrap_or_else(|| STAND_IN_PUBLIC_KEY.into()),
                         address,
                         configuration: None,
                     })
                     .collect();
                 let keys = VpnKeys {
                     private_key: stand_in("private key"),
-                    public_key: "(made by chaton apply)".into(),
+                    public_key: STAND_IN_PUBLIC_KEY.into(),
                     address: server_address(need.network),
                     peers,
                 };
@@ -235,25 +240,17 @@ impl Keys {
     pub fn with_tunnels(mut self, dir: Option<&Path>, ends: &[String]) -> Result<Self, KeysError> {
         for server in ends {
             let keys = match dir {
-                None => TunnelKeys {
-                    private_key: SecretText("(private key made by `chaton apply`)".into()),
-                    public_key: "(made by chaton apply)".into(),
-                },
+                None => TunnelKeys { private_key: stand_in("private key"), public_key: STAND_IN_PUBLIC_KEY.into() },
                 Some(dir) => {
                     private_folder(&dir.join(FOLDER))?;
                     private_folder(&dir.join(FOLDER).join(server))?;
-                    let path = dir.join(FOLDER).join(server).join("relay-tunnel.key");
-                    let made_now = !path.exists();
-                    let (private_key, public_key) = x25519_pair(&path)?;
-                    self.kept.push(KeptKey {
-                        server: server.clone(),
-                        what: "the key of its relay tunnel".into(),
-                        breaks: "the tunnel to or from it would stop until both ends are applied again",
-                        local: path,
-                        value: private_key.clone(),
-                        made_now,
-                        on_server: true,
-                    });
+                    let (private_key, public_key) = server_x25519_pair(
+                        dir.join(FOLDER).join(server).join("relay-tunnel.key"),
+                        server,
+                        "the key of its relay tunnel".into(),
+                        "the tunnel to or from it would stop until both ends are applied again",
+                        &mut self.kept,
+                    )?;
                     TunnelKeys { private_key, public_key }
                 }
             };
@@ -336,18 +333,13 @@ fn vpn_keys(dir: &Path, need: &VpnNeed, kept: &mut Vec<KeptKey>) -> Result<VpnKe
     private_folder(&dir.join(FOLDER))?;
     private_folder(&dir.join(FOLDER).join(&need.server))?;
     private_folder(&folder)?;
-    let server_key = folder.join("server.key");
-    let made_now = !server_key.exists();
-    let (private_key, public_key) = x25519_pair(&server_key)?;
-    kept.push(KeptKey {
-        server: need.server.clone(),
-        what: format!("the private key of the VPN {}", need.service),
-        breaks: "every peer configuration handed out so far would stop working",
-        local: server_key,
-        value: private_key.clone(),
-        made_now,
-        on_server: true,
-    });
+    let (private_key, public_key) = server_x25519_pair(
+        folder.join("server.key"),
+        &need.server,
+        format!("the private key of the VPN {}", need.service),
+        "every peer configuration handed out so far would stop working",
+        kept,
+    )?;
     // Addresses given once are kept: a peer's configuration never goes stale.
     let book = folder.join("addresses.json");
     let known: BTreeMap<String, String> = match std::fs::read_to_string(&book) {
@@ -403,6 +395,29 @@ fn peer_configuration(need: &VpnNeed, peer: &str, server_public: &str, private: 
         endpoint = need.endpoint,
         allowed = need.allowed_ips,
     )
+}
+
+/// A WireGuard key pair a server holds, kept in `path` (made there when missing) and
+/// recorded in `kept` with what it is and what replacing it breaks.
+fn server_x25519_pair(
+    path: PathBuf,
+    server: &str,
+    what: String,
+    breaks: &'static str,
+    kept: &mut Vec<KeptKey>,
+) -> Result<(SecretText, String), KeysError> {
+    let made_now = !path.exists();
+    let (private_key, public_key) = x25519_pair(&path)?;
+    kept.push(KeptKey {
+        server: server.to_owned(),
+        what,
+        breaks,
+        local: path,
+        value: private_key.clone(),
+        made_now,
+        on_server: true,
+    });
+    Ok((private_key, public_key))
 }
 
 /// An X25519 key pair in WireGuard's base64 form, the private half kept in `path` (made

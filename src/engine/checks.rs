@@ -66,14 +66,13 @@ pub(super) fn run(checks: &[Check], facts: &HostFacts, outside: &Outside, timeou
             };
             let (ok, detail) = match (&check.kind, guard(&check.kind)) {
                 (_, Some(g)) => on_server(g),
-                // Not public at home: reached through the tunnel, as this connection was.
-                (CheckKind::Port { port, .. }, None)
-                    if outside.through_relay.is_some_and(|(_, ssh_port)| ssh_port == *port) =>
-                {
-                    let relay = outside.through_relay.map(|(relay, _)| relay).unwrap_or_default();
-                    (true, format!("answered through the relay tunnel of {relay} (this connection)"))
-                }
-                (CheckKind::Port { port, .. }, None) => tcp_port(host, *port, timeout),
+                (CheckKind::Port { port, .. }, None) => match outside.through_relay {
+                    // Not public at home: reached through the tunnel, as this connection was.
+                    Some((relay, ssh_port)) if ssh_port == *port => {
+                        (true, format!("answered through the relay tunnel of {relay} (this connection)"))
+                    }
+                    _ => tcp_port(host, *port, timeout),
+                },
                 (CheckKind::Http { url, status, ca_certificate }, None) => {
                     http(host, url, *status, ca_certificate.as_deref(), timeout)
                 }

@@ -270,10 +270,11 @@ fn boot(
         std::fs::read_to_string(state.key.with_extension("pub")).map_err(|e| step_error("reading the lab key", e))?;
     for (i, spec) in config.hosts.iter().enumerate() {
         let base = &bases.iter().find(|(d, _)| *d == spec.distribution).expect("base built").1;
-        let index = u8::try_from(i).map_err(|_| step_error("counting hosts", "at most 100 hosts"))?;
-        if index >= 100 {
-            return Err(step_error("counting hosts", "at most 100 hosts"));
-        }
+        // Up to 100: hosts from .10, home routers from .110, on the bridge's /24.
+        let index = u8::try_from(i)
+            .ok()
+            .filter(|index| *index < 100)
+            .ok_or_else(|| step_error("counting hosts", "at most 100 hosts"))?;
         // A home host's router takes its place on the bridge (.110 and up); the host is on
         // the home's network, the same in every home as behind every household box.
         let home = spec.home.then(|| HomeRouter {

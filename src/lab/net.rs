@@ -55,24 +55,44 @@ pub(super) fn bridge_down(bridge: &str) -> Result<(), LabError> {
 
 pub(super) fn host_up(host: &LabHost, bridge: &str, gateway: &str) -> Result<(), LabError> {
     run("ip", &["netns", "add", &host.netns])?;
-    run("ip", &["link", "add", &host.veth, "type", "veth", "peer", "name", "eth0", "netns", &host.netns])?;
-    run("ip", &["link", "set", &host.veth, "master", bridge, "up"])?;
-    run("ip", &["-n", &host.netns, "addr", "add", &format!("{}/24", host.address), "dev", "eth0"])?;
-    run("ip", &["-n", &host.netns, "link", "set", "eth0", "up"])?;
-    run("ip", &["-n", &host.netns, "link", "set", "lo", "up"])?;
-    run("ip", &["-n", &host.netns, "route", "add", "default", "via", gateway]).map(|_| ())
+    plug_into_bridge(&host.netns, &host.veth, "eth0", bridge)?;
+    address_link(&host.netns, "eth0", &host.address, Some(gateway))
+}
+
+/// Joins the namespace `netns` to the bridge: a veth pair whose end here is `veth` (on the
+/// bridge) and whose end in the namespace is named `inside`.
+fn plug_into_bridge(netns: &str, veth: &str, inside: &str, bridge: &str) -> Result<(), LabError> {
+    run("ip", &["link", "add", veth, "type", "veth", "peer", "name", inside, "netns", netns])?;
+    run("ip", &["link", "set", veth, "master", bridge, "up"]).map(|_| ())
+}
+
+/// Gives `link` of the namespace `netns` its `address` (in a /24) and brings it up with the
+/// loopback; with a `gateway`, the namespace's default route goes through it.
+fn address_link(netns: &str, link: &str, address: &str, gateway: Option<&str>) -> Result<(), LabError> {
+    run("ip", &["-n", netns, "addr", "add", &format!("{address}/24"), "dev", link])?;
+    run("ip", &["-n", netns, "link", "set", link, "up"])?;
+    run("ip", &["-n", netns, "link", "set", "lo", "up"])?;
+    if let Some(gateway) = gateway {
+        run("ip", &["-n", netns, "route", "add", "default", "via", gateway])?;
+    }
+    Ok(())
 }
 
 pub(super) fn host_down(host: &LabHost) -> Result<(), LabError> {
+    remove_namespace(&host.netns, &host.veth)
+}
+
+/// Removes the namespace `netns` and the link `veth` that joined it to the bridge.
+fn remove_namespace(netns: &str, veth: &str) -> Result<(), LabError> {
     let namespaces = run("ip", &["netns", "list"])?;
-    if namespaces.lines().any(|l| l.split_whitespace().next() == Some(host.netns.as_str())) {
-        run("ip", &["netns", "del", &host.netns])?;
+    if namespaces.lines().any(|l| l.split_whitespace().next() == Some(netns)) {
+        run("ip", &["netns", "del", netns])?;
     }
     // Deleting the namespace deletes its end of the pair, and so the pair, but the kernel
     // may finish that a moment later: a pair that vanished meanwhile is gone, as wanted.
-    if run("ip", &["link", "show", &host.veth]).is_ok()
-        && let Err(e) = run("ip", &["link", "del", &host.veth])
-        && run("ip", &["link", "show", &host.veth]).is_ok()
+    if run("ip", &["link", "show", veth]).is_ok()
+        && let Err(e) = run("ip", &["link", "del", veth])
+        && run("ip", &["link", "show", veth]).is_ok()
     {
         return Err(e);
     }
@@ -88,39 +108,21 @@ pub(super) fn link_down(veth: &str) -> Result<(), LabError> {
 pub(super) fn home_up(host: &LabHost, router: &HomeRouter, bridge: &str, gateway: &str) -> Result<(), LabError> {
     let box_ns = router.netns.as_str();
     run("ip", &["netns", "add", box_ns])?;
-    run("ip", &["link", "add", &router.veth, "type", "veth", "peer", "name", "wan", "netns", box_ns])?;
-    run("ip", &["link", "set", &router.veth, "master", bridge, "up"])?;
-    run("ip", &["-n", box_ns, "addr", "add", &format!("{}/24", router.wan_address), "dev", "wan"])?;
-    run("ip", &["-n", box_ns, "link", "set", "wan", "up"])?;
-    run("ip", &["-n", box_ns, "link", "set", "lo", "up"])?;
-    run("ip", &["-n", box_ns, "route", "add", "default", "via", gateway])?;
+    plug_into_bridge(box_ns, &router.veth, "wan", bridge)?;
+    address_link(box_ns, "wan", &router.wan_address, Some(gateway))?;
     run("ip", &["netns", "add", &host.netns])?;
     run("ip", &["-n", box_ns, "link", "add", "lan", "type", "veth", "peer", "name", "eth0", "netns", &host.netns])?;
-    run("ip", &["-n", box_ns, "addr", "add", &format!("{}/24", router.lan_address), "dev", "lan"])?;
-    run("ip", &["-n", box_ns, "link", "set", "lan", "up"])?;
+    address_link(box_ns, "lan", &router.lan_address, None)?;
     run("ip", &["netns", "exec", box_ns, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])?;
     let rules = std::env::temp_dir().join(format!("{box_ns}.nft"));
     super::process::write(&rules, HOME_ROUTER_RULES, 0o600)?;
     let loaded = run("ip", &["netns", "exec", box_ns, "nft", "-f", &rules.display().to_string()]);
     let _ = std::fs::remove_file(&rules);
     loaded?;
-    run("ip", &["-n", &host.netns, "addr", "add", &format!("{}/24", host.address), "dev", "eth0"])?;
-    run("ip", &["-n", &host.netns, "link", "set", "eth0", "up"])?;
-    run("ip", &["-n", &host.netns, "link", "set", "lo", "up"])?;
-    run("ip", &["-n", &host.netns, "route", "add", "default", "via", &router.lan_address]).map(|_| ())
+    address_link(&host.netns, "eth0", &host.address, Some(&router.lan_address))
 }
 
 /// Removes a household router (its namespace, and so its links).
 pub(super) fn home_down(router: &HomeRouter) -> Result<(), LabError> {
-    let namespaces = run("ip", &["netns", "list"])?;
-    if namespaces.lines().any(|l| l.split_whitespace().next() == Some(router.netns.as_str())) {
-        run("ip", &["netns", "del", &router.netns])?;
-    }
-    if run("ip", &["link", "show", &router.veth]).is_ok()
-        && let Err(e) = run("ip", &["link", "del", &router.veth])
-        && run("ip", &["link", "show", &router.veth]).is_ok()
-    {
-        return Err(e);
-    }
-    Ok(())
+    remove_namespace(&router.netns, &router.veth)
 }

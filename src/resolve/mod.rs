@@ -209,9 +209,8 @@ fn resolve_server(
         uses: uses(&services, &services_scope, catalogue),
         chaton: ChatonScope { state_dir: state_dir.to_owned() },
         // A relay is a jump host too: its home servers are reached through it.
-        jump_host: hoster.servers.iter().any(|s| {
-            s.proxy_jump.as_deref() == Some(server.name.as_str()) || s.relay.as_deref() == Some(server.name.as_str())
-        }),
+        jump_host: relay::is_relay(&hoster.servers, &server.name)
+            || hoster.servers.iter().any(|s| s.proxy_jump.as_deref() == Some(server.name.as_str())),
         relay_front: relay::front(description, server),
         relayed: relay::relayed(description, server),
         debian: DebianScope {
@@ -346,7 +345,7 @@ fn open_ports(
 ) -> Vec<OpenPort> {
     let mut ports = vec![OpenPort { port: server.port, proto: Proto::Tcp, service: "ssh".into() }];
     // A relay's tunnel port: its home servers start the tunnel from behind their routers.
-    if hoster.servers.iter().any(|s| s.relay.as_deref() == Some(server.name.as_str())) {
+    if relay::is_relay(&hoster.servers, &server.name) {
         ports.push(OpenPort { port: relay::PORT, proto: Proto::Udp, service: "relay".into() });
     }
     let of_services = services.iter().filter_map(|s| {

@@ -30,13 +30,17 @@ const PREFIX: u8 = 24;
 /// Every server at one end of a relay tunnel, each once, in the description's order.
 pub fn tunnel_ends(description: &Description) -> Vec<String> {
     let servers = &description.hoster.servers;
-    let relays: Vec<&str> = servers.iter().filter_map(|s| s.relay.as_deref()).collect();
-    servers.iter().filter(|s| s.relay.is_some() || relays.contains(&s.name.as_str())).map(|s| s.name.clone()).collect()
+    servers.iter().filter(|s| s.relay.is_some() || is_relay(servers, &s.name)).map(|s| s.name.clone()).collect()
 }
 
 /// The home servers relayed through `relay`, in the description's order.
 fn homes_of<'a>(servers: &'a [Server], relay: &str) -> Vec<&'a Server> {
     servers.iter().filter(|s| s.relay.as_deref() == Some(relay)).collect()
+}
+
+/// Whether `server` relays a home server.
+pub fn is_relay(servers: &[Server], server: &str) -> bool {
+    servers.iter().any(|s| s.relay.as_deref() == Some(server))
 }
 
 /// A server's address in its tunnel: the relay's is the network's first, its home servers'
@@ -49,7 +53,7 @@ pub fn tunnel_address(servers: &[Server], server: &str) -> Option<Ipv4Addr> {
             let index = homes_of(servers, relay).iter().position(|s| s.name == server)?;
             Some(Ipv4Addr::from(first + 1 + u32::try_from(index).ok()?))
         }
-        None if !homes_of(servers, server).is_empty() => Some(Ipv4Addr::from(first)),
+        None if is_relay(servers, server) => Some(Ipv4Addr::from(first)),
         None => None,
     }
 }
