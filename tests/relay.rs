@@ -7,7 +7,7 @@ use std::process::Command;
 
 use chaton::description::model::Distribution;
 use chaton::lab::HostSpec;
-use support::lab::{LAB, lab_up_hosts, nothing_left_behind, ssh_ok, ssh_status};
+use support::lab::{LAB, in_netns, lab_up_hosts, nothing_left_behind, ssh_ok, ssh_status};
 
 fn spec(name: &str, distribution: Distribution, home: bool) -> HostSpec {
     HostSpec { name: name.to_owned(), distribution, names: Vec::new(), home }
@@ -23,18 +23,6 @@ fn vps_and_home(dir: &std::path::Path) -> support::lab::Guard {
     let mut vps = spec("vps", Distribution::Debian12, false);
     vps.names.extend([HOME_SITE.to_owned(), HOME_CALENDARS.to_owned()]);
     lab_up_hosts(dir, vec![vps, spec("home", Distribution::Debian13, true)])
-}
-
-/// `program`, to be run in the network namespace `netns` (`None`: this machine's).
-fn in_netns(netns: Option<&str>, program: impl AsRef<std::ffi::OsStr>) -> Command {
-    match netns {
-        Some(netns) => {
-            let mut inside = Command::new("ip");
-            inside.args(["netns", "exec", netns]).arg(program);
-            inside
-        }
-        None => Command::new(program),
-    }
 }
 
 /// Logs in as root with the lab's key and the host's own key pinned, from where `netns`

@@ -69,21 +69,25 @@ pub fn ssh(state: &LabState, host: &str, command: &str) -> String {
     ssh_ok(state, host, command)
 }
 
+/// `program`, to be run in the network namespace `netns` (`None`: this machine's).
+pub fn in_netns(netns: Option<&str>, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    match netns {
+        Some(netns) => {
+            let mut inside = Command::new("ip");
+            inside.args(["netns", "exec", netns]).arg(program);
+            inside
+        }
+        None => Command::new(program),
+    }
+}
+
 /// Runs a command on a lab host: its exit status, standard output and standard error. A
 /// host that does not answer within 10 s fails, and nothing prompts. A home host is reached
 /// from its home's network (its router's namespace), as an admin at home would.
 pub fn ssh_status(state: &LabState, host: &str, command: &str) -> (i32, String, String) {
     let lab_host = state.host(host).unwrap();
     let address = &lab_host.address;
-    let mut ssh = match &lab_host.home {
-        Some(router) => {
-            let mut inside = Command::new("ip");
-            inside.args(["netns", "exec", &router.netns, "ssh"]);
-            inside
-        }
-        None => Command::new("ssh"),
-    };
-    let out = ssh
+    let out = in_netns(lab_host.home.as_ref().map(|router| router.netns.as_str()), "ssh")
         .args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"])
         .args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-i"])
         .arg(&state.key)
