@@ -607,12 +607,33 @@ fn a_command_says_in_the_plan_what_it_will_do_and_is_not_asked_once_done() {
     assert_eq!(asked(), 1);
     let json = run(project.chaton(&["plan", "--json"]));
     assert!(json.stdout.contains("\"note\": \"2 thing(s) to initialise\""), "{}", json.stdout);
-    let apply = run(project.chaton(&["apply"]));
-    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    // A saved plan's apply gathers the same facts again, to refuse a stale plan.
+    let saved = project.dir.path().join("plan.json");
+    let out = run(project.chaton(&["plan", "--out", saved.to_str().unwrap()]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(asked(), 3);
+    let apply = run(project.chaton(&["apply", "--plan", saved.to_str().unwrap()]));
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert_eq!(asked(), 4);
     let again = run(project.chaton(&["plan"]));
     assert!(!again.stdout.contains("to initialise"), "{}", again.stdout);
-    assert_eq!(asked(), 3, "asked again on a converged server");
+    assert_eq!(asked(), 4, "asked again on a converged server");
+}
+
+/// An apply shows no plan: it does not run what only a plan's reader is told.
+#[test]
+fn an_apply_without_a_saved_plan_does_not_ask_what_only_the_plan_shows() {
+    let sshd = TestSshd::start();
+    let project = Project::new(&sshd, "", "");
+    project.trust(&sshd);
+    let trace = format!("{}-explained", project.root.display());
+    let asked = || std::fs::read_to_string(&trace).unwrap_or_default().lines().count();
+    let apply = run(project.chaton(&["apply"]));
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert_eq!(asked(), 0, "the apply ran the explain line");
+    let again = run(project.chaton(&["plan"]));
+    assert!(!again.stdout.contains("to initialise"), "{}", again.stdout);
+    assert_eq!(asked(), 0);
 }
 
 /// A known_hosts with a line chaton cannot read, and the host recorded with another key.
