@@ -103,6 +103,44 @@ fn chaton_at_home(router: &chaton::lab::HomeRouter, args: &[&str]) -> support::l
     }
 }
 
+/// The home server's first apply alone, from the home's network; its relay's apply starts
+/// only once the home server has come to its certificates. Returns the home server's run
+/// (after the relay's has ended, which must succeed) and whether the relay's was started.
+fn home_then_relay(router: &chaton::lab::HomeRouter, file: &str) -> (support::lab::Out, bool) {
+    use std::io::BufRead as _;
+    let mut home = in_netns(Some(&router.netns), assert_cmd::cargo::cargo_bin("chaton"))
+        .args(["apply", file, "--server", "home"])
+        .env_remove("SSH_AUTH_SOCK")
+        .env("LC_ALL", "C")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let progress = home.stderr.take().unwrap();
+    let (at_certificates, reached) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut said = String::new();
+        for line in std::io::BufReader::new(progress).lines().map_while(Result::ok) {
+            if line.starts_with("[home] handler: obtain certificates") {
+                let _ = at_certificates.send(());
+            }
+            said.push_str(&line);
+            said.push('\n');
+        }
+        said
+    });
+    // The sender goes when the home server's run ends: a run that failed before its
+    // certificates ends the wait too.
+    let started = reached.recv_timeout(std::time::Duration::from_secs(900)).is_ok();
+    if started {
+        let relay = chaton_at_home(router, &["apply", file, "--server", "vps"]);
+        assert_eq!(relay.code, 0, "the relay's first apply:\n{}", relay.stderr);
+    }
+    let status = home.wait().unwrap();
+    let stderr = reader.join().unwrap();
+    (support::lab::Out { code: status.code().unwrap_or(-1), stdout: String::new(), stderr }, started)
+}
+
 #[test]
 #[ignore = "needs root and the lab's packages: run by .ci/run with --ignored"]
 fn a_home_server_behind_nat_is_reached_through_its_relays_tunnel_on_debian_12_and_13() {
@@ -131,8 +169,12 @@ fn a_home_server_behind_nat_is_reached_through_its_relays_tunnel_on_debian_12_an
     assert!(plan.stdout.contains("+ firewall_port 51822/udp  [relay]"), "{}", plan.stdout);
 
     // The first apply, from the home's network: no tunnel yet, so chaton says it goes
-    // directly, and builds the tunnel on both ends.
-    let first = chaton_at_home(&router, &["apply", file]);
+    // directly, and builds the tunnel on both ends. The home server's alone first: when it
+    // comes to its certificates, its relay has not even begun (the certificate authority
+    // would find nothing there), so it waits until the relay's apply, started only then,
+    // passes its visitors on.
+    let (first, relay_started_after) = home_then_relay(&router, file);
+    assert!(relay_started_after, "the home server's apply never came to its certificates:\n{}", first.stderr);
     assert_eq!(first.code, 0, "first apply at home:\n{}", first.stderr);
     assert!(
         first.stderr.contains("[home] connecting to root@192.168.1.10:22 directly, on its local network"),

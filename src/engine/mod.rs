@@ -215,33 +215,22 @@ pub fn run(
         let state = &desired.servers[index];
         servers.iter().find(|s| s.name == state.name).expect("resolved from these servers")
     };
-    // A home server's apply waits for its relay's (the relay passes its visitors on, the
-    // certificate authority's among them): relays and the others first, then home servers,
-    // so that a relay has always been taken by a worker before a home server waits for it.
-    let relay_of = |index: usize| {
-        let relay = server_of(index).relay.as_deref()?;
-        desired.servers.iter().position(|s| s.name == relay)
-    };
+    // Servers at home and their relays run at once like any others: a home server's
+    // certificates wait on the server itself until its relay passes its visitors on (the
+    // web recipe's acme-reachable). Relayed servers are taken last, so that with fewer
+    // workers than servers a relay never waits in the queue behind its home server.
     let mut order: Vec<usize> = (0..desired.servers.len()).collect();
-    order.sort_by_key(|index| relay_of(*index).is_some());
+    order.sort_by_key(|index| server_of(*index).relay.is_some());
     let queue: Mutex<VecDeque<usize>> = Mutex::new(order.into());
     let reports: Mutex<Vec<(usize, HostReport)>> = Mutex::new(Vec::new());
-    let finished = std::sync::Condvar::new();
     let workers = settings.parallel.clamp(1, desired.servers.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
                 loop {
                     let Some(index) = queue.lock().expect("queue lock").pop_front() else { break };
-                    if let (Task::Apply { .. }, Some(relay)) = (task, relay_of(index)) {
-                        let mut done = reports.lock().expect("reports lock");
-                        while !done.iter().any(|(i, _)| *i == relay) {
-                            done = finished.wait(done).expect("reports lock");
-                        }
-                    }
                     let report = host::run(&desired.servers[index], server_of(index), settings, task, on_event);
                     reports.lock().expect("reports lock").push((index, report));
-                    finished.notify_all();
                 }
             });
         }

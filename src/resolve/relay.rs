@@ -90,13 +90,16 @@ pub fn front(description: &Description, server: &Server) -> Option<Vec<Value>> {
     Some(front)
 }
 
-/// On a server at home with a relay (`relayed` in every recipe's scope): the relay's name
-/// and its tunnel address, which the visitors it serves come in from.
+/// On a server at home with a relay (`relayed` in every recipe's scope): the relay's name,
+/// its public address (where visitors arrive) and its tunnel address (which the visitors
+/// it serves come in from).
 pub fn relayed(description: &Description, server: &Server) -> Option<Value> {
     let relay = server.relay.as_ref()?;
     let address = tunnel_address(&description.hoster.servers, relay)?;
+    let public = &description.hoster.servers.iter().find(|s| s.name == *relay)?.address;
     Some(json!({
         "relay": relay,
+        "public_address": public,
         "relay_address": address.to_string(),
         "interface": INTERFACE,
         "https_port": HOME_HTTPS_PORT,

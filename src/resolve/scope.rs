@@ -61,9 +61,10 @@ pub struct TemplateScope {
     /// front takes what is passed on), whose visitors its web front passes on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relay_front: Option<Vec<Value>>,
-    /// On a server at home with a relay: `{relay, relay_address, interface, https_port,
-    /// http_port}` (the relay, its tunnel address and the tunnel's interface, which the
-    /// visitors it serves come in from, on those ports).
+    /// On a server at home with a relay: `{relay, public_address, relay_address, interface,
+    /// https_port, http_port}` (the relay, its public address where visitors arrive, its
+    /// tunnel address and the tunnel's interface, which the visitors it serves come in
+    /// from, on those ports).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relayed: Option<Value>,
     /// What depends on the server's Debian release: `{codename, php}`
