@@ -253,7 +253,8 @@ def markdown(results, light, first, versions, runs, started, took):
                   "The shipped example (examples/amipo) on fresh lab servers: "
                   + ", ".join(f"{name} on {release}" for name, release in sorted(first["releases"].items()))
                   + ", both at once. Its cloud (Nextcloud) and pads (Etherpad) are left out: they install from "
-                  "upstream releases with their own installers, which have no apt floor. The floor is what the "
+                  "upstream releases with their own installers, which have no apt floor; so is loutre's relay "
+                  "(through it, loutre's certificates wait for pangolin's apply, a wait no floor has). The floor is what the "
                   "same servers cannot do with less: one `apt-get update` and one `apt-get install` of exactly the "
                   "packages chaton's run installed or upgraded, at the same versions, then the restart of the "
                   "services. Both start from the same apt cache (downloaded once beforehand), so the figures are "

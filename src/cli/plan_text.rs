@@ -27,7 +27,11 @@ pub(super) fn render(plan: &Plan, options: &Options) -> String {
             // What the server says of itself reaches the terminal escaped.
             FactsSource::Live { os, .. } => crate::diagnostic::sanitize(os),
         };
-        let _ = writeln!(out, "{} {} ({})", paint("server", "1", options.color), server.server, facts);
+        let route = match &server.relay {
+            Some(relay) => format!("; at home, reached through its relay {relay}"),
+            None => String::new(),
+        };
+        let _ = writeln!(out, "{} {} ({facts}{route})", paint("server", "1", options.color), server.server);
         for planned in &server.changes {
             let change = &planned.change;
             let (code, counter) = match change.action {
@@ -133,6 +137,7 @@ mod tests {
             servers: vec![ServerPlan {
                 server: "alpha".into(),
                 address: "192.0.2.1".into(),
+                relay: None,
                 facts: FactsSource::Live { digest: "d".into(), os: format!("debian 12 {hostile}") },
                 changes: vec![PlannedChange { origin: "base".into(), change }],
                 unchanged: Vec::new(),

@@ -41,6 +41,9 @@ pub enum FactsSource {
 pub struct ServerPlan {
     pub server: String,
     pub address: String,
+    /// At home: the relay it is reached through, visitors and chaton alike.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay: Option<String>,
     pub facts: FactsSource,
     pub changes: Vec<PlannedChange>,
     /// Resources already as desired.
@@ -206,6 +209,7 @@ pub fn plan_server(server: &ServerState, source: FactsSource, facts: &HostFacts)
     ServerPlan {
         server: server.name.clone(),
         address: server.address.clone(),
+        relay: server.relay.clone(),
         facts: source,
         changes,
         unchanged,
@@ -323,6 +327,7 @@ mod tests {
         let plan = ServerPlan {
             server: "s".into(),
             address: "s".into(),
+            relay: None,
             facts: FactsSource::AssumedFresh { distribution: "debian-12".into() },
             // A run with nothing to install: no package or command may have made a folder.
             changes: vec![creates("chaton", "/var/lib/chaton/managed"), creates("app", "/srv/app/app.conf")],

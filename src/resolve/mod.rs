@@ -43,6 +43,9 @@ pub struct DesiredState {
 pub struct ServerState {
     pub name: String,
     pub address: String,
+    /// The relay this server at home is reached through (`relay` in the description).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relay: Option<String>,
     pub distribution: Distribution,
     pub resources: Vec<Desired>,
     pub handlers: Vec<Handler>,
@@ -326,6 +329,7 @@ fn resolve_server(
     Ok(ServerState {
         name: server.name.clone(),
         address: server.address.clone(),
+        relay: server.relay.clone(),
         distribution: server.distribution,
         resources: out.resources,
         handlers: out.handlers,
