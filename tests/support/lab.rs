@@ -350,7 +350,11 @@ pub fn nothing_left_behind(state: &LabState) {
         if let Some(router) = &host.home {
             assert!(!netns.contains(&router.netns), "the home router {} left behind", router.netns);
         }
-        assert!(!Path::new(&format!("/proc/{}", host.pid.unwrap())).exists(), "nspawn of {} still running", host.name);
+        // A zombie is not running: a lab started by `chaton lab up` outlives it, and its
+        // stopped hosts wait for PID 1 to reap them, which some sandboxes' PID 1 never does.
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", host.pid.unwrap())).unwrap_or_default();
+        let state = stat.rsplit_once(") ").map(|(_, rest)| rest.chars().next()).unwrap_or_default();
+        assert!(stat.is_empty() || state == Some('Z'), "nspawn of {} still running: {stat}", host.name);
     }
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
     assert!(!mounts.contains(&state.dir.display().to_string()), "a mount is left under {}", state.dir.display());
