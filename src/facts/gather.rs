@@ -274,8 +274,7 @@ pub fn parse(output: &str, query: &FactQuery) -> Result<HostFacts, String> {
                 }
             }
             ["unit", i, enabled, active] => {
-                let enabled =
-                    matches!(*enabled, "enabled" | "enabled-runtime" | "static" | "alias" | "indirect" | "generated");
+                let enabled = super::ENABLED_STATES.contains(enabled);
                 let state = UnitFacts { enabled, active: *active == "active" || *active == "reloading" };
                 facts.units.insert(nth(&query.units, i)?.clone(), state);
             }

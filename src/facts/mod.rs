@@ -143,6 +143,11 @@ impl HostFacts {
     }
 }
 
+/// What `systemctl is-enabled` says of a unit that starts at boot, or is started by what
+/// it belongs to (`static`, `indirect`): enabled, for the facts and for the service
+/// resource's enable.
+pub const ENABLED_STATES: &[&str] = &["enabled", "enabled-runtime", "static", "alias", "indirect", "generated"];
+
 /// What a plan needs to know about a server; the gatherer turns it into one batched script.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct FactQuery {
