@@ -153,9 +153,9 @@ fn a_home_server_behind_nat_is_reached_through_its_relays_tunnel_on_debian_12_an
     let file = description.to_str().unwrap();
     let text = std::fs::read_to_string(&description).unwrap();
     assert!(text.contains("    relay: vps\n"));
-    // A website at home, served to visitors through the relay.
+    // A website, calendars and a VPN at home, served to visitors through the relay.
     let site = format!(
-        "services:\n  - name: site-home\n    recipe: website\n    server: home\n    domain: {HOME_SITE}\n    access:\n      registration: none\n  - name: cal-home\n    recipe: radicale\n    server: home\n    domain: {HOME_CALENDARS}\n"
+        "services:\n  - name: site-home\n    recipe: website\n    server: home\n    domain: {HOME_SITE}\n    access:\n      registration: none\n  - name: cal-home\n    recipe: radicale\n    server: home\n    domain: {HOME_CALENDARS}\n  - name: vpn-home\n    recipe: wireguard\n    server: home\n    params:\n      peers:\n        - name: member\n"
     );
     std::fs::write(&description, text.replacen("services:\n", &site, 1)).unwrap();
 
@@ -167,6 +167,9 @@ fn a_home_server_behind_nat_is_reached_through_its_relays_tunnel_on_debian_12_an
         assert!(part.contains("+ file /etc/wireguard/chaton-relay.conf  [relay]"), "{end}:\n{}", plan.stdout);
     }
     assert!(plan.stdout.contains("+ firewall_port 51822/udp  [relay]"), "{}", plan.stdout);
+    // The relay passes the home VPN's port on; it opens none of its own for it.
+    let relay_part = plan.stdout.split("server vps ").nth(1).unwrap_or_default().split("server home ").next().unwrap();
+    assert!(!relay_part.contains("firewall_port 51820/udp"), "{}", plan.stdout);
 
     // The first apply, from the home's network: no tunnel yet, so chaton says it goes
     // directly, and builds the tunnel on both ends. The home server's alone first: when it
@@ -217,6 +220,27 @@ fn a_home_server_behind_nat_is_reached_through_its_relays_tunnel_on_debian_12_an
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&plain.stdout), format!("301 https://{HOME_SITE}/proof.html"));
+
+    // A member's device joins the VPN at home from outside, with the configuration chaton
+    // wrote for it: its endpoint is the relay, which passes the VPN's port on through the
+    // tunnel; the home server answers through the tunnel, not through the household router.
+    let member = state.dir.join("secrets/home/vpn-vpn-home/member.conf");
+    let conf = std::fs::read_to_string(&member).unwrap();
+    assert!(conf.contains(&format!("Endpoint = {vps_address}:51820")), "{conf}");
+    let client = concat!(env!("CARGO_MANIFEST_DIR"), "/recipes/wireguard/proof-client.sh");
+    let joined = Command::new("bash").arg(client).arg(&member).arg(&vps_address).output().unwrap();
+    let said = String::from_utf8_lossy(&joined.stdout);
+    assert!(
+        joined.status.success() && said.contains("handshake done, the server answered through the tunnel"),
+        "{said}{}",
+        String::from_utf8_lossy(&joined.stderr)
+    );
+    // Its answers came back through the relay, not out through the household router; and
+    // the home server saw the device's own address.
+    assert!(said.contains(&format!("the server answered from {vps_address}:51820\n")), "{said}");
+    let device = said.lines().find_map(|l| l.strip_prefix("device ")?.split_whitespace().next()).unwrap();
+    let seen = ssh_ok(&state, "home", "wg show wg-vpn-home endpoints");
+    assert!(seen.contains(&format!("\t{device}:")), "the home server saw {seen}, not the device {device}");
 
     // A member's CalDAV and CardDAV client (python3-caldav) makes an event and a contact on
     // the home server's calendars through the relay, and reads them back; the names resolve
@@ -296,6 +320,7 @@ fn a_home_server_behind_nat_is_reached_through_its_relays_tunnel_on_debian_12_an
             ("web", "debian-12", support::lab::CONVERGED),
             ("web", "debian-13", support::lab::CONVERGED),
             ("radicale", "debian-13", support::lab::CONVERGED),
+            ("wireguard", "debian-13", support::lab::CONVERGED),
         ],
     );
     drop(guard);

@@ -68,6 +68,8 @@ echo "device $device_address joins through $server; pinging $first through the t
 ip netns exec "$namespace" ping -c 3 -W 2 "$first"
 handshake=$(ip netns exec "$namespace" wg show "$device" latest-handshakes | awk '{print $2}')
 if [ "${handshake:-0}" -gt 0 ]; then
+    # Where its answers came from (WireGuard follows a peer that answers from elsewhere).
+    echo "the server answered from $(ip netns exec "$namespace" wg show "$device" endpoints | awk '{print $2}')"
     echo "handshake done, the server answered through the tunnel"
 else
     echo "no handshake with the server" >&2

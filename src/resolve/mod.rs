@@ -185,6 +185,12 @@ fn resolve_server(
     let required: Vec<&LoadedRecipe> =
         required_infrastructure(&services, catalogue).iter().filter_map(|name| catalogue.get(name)).collect();
     let ports = open_ports(server, &services, &required, catalogue, hoster);
+    let forwarded = |home: &Server| forwarded_ports(home, catalogue, hoster);
+    let own_forwarded = if server.relay.is_some() { forwarded(server) } else { Vec::new() };
+    let clashes = clashing_forwards(server, &ports, catalogue, description);
+    if !clashes.is_empty() {
+        return Err(clashes);
+    }
     let services_scope: Vec<ServiceScope> = services
         .iter()
         .map(|s| ServiceScope {
@@ -214,8 +220,8 @@ fn resolve_server(
         // A relay is a jump host too: its home servers are reached through it.
         jump_host: relay::is_relay(&hoster.servers, &server.name)
             || hoster.servers.iter().any(|s| s.proxy_jump.as_deref() == Some(server.name.as_str())),
-        relay_front: relay::front(description, server),
-        relayed: relay::relayed(description, server),
+        relay_front: relay::front(description, server, &forwarded),
+        relayed: relay::relayed(description, server, &own_forwarded),
         debian: DebianScope {
             codename: server.distribution.codename().to_owned(),
             php: server.distribution.php().to_owned(),
@@ -263,7 +269,7 @@ fn resolve_server(
     }
     // 3b. the relay tunnel, on a home server with a relay and on the relay.
     if let Some(loaded) = catalogue.recipes().find(|l| l.recipe.provides == Some(Provides::RelayTunnel))
-        && let Some(tunnel) = relay::context(description, keys, server)
+        && let Some(tunnel) = relay::context(description, keys, server, &forwarded)
     {
         let mut scope = for_recipe(&base, loaded, hoster);
         // Only this recipe sees the tunnel's keys.
@@ -374,6 +380,51 @@ fn open_ports(
         }
     }
     ports
+}
+
+/// The public ports of a server at home that its relay passes on as they are: all but SSH
+/// (chaton reaches it through the tunnel) and the web front's 80 and 443 (the relay's web
+/// front passes those on by name).
+fn forwarded_ports(home: &Server, catalogue: &Catalogue, hoster: &Hoster) -> Vec<OpenPort> {
+    let services: Vec<&Service> = hoster.services.iter().filter(|s| s.server == home.name).collect();
+    let required: Vec<&LoadedRecipe> =
+        required_infrastructure(&services, catalogue).iter().filter_map(|name| catalogue.get(name)).collect();
+    open_ports(home, &services, &required, catalogue, hoster)
+        .into_iter()
+        .filter(|p| !(p.proto == Proto::Tcp && [home.port, 80, 443].contains(&p.port)))
+        .collect()
+}
+
+/// A port a relay would pass on to a home server that the relay opens for itself too (the
+/// relay's own service would stop answering), placed at the home server's `relay`.
+fn clashing_forwards(
+    server: &Server,
+    own: &[OpenPort],
+    catalogue: &Catalogue,
+    description: &Description,
+) -> Vec<Diagnostic> {
+    let hoster = &description.hoster;
+    let mut found = Vec::new();
+    for (index, home) in hoster.servers.iter().enumerate() {
+        if home.relay.as_deref() != Some(server.name.as_str()) {
+            continue;
+        }
+        for p in forwarded_ports(home, catalogue, hoster) {
+            let Some(mine) = own.iter().find(|o| o.port == p.port && o.proto == p.proto) else { continue };
+            let path = format!("servers[{index}].relay");
+            let span = description.locations.value(&path).unwrap_or(crate::source::Span::FILE_START);
+            found.push(
+                Diagnostic::error(format!(
+                    "{} opens {}/{} ({}), which its relay {} would pass on to it, but {} opens it for itself ({})",
+                    home.name, p.port, p.proto, p.service, server.name, server.name, mine.service
+                ))
+                .at(&description.source, span)
+                .field(&path)
+                .help("give one of the two services another port (its `port` parameter)"),
+            );
+        }
+    }
+    found
 }
 
 /// The network interfaces the services of a server bring up, for the firewall.

@@ -11,6 +11,7 @@ use std::net::Ipv4Addr;
 
 use serde_json::{Value, json};
 
+use super::scope::OpenPort;
 use crate::description::Description;
 use crate::description::model::Server;
 use crate::keys::Keys;
@@ -23,6 +24,12 @@ pub const PORT: u16 = 51822;
 /// with the PROXY protocol (the visitor's address first), and plain HTTP.
 pub const HOME_HTTPS_PORT: u16 = 8443;
 pub const HOME_HTTP_PORT: u16 = 8080;
+/// At home, what came in through the tunnel goes back through it, whatever its address: the
+/// firewall marks those connections, and the mark picks a routing table whose default
+/// route is the tunnel (the rule's priority comes before the main table's, 32766).
+pub const RETURN_MARK: u32 = 51822;
+pub const RETURN_TABLE: u32 = 51822;
+pub const RETURN_PRIORITY: u32 = 5182;
 /// The tunnels' network: each relay's own, so the same on every relay.
 const NETWORK: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 0);
 const PREFIX: u8 = 24;
@@ -59,9 +66,14 @@ pub fn tunnel_address(servers: &[Server], server: &str) -> Option<Ipv4Addr> {
 }
 
 /// On a relay, the home servers it relays (`relay_front` in every recipe's scope): their
-/// names, tunnel addresses and the domains of their services, whose visitors arrive here.
-/// `None` on a server that relays none.
-pub fn front(description: &Description, server: &Server) -> Option<Vec<Value>> {
+/// names, tunnel addresses and the domains of their services, whose visitors arrive here,
+/// and the ports passed on to them as they are (`forwarded`: a home server's public ports
+/// but SSH and the web front's). `None` on a server that relays none.
+pub fn front(
+    description: &Description,
+    server: &Server,
+    forwarded: &dyn Fn(&Server) -> Vec<OpenPort>,
+) -> Option<Vec<Value>> {
     let servers = &description.hoster.servers;
     let homes = homes_of(servers, &server.name);
     if homes.is_empty() {
@@ -81,7 +93,9 @@ pub fn front(description: &Description, server: &Server) -> Option<Vec<Value>> {
             Some(json!({
                 "name": home.name,
                 "address": address.to_string(),
+                "interface": INTERFACE,
                 "domains": domains,
+                "ports": forwarded(home),
                 "https_port": HOME_HTTPS_PORT,
                 "http_port": HOME_HTTP_PORT,
             }))
@@ -93,7 +107,7 @@ pub fn front(description: &Description, server: &Server) -> Option<Vec<Value>> {
 /// On a server at home with a relay (`relayed` in every recipe's scope): the relay's name,
 /// its public address (where visitors arrive) and its tunnel address (which the visitors
 /// it serves come in from).
-pub fn relayed(description: &Description, server: &Server) -> Option<Value> {
+pub fn relayed(description: &Description, server: &Server, forwarded: &[OpenPort]) -> Option<Value> {
     let relay = server.relay.as_ref()?;
     let address = tunnel_address(&description.hoster.servers, relay)?;
     let public = &description.hoster.servers.iter().find(|s| s.name == *relay)?.address;
@@ -104,13 +118,20 @@ pub fn relayed(description: &Description, server: &Server) -> Option<Value> {
         "interface": INTERFACE,
         "https_port": HOME_HTTPS_PORT,
         "http_port": HOME_HTTP_PORT,
+        "ports": forwarded,
+        "return_mark": RETURN_MARK,
     }))
 }
 
 /// The `relay` value the tunnel's recipe is rendered with on `server`, or `None` when it is
 /// at no end of a tunnel. It holds the server's private key: only that recipe sees it, and
 /// only a sensitive file holds it.
-pub fn context(description: &Description, keys: &Keys, server: &Server) -> Option<Value> {
+pub fn context(
+    description: &Description,
+    keys: &Keys,
+    server: &Server,
+    forwarded: &dyn Fn(&Server) -> Vec<OpenPort>,
+) -> Option<Value> {
     let servers = &description.hoster.servers;
     let own = keys.tunnel.get(&server.name)?;
     let address = tunnel_address(servers, &server.name)?;
@@ -136,14 +157,21 @@ pub fn context(description: &Description, keys: &Keys, server: &Server) -> Optio
             ("relay", Some(PORT), homes?)
         }
     };
+    // The relay forwards visitors' packets to a home server's ports: the kernel must route.
+    let forwarding = server.relay.is_none() && homes_of(servers, &server.name).iter().any(|h| !forwarded(h).is_empty());
     Some(json!({
         "role": role,
         "interface": INTERFACE,
         "private_key": own.private_key.expose(),
         "public_key": own.public_key,
         "address": format!("{address}/{PREFIX}"),
+        "tunnel_ip": address.to_string(),
         "listen_port": listen_port,
         "peers": peers,
+        "forwarding": forwarding,
+        "return_mark": RETURN_MARK,
+        "return_table": RETURN_TABLE,
+        "return_priority": RETURN_PRIORITY,
     }))
 }
 

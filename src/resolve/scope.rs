@@ -56,15 +56,18 @@ pub struct TemplateScope {
     /// Another server of the description is reached through this one (its `proxy_jump`, or
     /// a home server's `relay`): its sshd must forward TCP connections.
     pub jump_host: bool,
-    /// On a relay: the home servers it relays, `{name, address, domains, https_port,
-    /// http_port}` (their tunnel address, the domains of their services, where their web
-    /// front takes what is passed on), whose visitors its web front passes on.
+    /// On a relay: the home servers it relays, `{name, address, interface, domains, ports,
+    /// https_port, http_port}` (their tunnel address and the tunnel's interface, the domains
+    /// of their services, whose visitors its web front passes on, the other public ports
+    /// passed on to them as they are, `{port, proto, service}`, and where their web front
+    /// takes what is passed on).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relay_front: Option<Vec<Value>>,
     /// On a server at home with a relay: `{relay, public_address, relay_address, interface,
-    /// https_port, http_port}` (the relay, its public address where visitors arrive, its
-    /// tunnel address and the tunnel's interface, which the visitors it serves come in
-    /// from, on those ports).
+    /// https_port, http_port, ports, return_mark}` (the relay, its public address where
+    /// visitors arrive, its tunnel address and the tunnel's interface, which the visitors
+    /// it serves come in from, on those ports; the other public ports it passes on here as
+    /// they are, and the firewall mark that sends their answers back through the tunnel).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relayed: Option<Value>,
     /// What depends on the server's Debian release: `{codename, php}`
@@ -79,8 +82,11 @@ pub struct TemplateScope {
     pub backup: Option<Value>,
     /// For the recipe that `provides: relay_tunnel` only, on a server at one end of a relay
     /// tunnel: its `role` (`home` or `relay`), `interface`, `private_key` (for sensitive
-    /// files alone), `public_key`, `address` in the tunnel, `listen_port` (the relay's), and
-    /// its `peers` (`name`, `public_key`, `address`, and at home the relay's `endpoint`).
+    /// files alone), `public_key`, `address` in the tunnel (with its prefix; `tunnel_ip`
+    /// without), `listen_port` (the relay's), its
+    /// `peers` (`name`, `public_key`, `address`, and at home the relay's `endpoint`),
+    /// `forwarding` (a relay passing ports on), and the return path's `return_mark`,
+    /// `return_table` and `return_priority` (at home).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relay: Option<Value>,
 }

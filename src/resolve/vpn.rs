@@ -31,9 +31,11 @@ pub fn needs(description: &Description, catalogue: &Catalogue) -> Vec<VpnNeed> {
                 .iter()
                 .filter_map(|p| Some((p["name"].as_str()?.to_owned(), p["public_key"].as_str().map(str::to_owned))))
                 .collect();
+            // A server at home is reached from outside at its relay, which passes the port on.
+            let reached_at = server.relay.as_ref().and_then(|r| hoster.servers.iter().find(|s| s.name == *r));
             let host = match params["endpoint"].as_str() {
                 Some(e) if !e.is_empty() => e.to_owned(),
-                _ => server.address.clone(),
+                _ => reached_at.unwrap_or(server).address.clone(),
             };
             let port = params["port"].as_u64()?;
             let allowed_ips = if params["full_tunnel"].as_bool() == Some(true) {
