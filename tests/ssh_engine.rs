@@ -591,6 +591,12 @@ fn a_failing_command_whose_output_has_no_final_newline_is_reported_with_its_last
     assert!(!out.stderr.contains("stopped unexpectedly") && !out.stderr.contains("CHATON"), "{}", out.stderr);
 }
 
+/// How many times the probe recipe's `explain` line ran: it adds a line to a file next to
+/// the project's managed root each time (tests/support).
+fn times_explained(project: &Project) -> usize {
+    std::fs::read_to_string(format!("{}-explained", project.root.display())).unwrap_or_default().lines().count()
+}
+
 /// A command's `explain` is shown under it in the plan (its first line), asked only while
 /// the command is to run: a converged server is not asked again.
 #[test]
@@ -598,8 +604,7 @@ fn a_command_says_in_the_plan_what_it_will_do_and_is_not_asked_once_done() {
     let sshd = TestSshd::start();
     let project = Project::new(&sshd, "", "");
     project.trust(&sshd);
-    let trace = format!("{}-explained", project.root.display());
-    let asked = || std::fs::read_to_string(&trace).unwrap_or_default().lines().count();
+    let asked = || times_explained(&project);
     let plan = run(project.chaton(&["plan"]));
     assert_eq!(plan.code, 0, "{}", plan.stderr);
     assert!(plan.stdout.contains("initialised  [probe]\n      2 thing(s) to initialise\n"), "{}", plan.stdout);
@@ -626,8 +631,7 @@ fn an_apply_without_a_saved_plan_does_not_ask_what_only_the_plan_shows() {
     let sshd = TestSshd::start();
     let project = Project::new(&sshd, "", "");
     project.trust(&sshd);
-    let trace = format!("{}-explained", project.root.display());
-    let asked = || std::fs::read_to_string(&trace).unwrap_or_default().lines().count();
+    let asked = || times_explained(&project);
     let apply = run(project.chaton(&["apply"]));
     assert_eq!(apply.code, 0, "{}", apply.stderr);
     assert_eq!(asked(), 0, "the apply ran the explain line");
