@@ -37,6 +37,15 @@ fn offline_plan_lists_every_resource_of_every_server() {
     assert_eq!(servers.iter().map(|s| s["server"].as_str().unwrap()).collect::<Vec<_>>(), ["pangolin", "loutre"]);
 
     let (_, text, _) = run(&["plan", EXAMPLE, "--offline", "--color", "never"]);
+    // The example's home server, and how it is reached.
+    assert_eq!(servers[1]["relay"], "pangolin");
+    assert!(
+        text.contains(
+            "server loutre (offline: assuming a fresh Debian 13 (trixie); at home, reached through its relay pangolin)\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("server pangolin (offline: assuming a fresh Debian 12 (bookworm))\n"), "{text}");
     for server in servers {
         let changes = server["changes"].as_array().unwrap();
         let unchanged = server["unchanged"].as_array().unwrap();
