@@ -31,6 +31,7 @@ pub mod http;
 pub(crate) mod i18n;
 pub(crate) mod keys;
 pub mod lab;
+pub mod moving;
 pub mod pipeline;
 pub mod plan;
 pub mod recipe;

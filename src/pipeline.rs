@@ -20,7 +20,18 @@ pub struct Checked {
 
 /// Loads and validates; on failure returns every problem found (errors and warnings).
 pub fn check(path: &Path, recipes_dir: Option<&Path>) -> Result<Checked, Vec<Diagnostic>> {
-    let (description, mut found, taken_out) = description::load_for_check(path)?;
+    check_read(description::load_for_check(path)?, recipes_dir)
+}
+
+/// `check` for a description's `text` not yet written to `path`.
+pub fn check_text(path: &Path, text: String, recipes_dir: Option<&Path>) -> Result<Checked, Vec<Diagnostic>> {
+    check_read(description::load_text_for_check(path, text)?, recipes_dir)
+}
+
+fn check_read(
+    (description, mut found, taken_out): (Description, Vec<Diagnostic>, Vec<String>),
+    recipes_dir: Option<&Path>,
+) -> Result<Checked, Vec<Diagnostic>> {
     let mut catalogue = Catalogue::builtin()?;
     if recipes_dir.is_none() {
         let problems = crate::validate::recipes_dir(&description);

@@ -29,8 +29,8 @@ const LAYERS: &[&[&str]] = &[
     &["apply", "transport"],
     &["engine", "lab"],
     &["pipeline", "error"],
-    // What the commands do beyond the pipeline (the backup operations).
-    &["backup"],
+    // What the commands do beyond the pipeline (the backup operations, a service's move).
+    &["backup", "moving"],
     &["cli"],
 ];
 

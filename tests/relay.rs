@@ -25,6 +25,29 @@ fn vps_and_home(dir: &std::path::Path) -> support::lab::Guard {
     lab_up_hosts(dir, vec![vps, spec("home", Distribution::Debian13, true)])
 }
 
+/// The home server's website and calendars, as the description's `services:` begins.
+fn site_and_calendars_at_home() -> String {
+    format!(
+        "services:\n  - name: site-home\n    recipe: website\n    server: home\n    domain: {HOME_SITE}\n    access:\n      registration: none\n  - name: cal-home\n    recipe: radicale\n    server: home\n    domain: {HOME_CALENDARS}\n"
+    )
+}
+
+/// `vps_and_home` with `services` (the description's `services:` line and what follows it)
+/// in its description: the lab's guard and state, the home's router, the description.
+fn vps_and_home_serving(
+    dir: &std::path::Path,
+    services: &str,
+) -> (support::lab::Guard, chaton::lab::LabState, chaton::lab::HomeRouter, std::path::PathBuf) {
+    let guard = vps_and_home(dir);
+    let state = guard.state.clone();
+    let router = state.host("home").unwrap().home.clone().unwrap();
+    let description = chaton::lab::write_description(&state).unwrap();
+    let text = std::fs::read_to_string(&description).unwrap();
+    assert!(text.contains("    relay: vps\n"));
+    std::fs::write(&description, text.replacen("services:\n", services, 1)).unwrap();
+    (guard, state, router, description)
+}
+
 /// Logs in as root with the lab's key and the host's own key pinned, from where `netns`
 /// says (`None`: this machine): whether it got in.
 fn logs_in(state: &chaton::lab::LabState, netns: Option<&str>, host: &str) -> (bool, String) {
@@ -146,18 +169,13 @@ fn home_then_relay(router: &chaton::lab::HomeRouter, file: &str) -> (support::la
 fn a_home_server_behind_nat_is_reached_through_its_relays_tunnel_on_debian_12_and_13() {
     let _one = LAB.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
-    let guard = vps_and_home(dir.path());
-    let state = guard.state.clone();
-    let router = state.host("home").unwrap().home.clone().unwrap();
-    let description = chaton::lab::write_description(&state).unwrap();
-    let file = description.to_str().unwrap();
-    let text = std::fs::read_to_string(&description).unwrap();
-    assert!(text.contains("    relay: vps\n"));
     // A website, calendars and a VPN at home, served to visitors through the relay.
     let site = format!(
-        "services:\n  - name: site-home\n    recipe: website\n    server: home\n    domain: {HOME_SITE}\n    access:\n      registration: none\n  - name: cal-home\n    recipe: radicale\n    server: home\n    domain: {HOME_CALENDARS}\n  - name: vpn-home\n    recipe: wireguard\n    server: home\n    params:\n      peers:\n        - name: member\n"
+        "{}  - name: vpn-home\n    recipe: wireguard\n    server: home\n    params:\n      peers:\n        - name: member\n",
+        site_and_calendars_at_home()
     );
-    std::fs::write(&description, text.replacen("services:\n", &site, 1)).unwrap();
+    let (guard, state, router, description) = vps_and_home_serving(dir.path(), &site);
+    let file = description.to_str().unwrap();
 
     // The plan says the tunnel is built on both ends.
     let plan = support::lab::chaton(&["plan", file, "--offline"]);
@@ -407,6 +425,205 @@ fn the_examples_home_server_is_served_and_reached_through_pangolin() {
         .unwrap();
     assert!(page.status.success(), "{}", String::from_utf8_lossy(&page.stderr));
     assert_eq!(String::from_utf8_lossy(&page.stdout), "written at home\n");
+
+    drop(guard);
+    nothing_left_behind(&state);
+}
+
+/// Runs `chaton move` with `args` and kills it (SIGKILL) `after` its progress says step
+/// `step` began. Returns what it said, and whether it was killed (a step that ends the move
+/// before the kill lets it finish).
+fn move_killed_in_step(args: &[&str], step: usize, after: std::time::Duration) -> (String, bool) {
+    use std::io::BufRead as _;
+    let mut run = Command::new(assert_cmd::cargo::cargo_bin("chaton"))
+        .arg("move")
+        .args(args)
+        .env_remove("SSH_AUTH_SOCK")
+        .env("LC_ALL", "C")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let progress = run.stderr.take().unwrap();
+    let (began, reached) = std::sync::mpsc::channel();
+    let mark = format!("move: ({step}/");
+    let reader = std::thread::spawn(move || {
+        let mut said = String::new();
+        for line in std::io::BufReader::new(progress).lines().map_while(Result::ok) {
+            if line.starts_with(&mark) {
+                let _ = began.send(());
+            }
+            said.push_str(&line);
+            said.push('\n');
+        }
+        said
+    });
+    let killed = if reached.recv_timeout(std::time::Duration::from_secs(600)).is_ok() {
+        std::thread::sleep(after);
+        run.kill().is_ok() && run.try_wait().map(|s| s.is_none_or(|s| s.code().is_none())).unwrap_or(true)
+    } else {
+        false
+    };
+    let status = run.wait().unwrap();
+    let said = reader.join().unwrap();
+    (said, killed && status.code().is_none())
+}
+
+/// `chaton move`: the services of a server at home go to its relay, a rented server, with
+/// their data, through a kill -9 in every step of the website's move; visitors and a real
+/// CalDAV client find everything on the new server; the old one keeps the data until
+/// `--purge`; the description and the charter pages say where the services run.
+#[test]
+#[ignore = "needs root and the lab's packages: run by .ci/run with --ignored"]
+fn a_home_servers_services_move_to_its_relay_with_their_data_through_kills_at_every_step() {
+    let _one = LAB.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let (guard, state, router, description) = vps_and_home_serving(dir.path(), &site_and_calendars_at_home());
+    let file = description.to_str().unwrap();
+    // Both servers at once, from the home's network (the tunnel does not exist yet).
+    let first = chaton_at_home(&router, &["apply", file]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+
+    // What visitors and members put there while it runs at home.
+    ssh_ok(&state, "home", "printf 'made at home\\n' > /var/www/site-home/proof.html");
+    ssh_ok(&state, "home", "htpasswd -B -b /etc/radicale/users member 'calendars that move'");
+    let ca = state.dir.join("acme-trust.pem");
+    std::fs::write(&ca, &state.acme.as_ref().unwrap().ca_certificate).unwrap();
+    let vps_address = state.host("vps").unwrap().address.clone();
+    let hosts = state.dir.join("visitor-hosts");
+    std::fs::write(&hosts, format!("127.0.0.1 localhost\n{vps_address} {HOME_SITE} {HOME_CALENDARS}\n")).unwrap();
+    let client = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/dav/client.py");
+    let url = format!("https://{HOME_CALENDARS}/");
+    let dav = |read: bool| {
+        let mut argv = vec!["/usr/bin/python3", client];
+        if read {
+            argv.push("--read");
+        }
+        argv.extend([url.as_str(), "member", "calendars that move", ca.to_str().unwrap()]);
+        let out = support::lab::run_with_binds(&[(&hosts, "/etc/hosts")], &argv);
+        (
+            out.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
+    };
+    let (made, said) = dav(false);
+    assert!(made && said.contains("address book: contact created and read back"), "{said}");
+    let page = || {
+        let out = Command::new("curl")
+            .args(["--silent", "--show-error", "--fail", "--resolve", &format!("{HOME_SITE}:443:{vps_address}")])
+            .arg("--cacert")
+            .arg(&ca)
+            .arg(format!("https://{HOME_SITE}/proof.html"))
+            .output()
+            .unwrap();
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    };
+    assert_eq!(page(), "made at home\n");
+
+    // Without --yes: the steps, and nothing changed.
+    let shown = support::lab::chaton(&["move", file, "cal-home", "--to", "vps"]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    for step in ["1. stop     stop cal-home on home (radicale)", "converge apply vps with cal-home on vps; visitors of"]
+    {
+        assert!(shown.stderr.contains(step), "{step}:\n{}", shown.stderr);
+    }
+    assert!(shown.stderr.contains("nothing was changed; add --yes"), "{}", shown.stderr);
+    assert!(!state.dir.join("moves").exists());
+    assert!(std::fs::read_to_string(&description).unwrap().contains("    server: home\n    domain: www"));
+
+    // The website's move, killed (kill -9) as each of its steps begins, in turn, and once in
+    // the middle of its first apply (which the server goes on with alone); resumed each
+    // time by the same command; then left to finish.
+    let args = [file, "site-home", "--to", "vps", "--yes"];
+    let steps = 9;
+    let mut killed_in = Vec::new();
+    for step in 1..=steps {
+        let after = if step == 4 { 1500 } else { 0 };
+        let (said, killed) = move_killed_in_step(&args, step, std::time::Duration::from_millis(after));
+        if killed {
+            killed_in.push(step);
+        }
+        // Each run goes on from the step the last one was killed in.
+        if step > 1 {
+            assert!(said.contains(&format!("move: ({}/{steps}) ", step - 1)), "{said}");
+        }
+        if step > 2 {
+            assert!(said.contains("(done)"), "{said}");
+        }
+    }
+    // The last step (describe) may end before the kill lands.
+    assert!((1..steps).all(|s| killed_in.contains(&s)), "killed only in steps {killed_in:?}");
+    let finished = support::lab::chaton(&["move", file, "site-home", "--to", "vps", "--yes"]);
+    let finished_now = finished.code == 0 && finished.stderr.contains("move: site-home now runs on vps.");
+    let already = finished.code != 0 && finished.stderr.contains("was already moved from home to vps");
+    assert!(finished_now || already, "{}", finished.stderr);
+    assert_eq!(page(), "made at home\n", "the page moved with the site");
+    let text = std::fs::read_to_string(&description).unwrap();
+    assert!(text.contains(&format!("    server: vps\n    domain: {HOME_SITE}")), "{text}");
+    // Home serves nothing of it any more, and still holds its files.
+    ssh_ok(&state, "home", "test ! -e /etc/nginx/chaton/sites/site-home.conf && test -f /var/www/site-home/proof.html");
+
+    // A move of the calendars cut off as their data is put in place on vps, then rolled
+    // back: they run at home again with their data, and the description is unchanged.
+    let cal_args = [file, "cal-home", "--to", "vps", "--yes"];
+    let (said, killed) = move_killed_in_step(&cal_args, 5, std::time::Duration::ZERO);
+    assert!(killed && said.contains("move: (5/9) import: "), "{said}");
+    let abandoned = support::lab::chaton(&["move", file, "cal-home", "--abandon"]);
+    assert_eq!(abandoned.code, 0, "{}", abandoned.stderr);
+    assert!(abandoned.stderr.contains("move: rolled back: cal-home runs on home"), "{}", abandoned.stderr);
+    assert!(!state.dir.join("moves/cal-home").exists());
+    let (read, said) = dav(true);
+    assert!(read && said.contains("address book: contact read back"), "after the roll back: {said}");
+    ssh_ok(&state, "home", "systemctl is-active radicale");
+    assert!(
+        std::fs::read_to_string(&description)
+            .unwrap()
+            .contains(&format!("    server: home\n    domain: {HOME_CALENDARS}"))
+    );
+
+    // The calendars' move, in one go: the member's event and contact answer on vps.
+    let moved = support::lab::chaton(&[&["move"][..], &cal_args[..]].concat());
+    assert_eq!(moved.code, 0, "{}", moved.stderr);
+    eprintln!("{}", moved.stderr);
+    let (read, said) = dav(true);
+    assert!(
+        read && said.contains("calendar: event read back") && said.contains("address book: contact read back"),
+        "{said}"
+    );
+    let (code, _, _) = support::lab::ssh_status(&state, "home", "systemctl is-active radicale");
+    assert_ne!(code, 0, "radicale still runs at home");
+    ssh_ok(
+        &state,
+        "home",
+        "test ! -e /etc/nginx/chaton/sites/cal-home.conf && test -d /var/lib/radicale/collections/collection-root/member",
+    );
+    ssh_ok(
+        &state,
+        "vps",
+        "systemctl is-active radicale && test -d /var/lib/radicale/collections/collection-root/member",
+    );
+
+    // The next apply agrees: nothing to change anywhere; verify passes.
+    let (_, _, verify) = support::lab::converged_idempotent_verified(file);
+    assert!(verify.stderr.contains(&format!("[vps] ok   https://{HOME_CALENDARS}/")), "{}", verify.stderr);
+    // The charter pages say where the services run now.
+    let site = dir.path().join("site");
+    let docs = support::lab::chaton(&["docs", file, "--out", site.to_str().unwrap()]);
+    assert_eq!(docs.code, 0, "{}", docs.stderr);
+    let services = std::fs::read_to_string(site.join("en/services.html")).unwrap();
+    for name in ["site-home", "cal-home"] {
+        let part = services.split(&format!(">{name}<")).nth(1).unwrap_or_default();
+        let runs_on = part.split("Runs on</dt><dd>").nth(1).unwrap_or_default();
+        assert!(runs_on.starts_with("vps "), "{name}: {services}");
+    }
+
+    // --purge: home's copy goes; a second purge has nothing to do.
+    let purged = support::lab::chaton(&["move", file, "cal-home", "--purge"]);
+    assert_eq!(purged.code, 0, "{}", purged.stderr);
+    ssh_ok(&state, "home", "test ! -e /var/lib/radicale/collections && test ! -e /etc/radicale/users");
+    let again = support::lab::chaton(&["move", file, "cal-home", "--purge"]);
+    assert_ne!(again.code, 0);
+    assert!(again.stderr.contains("no finished move of \"cal-home\""), "{}", again.stderr);
 
     drop(guard);
     nothing_left_behind(&state);

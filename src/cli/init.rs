@@ -571,7 +571,7 @@ backups:
     )
 }
 
-const GITIGNORE: &str = "# Built by chaton, rebuilt at will.\n/site/\n/rendered/\n/lab/\nplan.json\n# Backup passphrases and keys: keep a copy somewhere safe, away from the servers, and\n# out of this repository.\n/secrets/\n";
+const GITIGNORE: &str = "# Built by chaton, rebuilt at will.\n/site/\n/rendered/\n/lab/\nplan.json\n# Backup passphrases and keys: keep a copy somewhere safe, away from the servers, and\n# out of this repository.\n/secrets/\n# A service's move (`chaton move`): its journal, and its data on the way.\n/moves/\n";
 
 fn readme(a: &Answers) -> String {
     format!(

@@ -6,6 +6,7 @@ mod docs;
 mod init;
 mod keys;
 mod lab;
+mod moving;
 mod output;
 mod plan_text;
 mod recipes;
@@ -176,6 +177,12 @@ enum Command {
         #[command(subcommand)]
         command: backup::BackupCommand,
     },
+    /// Move a service, with its data, to another server: shows the steps, then (with --yes)
+    /// stops it, copies its data, installs it there, switches its visitors, verifies, and
+    /// removes it from the old server, which keeps its data until --purge. Run again to
+    /// resume a move that was cut off, or with --abandon to roll it back.
+    #[command(name = "move")]
+    Move(moving::MoveArgs),
     /// The keys kept next to the description (`secrets/`): fetch back those the servers hold.
     Keys {
         #[command(subcommand)]
@@ -384,6 +391,7 @@ fn run(command: Command, color: bool) -> Result<u8, Error> {
         Command::Recipes { command, recipes } => recipes::run(command, recipes.dir.as_deref()),
         Command::Lab { command } => lab::run(command),
         Command::Backup { command } => backup::run(command),
+        Command::Move(args) => moving::run(args),
         Command::Keys { command } => keys::run(command),
         Command::Init(args) => init::run(args),
         Command::Schema { of } => {

@@ -60,6 +60,11 @@ impl ConnectionArgs {
     pub(super) fn state_dir(&self) -> &str {
         &self.remote_state_dir
     }
+
+    /// The same settings, for these servers only (`--server`).
+    pub(super) fn with_only(&self, servers: &[String]) -> Self {
+        Self { only: servers.to_vec(), ..self.clone() }
+    }
 }
 
 fn settings(checked: &Checked, args: &ConnectionArgs) -> Settings {
@@ -339,6 +344,34 @@ pub(super) fn apply(
     let expected = saved.map(load_saved_plan).transpose()?;
     let reports = run_task(checked, &desired, args, &Task::Apply { expected }, json);
     Ok(if summarize(&reports, json)? { exit::OK } else { exit::ERROR })
+}
+
+/// `apply` of a fresh plan that, while another run holds a server's lock (a run cut off from
+/// here that the server is still finishing: `chaton move` resumed after a kill), waits for
+/// it to end, up to `patience`, then applies.
+pub(super) fn apply_when_free(
+    checked: &Checked,
+    desired: &DesiredState,
+    args: &ConnectionArgs,
+    patience: Duration,
+) -> Result<u8, Error> {
+    let desired = selected(desired, args)?;
+    let started = std::time::Instant::now();
+    loop {
+        let reports = run_task(checked, &desired, args, &Task::Apply { expected: None }, false);
+        let locked = reports.iter().find_map(|r| match &r.result {
+            Err(engine::HostError::Locked { holder }) => Some((r.server.clone(), holder.clone())),
+            _ => None,
+        });
+        if let Some((server, holder)) = locked
+            && started.elapsed() < patience
+        {
+            eprintln!("[{server}] waiting for the run that holds its lock to end ({})", holder.trim());
+            std::thread::sleep(Duration::from_secs(3));
+            continue;
+        }
+        return Ok(if summarize(&reports, false)? { exit::OK } else { exit::ERROR });
+    }
 }
 
 /// A saved plan, as JSON per server.

@@ -44,6 +44,22 @@ pub fn load(path: &Path) -> Result<Description, Vec<Diagnostic>> {
 /// read (the file, its syntax).
 pub fn load_for_check(path: &Path) -> Result<(Description, Vec<Diagnostic>, Vec<String>), Vec<Diagnostic>> {
     let source = crate::yaml::read_source(path).map_err(|d| vec![d])?;
+    read_for_check(path, source)
+}
+
+/// `load_for_check` for a description's `text` not yet written to `path` (a change
+/// `chaton move` checks before it writes it).
+pub fn load_text_for_check(
+    path: &Path,
+    text: String,
+) -> Result<(Description, Vec<Diagnostic>, Vec<String>), Vec<Diagnostic>> {
+    let source = crate::yaml::text_from_bytes(path.display().to_string(), text.into_bytes()).map_err(|d| vec![d])?;
+    read_for_check(path, source)
+}
+
+type ForCheck = (Description, Vec<Diagnostic>, Vec<String>);
+
+fn read_for_check(path: &Path, source: Arc<SourceFile>) -> Result<ForCheck, Vec<Diagnostic>> {
     let (hoster, problems, taken_out) = match crate::yaml::parse_all::<Hoster>(&source) {
         Ok(hoster) => (hoster, Vec::new(), Vec::new()),
         Err(crate::yaml::Partial { problems, repaired: Some((hoster, taken_out)) }) => (hoster, problems, taken_out),

@@ -59,79 +59,16 @@ fn remote_destinations<'a>(description: &'a Description, sender: &str) -> Vec<&'
 }
 
 /// The `backup` value for `server`, or `None` when it neither sends nor receives backups.
-/// `scopes` holds, per service on this server, its template scope, to render the recipe's
-/// backup paths (made into the templates' JSON only for the services that back up).
+/// `sets` holds what each service on this server keeps (`data_set`).
 pub fn context(
     description: &Description,
     catalogue: &Catalogue,
-    templates: &Templates,
     server: &Server,
-    scopes: &[(&Service, super::scope::TemplateScope)],
-    state_dir: &str,
+    sets: &[DataSet],
     keys: &Keys,
-) -> Result<Option<Value>, Vec<Diagnostic>> {
+) -> Option<Value> {
     let hoster = &description.hoster;
-    let Some(backups) = &hoster.backups else { return Ok(None) };
-    let mut problems = Vec::new();
-    let mut sets = Vec::new();
-    for (service, scope) in scopes {
-        let Some(loaded) = catalogue.get(&service.recipe) else { continue };
-        let spec = &loaded.recipe.data.backup;
-        if spec.paths.is_empty() && spec.databases.is_empty() {
-            continue;
-        }
-        let context = &scope.to_value();
-        let mut paths = Vec::new();
-        for (i, t) in spec.paths.iter().enumerate() {
-            match templates.render_str(t, context, loaded, &format!("data.backup.paths[{i}]")) {
-                Ok(p) if crate::vocab::values::is_safe_path(&p) => paths.push(p),
-                Ok(p) => problems.push(loaded.error_at(
-                    &format!("data.backup.paths[{i}]"),
-                    format!("backup path {} is not an absolute path without `..`", crate::diagnostic::quoted(&p)),
-                )),
-                Err(d) => problems.push(d),
-            }
-        }
-        // The service's generated secrets go with its data: a restore elsewhere finds the
-        // passwords its files were made with.
-        if !loaded.recipe.secrets.is_empty() {
-            paths.push(format!("{state_dir}/secrets/{}", service.name));
-        }
-        let mut databases = Vec::new();
-        for (i, t) in spec.databases.iter().enumerate() {
-            match templates.render_str(t, context, loaded, &format!("data.backup.databases[{i}]")) {
-                Ok(db) if crate::resource::postgres::is_sql_identifier(&db) => databases.push(db),
-                Ok(db) => problems.push(loaded.error_at(
-                    &format!("data.backup.databases[{i}]"),
-                    format!("{} is not a PostgreSQL database name", crate::diagnostic::quoted(&db)),
-                )),
-                Err(d) => problems.push(d),
-            }
-        }
-        // The pause and the after-restore step, rendered as commands into shell text.
-        let mut command = |field: &str, argv: &[String]| -> String {
-            let mut words = Vec::new();
-            for (i, t) in argv.iter().enumerate() {
-                match templates.render_str(t, context, loaded, &format!("data.backup.{field}[{i}]")) {
-                    Ok(word) => words.push(word),
-                    Err(d) => problems.push(d),
-                }
-            }
-            crate::shell::render(&crate::command::Command::new(words))
-        };
-        let (pause, resume) = match &spec.pause {
-            Some(p) => (command("pause.before", &p.before), command("pause.after", &p.after)),
-            None => (String::new(), String::new()),
-        };
-        let after_restore = command("after_restore", &spec.after_restore);
-        sets.push(json!({
-            "service": service.name, "paths": paths, "databases": databases,
-            "pause": pause, "resume": resume, "after_restore": after_restore,
-        }));
-    }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
+    let backups = hoster.backups.as_ref()?;
 
     let mut repositories = Vec::new();
     let mut known_hosts = Vec::new();
@@ -170,10 +107,10 @@ pub fn context(
         })
         .collect();
     if sets.is_empty() && senders.is_empty() {
-        return Ok(None);
+        return None;
     }
     let own = keys.backup.get(&server.name);
-    Ok(Some(json!({
+    Some(json!({
         "schedule": match backups.schedule {
             Schedule::Hourly => "hourly",
             Schedule::Daily => "daily",
@@ -181,7 +118,7 @@ pub fn context(
         },
         "retention": backups.retention,
         "encryption": backups.encryption,
-        "sets": sets,
+        "sets": serde_json::to_value(sets).expect("data sets are plain JSON"),
         "repositories": repositories,
         "known_hosts": known_hosts,
         "senders": senders,
@@ -189,5 +126,85 @@ pub fn context(
         "ssh_private_key": own.map(|k| k.ssh_private_key.expose()),
         "received_root": RECEIVED_ROOT,
         "receiving_user": RECEIVING_USER,
-    })))
+    }))
+}
+
+/// What one service keeps (its recipe's `data.backup`, rendered for it): the paths and
+/// PostgreSQL databases to copy, and the shell commands that hold it still while they are
+/// copied, let it go, and tell it after its data was put back. Backups copy it to their
+/// repositories; `chaton move` copies it to another server.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DataSet {
+    pub service: String,
+    pub paths: Vec<String>,
+    pub databases: Vec<String>,
+    /// Shell text; empty when the service needs no pause.
+    pub pause: String,
+    pub resume: String,
+    pub after_restore: String,
+}
+
+/// The data set of `service` (rendered with its template `scope`), or `None` when its recipe
+/// keeps no data.
+pub fn data_set(
+    catalogue: &Catalogue,
+    templates: &Templates,
+    service: &Service,
+    scope: &super::scope::TemplateScope,
+    state_dir: &str,
+) -> Result<Option<DataSet>, Vec<Diagnostic>> {
+    let mut problems = Vec::new();
+    let Some(loaded) = catalogue.get(&service.recipe) else { return Ok(None) };
+    let spec = &loaded.recipe.data.backup;
+    if spec.paths.is_empty() && spec.databases.is_empty() {
+        return Ok(None);
+    }
+    let context = &scope.to_value();
+    let mut paths = Vec::new();
+    for (i, t) in spec.paths.iter().enumerate() {
+        match templates.render_str(t, context, loaded, &format!("data.backup.paths[{i}]")) {
+            Ok(p) if crate::vocab::values::is_safe_path(&p) => paths.push(p),
+            Ok(p) => problems.push(loaded.error_at(
+                &format!("data.backup.paths[{i}]"),
+                format!("backup path {} is not an absolute path without `..`", crate::diagnostic::quoted(&p)),
+            )),
+            Err(d) => problems.push(d),
+        }
+    }
+    // The service's generated secrets go with its data: a restore elsewhere finds the
+    // passwords its files were made with.
+    if !loaded.recipe.secrets.is_empty() {
+        paths.push(format!("{state_dir}/secrets/{}", service.name));
+    }
+    let mut databases = Vec::new();
+    for (i, t) in spec.databases.iter().enumerate() {
+        match templates.render_str(t, context, loaded, &format!("data.backup.databases[{i}]")) {
+            Ok(db) if crate::resource::postgres::is_sql_identifier(&db) => databases.push(db),
+            Ok(db) => problems.push(loaded.error_at(
+                &format!("data.backup.databases[{i}]"),
+                format!("{} is not a PostgreSQL database name", crate::diagnostic::quoted(&db)),
+            )),
+            Err(d) => problems.push(d),
+        }
+    }
+    // The pause and the after-restore step, rendered as commands into shell text.
+    let mut command = |field: &str, argv: &[String]| -> String {
+        let mut words = Vec::new();
+        for (i, t) in argv.iter().enumerate() {
+            match templates.render_str(t, context, loaded, &format!("data.backup.{field}[{i}]")) {
+                Ok(word) => words.push(word),
+                Err(d) => problems.push(d),
+            }
+        }
+        crate::shell::render(&crate::command::Command::new(words))
+    };
+    let (pause, resume) = match &spec.pause {
+        Some(p) => (command("pause.before", &p.before), command("pause.after", &p.after)),
+        None => (String::new(), String::new()),
+    };
+    let after_restore = command("after_restore", &spec.after_restore);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(Some(DataSet { service: service.name.clone(), paths, databases, pause, resume, after_restore }))
 }

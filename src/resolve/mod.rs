@@ -54,6 +54,9 @@ pub struct ServerState {
     /// Files of this server that hold a key kept next to the description.
     #[serde(skip)]
     pub kept_keys: Vec<KeyInFile>,
+    /// What each service here keeps (paths, databases): what backups and `chaton move` copy.
+    #[serde(skip)]
+    pub data: Vec<backup::DataSet>,
 }
 
 /// A file of a server that holds a key kept next to the description.
@@ -253,18 +256,22 @@ fn resolve_server(
             (*service, scope)
         })
         .collect();
-    if let Some(loaded) = catalogue.recipes().find(|l| l.recipe.provides == Some(Provides::Backups)) {
-        match backup::context(description, catalogue, templates, server, &service_scopes, state_dir, keys) {
-            Ok(Some(backup)) => {
-                let mut scope = for_recipe(&base, loaded, hoster);
-                // Only this recipe sees the backup keys.
-                scope.backup = Some(backup);
-                if let Err(mut p) = render_recipe(templates, loaded, &scope, state_dir, &loaded.recipe.name, &mut out) {
-                    problems.append(&mut p);
-                }
-            }
+    let mut data = Vec::new();
+    for (service, scope) in &service_scopes {
+        match backup::data_set(catalogue, templates, service, scope, state_dir) {
+            Ok(Some(set)) => data.push(set),
             Ok(None) => {}
             Err(mut p) => problems.append(&mut p),
+        }
+    }
+    if let Some(loaded) = catalogue.recipes().find(|l| l.recipe.provides == Some(Provides::Backups))
+        && let Some(backup) = backup::context(description, catalogue, server, &data, keys)
+    {
+        let mut scope = for_recipe(&base, loaded, hoster);
+        // Only this recipe sees the backup keys.
+        scope.backup = Some(backup);
+        if let Err(mut p) = render_recipe(templates, loaded, &scope, state_dir, &loaded.recipe.name, &mut out) {
+            problems.append(&mut p);
         }
     }
     // 3b. the relay tunnel, on a home server with a relay and on the relay.
@@ -341,6 +348,7 @@ fn resolve_server(
         handlers: out.handlers,
         checks: out.checks,
         kept_keys,
+        data,
     })
 }
 

@@ -1,0 +1,278 @@
+//! The shell a move runs on the servers, one script per step, each safe to run again:
+//! stop the service on the old server, send its data (files, database dumps, generated
+//! secrets) as one archive with its SHA-256, put that archive in place on the new server,
+//! and at the very end, when the hoster asks, delete what the old server still holds.
+//!
+//! The archive travels as base64 lines in the scripts' text (the transport carries text):
+//! `data` lines out of the old server, a here-document into the new one.
+
+use crate::resolve::backup::DataSet;
+use crate::shell::quote;
+
+/// Where database dumps wait on either server while they travel.
+const DUMPS: &str = "/var/backups/chaton/move";
+
+/// A path a move may replace or delete: absolute, no `..`, and at least two levels deep
+/// (never `/` or `/etc` whole, whatever a recipe says).
+pub fn is_replaceable(path: &str) -> bool {
+    crate::vocab::values::is_safe_path(path) && path.trim_end_matches('/').matches('/').count() >= 2
+}
+
+fn words(items: &[String]) -> String {
+    items.iter().map(|i| quote(i)).collect::<Vec<_>>().join(" ")
+}
+
+/// Every step's script begins so: strict, private files, and one move script at a time on
+/// a server. A move cut off from here (a kill -9, a lost link) leaves its script running on
+/// the server; the same step run again waits for it to end instead of racing it.
+fn prologue() -> String {
+    "set -eu\numask 077\nexport LC_ALL=C\n# Commands run as postgres would complain of root's home.\ncd /\n\
+     exec 8>/run/lock/chaton-move.lock\n\
+     if ! flock -w 900 8; then echo 'an earlier move script still runs here (/run/lock/chaton-move.lock)'; exit 1; fi\n"
+        .to_owned()
+}
+
+/// Stops the service on the old server: its pause (a maintenance mode), then its units.
+pub fn stop(data: Option<&DataSet>, units: &[String]) -> String {
+    let mut s = prologue();
+    if let Some(pause) = data.map(|d| d.pause.as_str()).filter(|p| !p.is_empty()) {
+        s.push_str(&format!("{pause} >/dev/null\n"));
+    }
+    if !units.is_empty() {
+        s.push_str(&format!("systemctl stop -- {}\n", words(units)));
+    }
+    s.push_str("echo \"stopped\"\n");
+    s
+}
+
+/// Archives what the service keeps on the old server and prints it: `path` and `database`
+/// lines for what it found, a `sum` line (SHA-256 and size), then the archive in `data` lines.
+pub fn export(data: &DataSet) -> String {
+    let mut s = prologue();
+    let work = format!("{DUMPS}/{}", data.service);
+    s.push_str(&format!(
+        "WORK={}\ntmp=$(mktemp /var/tmp/chaton-move.XXXXXX)\ntrap 'rm -f \"$tmp\"; rm -rf \"$WORK\"' EXIT\nrm -rf \"$WORK\"\nmkdir -p \"$WORK\"\nset --\n",
+        quote(&work)
+    ));
+    for path in &data.paths {
+        s.push_str(&format!(
+            "if [ -e {p} ]; then set -- \"$@\" {rel}; printf 'path\\t%s\\n' {p}; fi\n",
+            p = quote(path),
+            rel = quote(path.trim_start_matches('/'))
+        ));
+    }
+    for db in &data.databases {
+        s.push_str(&format!(
+            "runuser -u postgres -- pg_dump --format=custom -- {d} > \"$WORK\"/{d}.dump\nprintf 'database\\t%s\\n' {d}\n",
+            d = quote(db)
+        ));
+    }
+    if !data.databases.is_empty() {
+        s.push_str(&format!("set -- \"$@\" {}\n", quote(work.trim_start_matches('/'))));
+    }
+    s.push_str(
+        "if [ $# -eq 0 ]; then printf 'sum\\t-\\t0\\n'; exit 0; fi\n\
+         tar --create --gzip --file=\"$tmp\" \"$@\"\n\
+         printf 'sum\\t%s\\t%s\\n' \"$(sha256sum < \"$tmp\" | cut -d' ' -f1)\" \"$(stat -c %s \"$tmp\")\"\n\
+         base64 -w 76 \"$tmp\" | sed 's/^/data\\t/'\n",
+    );
+    s
+}
+
+/// What the old server sent: the paths and databases it found, and the archive.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Exported {
+    pub paths: Vec<String>,
+    pub databases: Vec<String>,
+    /// `None` when there was nothing to archive.
+    pub sha256: Option<String>,
+    pub archive: Vec<u8>,
+}
+
+/// Reads the export's output lines; refuses an archive that does not match its sum.
+pub fn read_export(lines: &[String]) -> Result<Exported, String> {
+    use base64::Engine as _;
+    let mut out = Exported::default();
+    let mut encoded = String::new();
+    let mut size = None;
+    for line in lines {
+        let mut fields = line.splitn(3, '\t');
+        match (fields.next(), fields.next(), fields.next()) {
+            (Some("path"), Some(p), None) => out.paths.push(p.to_owned()),
+            (Some("database"), Some(d), None) => out.databases.push(d.to_owned()),
+            (Some("sum"), Some("-"), Some("0")) => size = Some(0),
+            (Some("sum"), Some(sum), Some(bytes)) => {
+                out.sha256 = Some(sum.to_owned());
+                size = bytes.parse::<usize>().ok();
+            }
+            (Some("data"), Some(chunk), None) => encoded.push_str(chunk),
+            _ => {}
+        }
+    }
+    let Some(size) = size else { return Err("the old server sent no archive (no `sum` line)".into()) };
+    out.archive = base64::engine::general_purpose::STANDARD
+        .decode(encoded.as_bytes())
+        .map_err(|e| format!("the archive arrived damaged: {e}"))?;
+    if out.archive.len() != size {
+        return Err(format!("the archive arrived cut: {} of {size} bytes", out.archive.len()));
+    }
+    if let Some(sum) = &out.sha256
+        && sha256_hex(&out.archive) != *sum
+    {
+        return Err("the archive arrived damaged: its SHA-256 does not match the old server's".into());
+    }
+    Ok(out)
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Puts the archive in place on the new server: the service stopped, each path it holds
+/// replaced whole (what the install made goes), databases restored from their dumps, the
+/// service started again and told.
+pub fn import(data: &DataSet, units: &[String], paths: &[String], archive: &[u8], sha256: &str) -> String {
+    use base64::Engine as _;
+    let mut s = prologue();
+    let work = format!("{DUMPS}/{}", data.service);
+    s.push_str("tmp=$(mktemp /var/tmp/chaton-move.XXXXXX)\ntrap 'rm -f \"$tmp\"' EXIT\n");
+    s.push_str("base64 -d > \"$tmp\" <<'CHATON_MOVE_DATA'\n");
+    let encoded = base64::engine::general_purpose::STANDARD.encode(archive);
+    for chunk in encoded.as_bytes().chunks(76) {
+        s.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+        s.push('\n');
+    }
+    s.push_str("CHATON_MOVE_DATA\n");
+    s.push_str(&format!(
+        "if [ \"$(sha256sum < \"$tmp\" | cut -d' ' -f1)\" != {} ]; then echo 'the data arrived damaged'; exit 1; fi\n",
+        quote(sha256)
+    ));
+    if !data.pause.is_empty() {
+        s.push_str(&format!("{} >/dev/null\n", data.pause));
+    }
+    if !units.is_empty() {
+        s.push_str(&format!("systemctl stop -- {}\n", words(units)));
+    }
+    let replaced: Vec<String> = paths.iter().filter(|p| is_replaceable(p)).cloned().collect();
+    if !replaced.is_empty() {
+        s.push_str(&format!("rm -rf -- {}\n", words(&replaced)));
+    }
+    s.push_str(&format!("rm -rf -- {}\n", quote(&work)));
+    s.push_str("tar --extract --gzip --file=\"$tmp\" --directory=/\n");
+    for p in &replaced {
+        s.push_str(&format!("printf 'imported\\t%s\\n' {}\n", quote(p)));
+    }
+    for db in &data.databases {
+        s.push_str(&format!(
+            "runuser -u postgres -- pg_restore --clean --if-exists --exit-on-error --dbname={d} < {w}/{d}.dump\nprintf 'imported\\tdatabase %s\\n' {d}\n",
+            d = quote(db),
+            w = quote(&work)
+        ));
+    }
+    s.push_str(&format!("rm -rf -- {}\n", quote(&work)));
+    if !data.resume.is_empty() {
+        s.push_str(&format!("{} >/dev/null\n", data.resume));
+    }
+    if !units.is_empty() {
+        s.push_str(&format!("systemctl start -- {}\n", words(units)));
+    }
+    if !data.after_restore.is_empty() {
+        s.push_str(&format!("{} >/dev/null\n", data.after_restore));
+    }
+    s
+}
+
+/// Deletes what a finished move left on the old server: the paths and databases it copied.
+pub fn purge(paths: &[String], databases: &[String]) -> String {
+    let mut s = prologue();
+    for p in paths.iter().filter(|p| is_replaceable(p)) {
+        s.push_str(&format!("rm -rf -- {p}\nprintf 'deleted\\t%s\\n' {p}\n", p = quote(p)));
+    }
+    for db in databases {
+        s.push_str(&format!(
+            "runuser -u postgres -- dropdb --if-exists -- {d}\nprintf 'deleted\\tdatabase %s\\n' {d}\n",
+            d = quote(db)
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set() -> DataSet {
+        DataSet {
+            service: "pads".into(),
+            paths: vec!["/etc/etherpad".into(), "/var/lib/etherpad/var".into()],
+            databases: vec!["pads".into()],
+            pause: String::new(),
+            resume: String::new(),
+            after_restore: "systemctl try-restart etherpad".into(),
+        }
+    }
+
+    fn run(script: &str) -> (bool, Vec<String>) {
+        let out = std::process::Command::new("sh").arg("-c").arg(script).output().unwrap();
+        let lines = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+        (out.status.success(), lines)
+    }
+
+    #[test]
+    fn only_deep_absolute_paths_are_ever_replaced_or_deleted() {
+        assert!(is_replaceable("/var/lib/radicale/collections"));
+        assert!(is_replaceable("/etc/etherpad"));
+        for bad in ["/", "/etc", "/etc/", "relative/path", "/var/../etc", ""] {
+            assert!(!is_replaceable(bad), "{bad}");
+        }
+        let script = purge(&["/etc".into(), "/etc/etherpad".into()], &[]);
+        assert!(!script.contains("rm -rf -- /etc\n"), "{script}");
+        assert!(script.contains("rm -rf -- /etc/etherpad\n"), "{script}");
+    }
+
+    #[test]
+    fn an_archive_is_read_back_only_when_it_matches_its_sum() {
+        // The export's own tail, run by a real shell on a real file.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.tar.gz");
+        std::fs::write(&file, b"not really an archive, but bytes all the same\n".repeat(40)).unwrap();
+        let tail = format!(
+            "tmp={}\nprintf 'path\\t/etc/etherpad\\n'\nprintf 'sum\\t%s\\t%s\\n' \"$(sha256sum < \"$tmp\" | cut -d' ' -f1)\" \"$(stat -c %s \"$tmp\")\"\nbase64 -w 76 \"$tmp\" | sed 's/^/data\\t/'\n",
+            quote(&file.display().to_string())
+        );
+        let (ok, lines) = run(&tail);
+        assert!(ok);
+        let read = read_export(&lines).unwrap();
+        assert_eq!(read.archive, std::fs::read(&file).unwrap());
+        assert_eq!(read.paths, vec!["/etc/etherpad"]);
+        // One line lost on the way: refused, not half-imported.
+        let mut cut = lines.clone();
+        cut.remove(3);
+        assert!(read_export(&cut).unwrap_err().contains("cut"));
+        // One byte changed: refused.
+        let mut damaged = lines.clone();
+        let last = damaged.len() - 2;
+        damaged[last] = damaged[last].replacen('A', "B", 1).replacen('a', "b", 1);
+        assert!(read_export(&damaged).is_err());
+        assert!(read_export(&lines[..1]).unwrap_err().contains("no archive"));
+    }
+
+    const CHECKED: &str = "the data arrived damaged'; exit 1; fi\n";
+
+    #[test]
+    fn the_import_script_refuses_damaged_data_before_touching_anything() {
+        let script = import(&set(), &["etherpad".into()], &["/etc/etherpad".into()], b"data", &"0".repeat(64));
+        // Cut right after the check: a shell runs the decoding and the check, which fails.
+        let check_end = script.find(CHECKED).unwrap() + CHECKED.len();
+        let (ok, lines) = run(&script[..check_end]);
+        assert!(!ok);
+        assert_eq!(lines, vec!["the data arrived damaged"]);
+        assert!(script.find("rm -rf -- /etc/etherpad").unwrap() > check_end);
+        let sum = sha256_hex(b"data");
+        let script = import(&set(), &[], &[], b"data", &sum);
+        let check_end = script.find(CHECKED).unwrap() + CHECKED.len();
+        let (ok, lines) = run(&script[..check_end]);
+        assert!(ok, "{lines:?}");
+    }
+}
