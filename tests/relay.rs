@@ -129,29 +129,41 @@ fn chaton_at_home(router: &chaton::lab::HomeRouter, args: &[&str]) -> support::l
 /// The home server's first apply alone, from the home's network; its relay's apply starts
 /// only once the home server has come to its certificates. Returns the home server's run
 /// (after the relay's has ended, which must succeed) and whether the relay's was started.
-fn home_then_relay(router: &chaton::lab::HomeRouter, file: &str) -> (support::lab::Out, bool) {
+/// Starts `command` (chaton) with its progress read line by line: the receiver hears once
+/// each time a line starts with `mark`, and loses its sender when the run ends; the thread
+/// gives back everything it said.
+fn spawn_watching(
+    mut command: Command,
+    mark: String,
+) -> (std::process::Child, std::sync::mpsc::Receiver<()>, std::thread::JoinHandle<String>) {
     use std::io::BufRead as _;
-    let mut home = in_netns(Some(&router.netns), assert_cmd::cargo::cargo_bin("chaton"))
-        .args(["apply", file, "--server", "home"])
+    let mut run = command
         .env_remove("SSH_AUTH_SOCK")
         .env("LC_ALL", "C")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let progress = home.stderr.take().unwrap();
-    let (at_certificates, reached) = std::sync::mpsc::channel();
+    let progress = run.stderr.take().unwrap();
+    let (seen, heard) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
         let mut said = String::new();
         for line in std::io::BufReader::new(progress).lines().map_while(Result::ok) {
-            if line.starts_with("[home] handler: obtain certificates") {
-                let _ = at_certificates.send(());
+            if line.starts_with(&mark) {
+                let _ = seen.send(());
             }
             said.push_str(&line);
             said.push('\n');
         }
         said
     });
+    (run, heard, reader)
+}
+
+fn home_then_relay(router: &chaton::lab::HomeRouter, file: &str) -> (support::lab::Out, bool) {
+    let mut command = in_netns(Some(&router.netns), assert_cmd::cargo::cargo_bin("chaton"));
+    command.args(["apply", file, "--server", "home"]);
+    let (mut home, reached, reader) = spawn_watching(command, "[home] handler: obtain certificates".to_owned());
     // The sender goes when the home server's run ends: a run that failed before its
     // certificates ends the wait too.
     let started = reached.recv_timeout(std::time::Duration::from_secs(900)).is_ok();
@@ -328,6 +340,20 @@ fn a_home_server_behind_nat_is_reached_through_its_relays_tunnel_on_debian_12_an
     let verify = support::lab::chaton(&["verify", file]);
     assert_eq!(verify.code, 0, "{}", verify.stderr);
 
+    // The home end started while its relay is away (a first apply of both at once, a relay
+    // rebooting) for longer than WireGuard's first attempts (90 s): when the relay is back,
+    // the home end's keepalive brings the tunnel back by itself, with no apply.
+    ssh_ok(&state, "vps", "systemctl stop wg-quick@chaton-relay");
+    ssh_ok(&state, "home", "systemctl restart wg-quick@chaton-relay");
+    std::thread::sleep(std::time::Duration::from_secs(100));
+    ssh_ok(&state, "vps", "systemctl start wg-quick@chaton-relay");
+    let through_tunnel = "timeout 3 bash -c 'exec 3<>/dev/tcp/10.77.0.2/22'";
+    let back = (0..25).find(|_| {
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        support::lab::ssh_status(&state, "vps", through_tunnel).0 == 0
+    });
+    assert!(back.is_some(), "the tunnel did not come back within 75 s of the relay's return");
+
     support::lab::record(
         "a_home_server_behind_nat_is_reached_through_its_relays_tunnel_on_debian_12_and_13",
         None,
@@ -434,30 +460,9 @@ fn the_examples_home_server_is_served_and_reached_through_pangolin() {
 /// `step` began. Returns what it said, and whether it was killed (a step that ends the move
 /// before the kill lets it finish).
 fn move_killed_in_step(args: &[&str], step: usize, after: std::time::Duration) -> (String, bool) {
-    use std::io::BufRead as _;
-    let mut run = Command::new(assert_cmd::cargo::cargo_bin("chaton"))
-        .arg("move")
-        .args(args)
-        .env_remove("SSH_AUTH_SOCK")
-        .env("LC_ALL", "C")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let progress = run.stderr.take().unwrap();
-    let (began, reached) = std::sync::mpsc::channel();
-    let mark = format!("move: ({step}/");
-    let reader = std::thread::spawn(move || {
-        let mut said = String::new();
-        for line in std::io::BufReader::new(progress).lines().map_while(Result::ok) {
-            if line.starts_with(&mark) {
-                let _ = began.send(());
-            }
-            said.push_str(&line);
-            said.push('\n');
-        }
-        said
-    });
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin("chaton"));
+    command.arg("move").args(args);
+    let (mut run, reached, reader) = spawn_watching(command, format!("move: ({step}/"));
     let killed = if reached.recv_timeout(std::time::Duration::from_secs(600)).is_ok() {
         std::thread::sleep(after);
         run.kill().is_ok() && run.try_wait().map(|s| s.is_none_or(|s| s.code().is_none())).unwrap_or(true)

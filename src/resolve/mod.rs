@@ -188,9 +188,17 @@ fn resolve_server(
     let required: Vec<&LoadedRecipe> =
         required_infrastructure(&services, catalogue).iter().filter_map(|name| catalogue.get(name)).collect();
     let ports = open_ports(server, &services, &required, catalogue, hoster);
-    let forwarded = |home: &Server| forwarded_ports(home, catalogue, hoster);
-    let own_forwarded = if server.relay.is_some() { forwarded(server) } else { Vec::new() };
-    let clashes = clashing_forwards(server, &ports, catalogue, description);
+    // On a relay, what each of its home servers has passed on, worked out once; at home,
+    // which of its own ports its relay passes on.
+    let forwarded_by_home: BTreeMap<&str, Vec<OpenPort>> = hoster
+        .servers
+        .iter()
+        .filter(|home| home.relay.as_deref() == Some(server.name.as_str()))
+        .map(|home| (home.name.as_str(), forwarded_ports(home, catalogue, hoster)))
+        .collect();
+    let forwarded = |home: &Server| forwarded_by_home.get(home.name.as_str()).cloned().unwrap_or_default();
+    let own_forwarded = if server.relay.is_some() { passed_on(server, &ports) } else { Vec::new() };
+    let clashes = clashing_forwards(server, &ports, &forwarded_by_home, description);
     if !clashes.is_empty() {
         return Err(clashes);
     }
@@ -397,10 +405,13 @@ fn forwarded_ports(home: &Server, catalogue: &Catalogue, hoster: &Hoster) -> Vec
     let services: Vec<&Service> = hoster.services.iter().filter(|s| s.server == home.name).collect();
     let required: Vec<&LoadedRecipe> =
         required_infrastructure(&services, catalogue).iter().filter_map(|name| catalogue.get(name)).collect();
-    open_ports(home, &services, &required, catalogue, hoster)
-        .into_iter()
-        .filter(|p| !(p.proto == Proto::Tcp && [home.port, 80, 443].contains(&p.port)))
-        .collect()
+    passed_on(home, &open_ports(home, &services, &required, catalogue, hoster))
+}
+
+/// Of a home server's open `ports`, those its relay passes on as they are: all but SSH
+/// (reached through the tunnel) and HTTP and HTTPS (the relay's web front passes those on).
+fn passed_on(home: &Server, ports: &[OpenPort]) -> Vec<OpenPort> {
+    ports.iter().filter(|p| !(p.proto == Proto::Tcp && [home.port, 80, 443].contains(&p.port))).cloned().collect()
 }
 
 /// A port a relay would pass on to a home server that the relay opens for itself too (the
@@ -408,7 +419,7 @@ fn forwarded_ports(home: &Server, catalogue: &Catalogue, hoster: &Hoster) -> Vec
 fn clashing_forwards(
     server: &Server,
     own: &[OpenPort],
-    catalogue: &Catalogue,
+    forwarded_by_home: &BTreeMap<&str, Vec<OpenPort>>,
     description: &Description,
 ) -> Vec<Diagnostic> {
     let hoster = &description.hoster;
@@ -417,7 +428,7 @@ fn clashing_forwards(
         if home.relay.as_deref() != Some(server.name.as_str()) {
             continue;
         }
-        for p in forwarded_ports(home, catalogue, hoster) {
+        for p in forwarded_by_home.get(home.name.as_str()).into_iter().flatten() {
             let Some(mine) = own.iter().find(|o| o.port == p.port && o.proto == p.proto) else { continue };
             let path = format!("servers[{index}].relay");
             let span = description.locations.value(&path).unwrap_or(crate::source::Span::FILE_START);

@@ -149,7 +149,10 @@ pub fn context(
         // At home: one peer, the relay, reached at its public address.
         Some(relay) => {
             let relay = servers.iter().find(|s| s.name == *relay)?;
-            ("home", None, vec![peer(relay, Some(format!("{}:{PORT}", relay.address)))?])
+            // A port of its own too, though nothing comes in unasked: without one, each
+            // reload (wg syncconf) picks another, and the relay answers the old one until
+            // the next handshake, up to two minutes later.
+            ("home", Some(PORT), vec![peer(relay, Some(format!("{}:{PORT}", relay.address)))?])
         }
         None => {
             let homes: Option<Vec<Value>> =

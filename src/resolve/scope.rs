@@ -83,7 +83,7 @@ pub struct TemplateScope {
     /// For the recipe that `provides: relay_tunnel` only, on a server at one end of a relay
     /// tunnel: its `role` (`home` or `relay`), `interface`, `private_key` (for sensitive
     /// files alone), `public_key`, `address` in the tunnel (with its prefix; `tunnel_ip`
-    /// without), `listen_port` (the relay's), its
+    /// without), `listen_port` (the tunnel's port, fixed on both ends), its
     /// `peers` (`name`, `public_key`, `address`, and at home the relay's `endpoint`),
     /// `forwarding` (a relay passing ports on), and the return path's `return_mark`,
     /// `return_table` and `return_priority` (at home).
