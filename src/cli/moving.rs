@@ -87,7 +87,7 @@ pub(super) fn run(args: MoveArgs) -> Result<u8, Error> {
             ));
         }
         Some(j) => j.from.clone(),
-        None => server_of(&current, &args.service)?,
+        None => moving::server_of(&current.description, &args.service).map_err(|d| Error::Invalid(vec![d]))?,
     };
     if from == to {
         return Err(refused(format!("{} already runs on {to}", quoted(&args.service)), "name another server".into()));
@@ -152,12 +152,6 @@ pub(super) fn run(args: MoveArgs) -> Result<u8, Error> {
 
 fn refused(what: String, hint: String) -> Error {
     Error::Invalid(vec![Diagnostic::error(what).help(hint)])
-}
-
-fn server_of(checked: &Checked, service: &str) -> Result<String, Error> {
-    moving::moved_text(&checked.description, service, &checked.description.hoster.servers[0].name)
-        .map_err(|d| Error::Invalid(vec![d]))?;
-    Ok(checked.description.hoster.services.iter().find(|s| s.name == service).expect("found").server.clone())
 }
 
 /// The description with the service on `from` and on `to`, checked and resolved.
@@ -241,10 +235,14 @@ fn run_step(
         }
         Step::Remove => apply(after, std::slice::from_ref(&plan.from), connection),
         Step::Describe => {
-            let now =
-                std::fs::read_to_string(&args.file).map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
-            if now != sides.after_text {
-                replace_file(&args.file, &sides.after_text)?;
+            // Read again: the hoster may have changed other lines while the move ran.
+            let now = pipeline::check(&args.file, None).map_err(|problems| {
+                let first = problems.first().map(|d| d.message.clone()).unwrap_or_default();
+                format!("{} no longer checks ({first}); mend it and run again", args.file.display())
+            })?;
+            let text = moving::moved_text(&now.description, &plan.service, &plan.to).map_err(|d| d.message)?;
+            if text != now.description.source.text {
+                replace_file(&args.file, &text)?;
             }
             Ok(())
         }

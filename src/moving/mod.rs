@@ -199,17 +199,27 @@ fn server_state<'a>(desired: &'a DesiredState, name: &str) -> &'a ServerState {
     desired.servers.iter().find(|s| s.name == name).expect("every server of the description is resolved")
 }
 
+/// The server `service` runs on, as the description says.
+pub fn server_of(description: &Description, service: &str) -> Result<String, Diagnostic> {
+    let described = description.hoster.services.iter().find(|s| s.name == service);
+    described.map(|s| s.server.clone()).ok_or_else(|| unknown_service(description, service))
+}
+
+fn unknown_service(description: &Description, service: &str) -> Diagnostic {
+    let names: Vec<&str> = description.hoster.services.iter().map(|s| s.name.as_str()).collect();
+    let mut d = Diagnostic::error(format!("no service is named {} in the description", quoted(service)));
+    if let Some(best) = crate::vocab::suggest::closest(service, names.iter().copied()) {
+        d = d.help(format!("did you mean {}?", quoted(best)));
+    }
+    d.help(format!("services: {}", names.join(", ")))
+}
+
 /// The description's text with `service` on server `to`: its `server:` value replaced, and
 /// nothing else touched (comments, order and layout stay the hoster's).
 pub fn moved_text(description: &Description, service: &str, to: &str) -> Result<String, Diagnostic> {
     let hoster = &description.hoster;
     let Some(index) = hoster.services.iter().position(|s| s.name == service) else {
-        let names: Vec<&str> = hoster.services.iter().map(|s| s.name.as_str()).collect();
-        let mut d = Diagnostic::error(format!("no service is named {} in the description", quoted(service)));
-        if let Some(best) = crate::vocab::suggest::closest(service, names.iter().copied()) {
-            d = d.help(format!("did you mean {}?", quoted(best)));
-        }
-        return Err(d.help(format!("services: {}", names.join(", "))));
+        return Err(unknown_service(description, service));
     };
     if !hoster.servers.iter().any(|s| s.name == to) {
         let names: Vec<&str> = hoster.servers.iter().map(|s| s.name.as_str()).collect();
