@@ -472,3 +472,33 @@ fn what_the_engine_gives_a_recipe_follows_its_provides_field_not_its_name() {
     assert!(!err.contains("needs PostgreSQL"), "{err}");
     assert_eq!(code, 0, "{err}");
 }
+
+#[test]
+fn a_move_shows_its_steps_without_changing_anything_and_one_runs_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hoster.yml");
+    std::fs::copy(EXAMPLE, &file).unwrap();
+    let before = std::fs::read_to_string(&file).unwrap();
+    let path = file.to_str().unwrap();
+    let (code, _, stderr) = run(&["move", path, "agenda", "--to", "pangolin"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("move agenda (radicale) from loutre to pangolin:\n"), "{stderr}");
+    assert!(stderr.contains("nothing was changed; add --yes to move agenda"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
+    assert!(!dir.path().join("moves").exists());
+
+    // Another service's move, cut off half-way: no second move starts until it is done.
+    let cloud = dir.path().join("moves/cloud");
+    std::fs::create_dir_all(&cloud).unwrap();
+    std::fs::write(
+        cloud.join("journal.json"),
+        r#"{"service":"cloud","from":"pangolin","to":"loutre","done":["stop","backup"]}"#,
+    )
+    .unwrap();
+    let (code, _, stderr) = run(&["move", path, "agenda", "--to", "pangolin", "--yes"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("the move of \"cloud\" from pangolin to loutre is unfinished"), "{stderr}");
+    assert!(stderr.contains(&format!("`chaton move {path} cloud --abandon`")), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
+    assert!(!dir.path().join("moves/agenda").exists());
+}

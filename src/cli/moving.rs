@@ -21,6 +21,11 @@ use crate::resolve::DesiredState;
 /// finishing: its apply or its script goes on there after the connection is gone.
 const LOCK_PATIENCE: Duration = Duration::from_secs(900);
 
+/// How often, and how far apart, the verify step tries before the move stops there: the
+/// service the settle step restarted may still be starting.
+const VERIFY_ATTEMPTS: u32 = 6;
+const VERIFY_PAUSE: Duration = Duration::from_secs(5);
+
 #[derive(Debug, clap::Args)]
 pub(super) struct MoveArgs {
     /// The description (hoster.yml).
@@ -87,7 +92,21 @@ pub(super) fn run(args: MoveArgs) -> Result<u8, Error> {
             ));
         }
         Some(j) => j.from.clone(),
-        None => moving::server_of(&current.description, &args.service).map_err(|d| Error::Invalid(vec![d]))?,
+        None => {
+            // One move at a time: two would apply the same servers with two descriptions.
+            let moves = current.description.dir.join(moving::FOLDER);
+            if let Some(other) = journal::unfinished_others(&moves, &args.service).map_err(Error::Output)?.first() {
+                let file = args.file.display();
+                return Err(refused(
+                    format!("the move of {} from {} to {} is unfinished", quoted(&other.service), other.from, other.to),
+                    format!(
+                        "one move at a time: finish it (`chaton move {file} {0} --to {1} --yes`) or roll it back (`chaton move {file} {0} --abandon`) first",
+                        other.service, other.to
+                    ),
+                ));
+            }
+            moving::server_of(&current.description, &args.service).map_err(|d| Error::Invalid(vec![d]))?
+        }
     };
     if from == to {
         return Err(refused(format!("{} already runs on {to}", quoted(&args.service)), "name another server".into()));
@@ -223,15 +242,29 @@ fn run_step(
                     plan.from
                 ));
             }
-            let units = units_of(to_state, &plan.service);
-            let script = scripts::import(data, &units, &journal.paths, &archive, &sha256);
+            let on_server = scripts::OnServer {
+                units: moving::units_of(to_state, &plan.service),
+                roles: moving::roles_of(to_state, &plan.service),
+            };
+            let script = scripts::import(data, &on_server, &journal.paths, &archive, &sha256);
             operate(after, &plan.to, &script, connection)
         }
         Step::Settle => apply(after, std::slice::from_ref(&plan.to), connection),
         Step::Verify => {
-            let code = remote::verify(after.0, after.1, &connection.with_only(&plan.converge), false)
-                .map_err(|e| e.to_string())?;
-            if code == exit::OK { Ok(()) } else { Err(format!("verify failed on {}", plan.converge.join(" or "))) }
+            // A service restarted by the settle step may take a few seconds to answer (its
+            // proxy says 502 meanwhile): verify again before calling the move failed.
+            for attempt in 1..=VERIFY_ATTEMPTS {
+                let code = remote::verify(after.0, after.1, &connection.with_only(&plan.converge), false)
+                    .map_err(|e| e.to_string())?;
+                if code == exit::OK {
+                    return Ok(());
+                }
+                if attempt < VERIFY_ATTEMPTS {
+                    eprintln!("move: verify again in {} s ({attempt} of {VERIFY_ATTEMPTS})", VERIFY_PAUSE.as_secs());
+                    std::thread::sleep(VERIFY_PAUSE);
+                }
+            }
+            Err(format!("verify failed on {}", plan.converge.join(" or ")))
         }
         Step::Remove => apply(after, std::slice::from_ref(&plan.from), connection),
         Step::Describe => {
@@ -247,18 +280,6 @@ fn run_step(
             Ok(())
         }
     }
-}
-
-fn units_of(state: &crate::resolve::ServerState, service: &str) -> Vec<String> {
-    state
-        .resources
-        .iter()
-        .filter(|d| d.origin == service)
-        .filter_map(|d| match &d.resource {
-            crate::resource::Resource::Service(s) if s.running => Some(s.unit.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 fn apply(side: (&Checked, &DesiredState), servers: &[String], connection: &ConnectionArgs) -> Result<(), String> {

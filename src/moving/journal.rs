@@ -73,6 +73,28 @@ pub fn read(folder: &Path) -> Result<Option<Journal>, String> {
     }
 }
 
+/// The unfinished moves of other services than `service` kept next to the description
+/// (`moves_folder` is its `moves/`): a move starts only once they are done or rolled back.
+pub fn unfinished_others(moves_folder: &Path, service: &str) -> Result<Vec<Journal>, String> {
+    let entries = match std::fs::read_dir(moves_folder) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot read {}: {e}", moves_folder.display())),
+    };
+    let mut unfinished = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("cannot read {}: {e}", moves_folder.display()))?;
+        if entry.file_name() == *service || !entry.path().is_dir() {
+            continue;
+        }
+        if let Some(journal) = read(&entry.path())?.filter(|j| !j.finished()) {
+            unfinished.push(journal);
+        }
+    }
+    unfinished.sort_by(|a, b| a.service.cmp(&b.service));
+    Ok(unfinished)
+}
+
 /// Writes `journal` in place of the last one, whole or not at all.
 pub fn write(folder: &Path, journal: &Journal) -> Result<(), String> {
     let text = serde_json::to_string_pretty(journal).expect("a journal is plain JSON");
@@ -118,5 +140,23 @@ mod tests {
         assert_eq!(mode(&path(&folder)), 0o600);
         assert_eq!(mode(&folder), 0o700);
         assert!(!folder.join("journal.part").exists());
+    }
+
+    #[test]
+    fn only_the_unfinished_moves_of_other_services_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let moves = dir.path().join("moves");
+        assert!(unfinished_others(&moves, "agenda").unwrap().is_empty());
+        let mut cloud = Journal::new("cloud", "loutre", "pangolin");
+        write(&moves.join("cloud"), &cloud).unwrap();
+        let mut pads = Journal::new("pads", "loutre", "pangolin");
+        pads.done = super::super::Step::ALL.to_vec();
+        write(&moves.join("pads"), &pads).unwrap();
+        write(&moves.join("agenda"), &Journal::new("agenda", "loutre", "pangolin")).unwrap();
+        let found = unfinished_others(&moves, "agenda").unwrap();
+        assert_eq!(found, vec![cloud.clone()]);
+        cloud.done = super::super::Step::ALL.to_vec();
+        write(&moves.join("cloud"), &cloud).unwrap();
+        assert!(unfinished_others(&moves, "agenda").unwrap().is_empty());
     }
 }

@@ -135,15 +135,7 @@ pub fn plan(
     let from = described.server.clone();
     let old_state = server_state(desired_before, &from);
     let data = old_state.data.iter().find(|d| d.service == service).cloned();
-    let units = old_state
-        .resources
-        .iter()
-        .filter(|d| d.origin == service)
-        .filter_map(|d| match &d.resource {
-            Resource::Service(s) if s.running => Some(s.unit.clone()),
-            _ => None,
-        })
-        .collect();
+    let units = units_of(old_state, service);
     let backed_up = data.is_some() && hoster.backups.is_some();
     let local_keys = {
         let folder = |server: &str| before.dir.join(crate::keys::FOLDER).join(server).join(format!("vpn-{service}"));
@@ -193,6 +185,31 @@ pub fn plan(
         converge,
         edit,
     })
+}
+
+/// The systemd units of `service` on a server, those that run.
+pub fn units_of(state: &ServerState, service: &str) -> Vec<String> {
+    resources_of(state, service)
+        .filter_map(|r| match r {
+            Resource::Service(s) if s.running => Some(s.unit.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The PostgreSQL roles of `service` on a server that log in with a generated password,
+/// each with the file holding it there.
+pub fn roles_of(state: &ServerState, service: &str) -> Vec<(String, String)> {
+    resources_of(state, service)
+        .filter_map(|r| match r {
+            Resource::Role(role) => role.password_file.clone().map(|file| (role.name.clone(), file)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn resources_of<'a>(state: &'a ServerState, service: &'a str) -> impl Iterator<Item = &'a Resource> + 'a {
+    state.resources.iter().filter(move |d| d.origin == service).map(|d| &d.resource)
 }
 
 fn server_state<'a>(desired: &'a DesiredState, name: &str) -> &'a ServerState {

@@ -25,10 +25,15 @@ fn words(items: &[String]) -> String {
 /// Every step's script begins so: strict, private files, and one move script at a time on
 /// a server. A move cut off from here (a kill -9, a lost link) leaves its script running on
 /// the server; the same step run again waits for it to end instead of racing it.
+///
+/// Such a script has lost its reader: it ignores SIGPIPE and prints through `say`, which
+/// never fails, so it goes on to its end instead of dying half-way (an import stopped
+/// between removing the install's files and starting the service again).
 fn prologue() -> String {
     "set -eu\numask 077\nexport LC_ALL=C\n# Commands run as postgres would complain of root's home.\ncd /\n\
+     trap '' PIPE\nsay() { printf \"$@\" 2>/dev/null || true; }\n\
      exec 8>/run/lock/chaton-move.lock\n\
-     if ! flock -w 900 8; then echo 'an earlier move script still runs here (/run/lock/chaton-move.lock)'; exit 1; fi\n"
+     if ! flock -w 900 8; then say 'an earlier move script still runs here (/run/lock/chaton-move.lock)\\n'; exit 1; fi\n"
         .to_owned()
 }
 
@@ -41,7 +46,7 @@ pub fn stop(data: Option<&DataSet>, units: &[String]) -> String {
     if !units.is_empty() {
         s.push_str(&format!("systemctl stop -- {}\n", words(units)));
     }
-    s.push_str("echo \"stopped\"\n");
+    s.push_str("say 'stopped\\n'\n");
     s
 }
 
@@ -129,10 +134,21 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// What the service has on the new server, as its install made it.
+#[derive(Debug, Default)]
+pub struct OnServer {
+    /// Its systemd units that run: stopped while its data is replaced.
+    pub units: Vec<String>,
+    /// Its PostgreSQL roles and the files of their passwords: the moved secrets replace
+    /// those files, so the roles take those passwords again.
+    pub roles: Vec<(String, String)>,
+}
+
 /// Puts the archive in place on the new server: the service stopped, each path it holds
-/// replaced whole (what the install made goes), databases restored from their dumps, the
-/// service started again and told.
-pub fn import(data: &DataSet, units: &[String], paths: &[String], archive: &[u8], sha256: &str) -> String {
+/// replaced whole (what the install made goes), databases restored from their dumps, its
+/// roles given the passwords of its moved secrets, the service started again and told.
+pub fn import(data: &DataSet, on_server: &OnServer, paths: &[String], archive: &[u8], sha256: &str) -> String {
+    let units = &on_server.units;
     use base64::Engine as _;
     let mut s = prologue();
     let work = format!("{DUMPS}/{}", data.service);
@@ -145,11 +161,16 @@ pub fn import(data: &DataSet, units: &[String], paths: &[String], archive: &[u8]
     }
     s.push_str("CHATON_MOVE_DATA\n");
     s.push_str(&format!(
-        "if [ \"$(sha256sum < \"$tmp\" | cut -d' ' -f1)\" != {} ]; then echo 'the data arrived damaged'; exit 1; fi\n",
+        "if [ \"$(sha256sum < \"$tmp\" | cut -d' ' -f1)\" != {} ]; then say 'the data arrived damaged\\n'; exit 1; fi\n",
         quote(sha256)
     ));
     if !data.pause.is_empty() {
-        s.push_str(&format!("{} >/dev/null\n", data.pause));
+        // Run again after a cut-off import, the pause may fail: the files are the moved ones
+        // already, the database not yet. The units stop all the same.
+        s.push_str(&format!(
+            "if ! {} >/dev/null 2>&1; then say 'not paused: its files are half in place; the units stop all the same\\n'; fi\n",
+            data.pause
+        ));
     }
     if !units.is_empty() {
         s.push_str(&format!("systemctl stop -- {}\n", words(units)));
@@ -161,16 +182,24 @@ pub fn import(data: &DataSet, units: &[String], paths: &[String], archive: &[u8]
     s.push_str(&format!("rm -rf -- {}\n", quote(&work)));
     s.push_str("tar --extract --gzip --file=\"$tmp\" --directory=/\n");
     for p in &replaced {
-        s.push_str(&format!("printf 'imported\\t%s\\n' {}\n", quote(p)));
+        s.push_str(&format!("say 'imported\\t%s\\n' {}\n", quote(p)));
     }
     for db in &data.databases {
         s.push_str(&format!(
-            "runuser -u postgres -- pg_restore --clean --if-exists --exit-on-error --dbname={d} < {w}/{d}.dump\nprintf 'imported\\tdatabase %s\\n' {d}\n",
+            "runuser -u postgres -- pg_restore --clean --if-exists --exit-on-error --dbname={d} < {w}/{d}.dump\nsay 'imported\\tdatabase %s\\n' {d}\n",
             d = quote(db),
             w = quote(&work)
         ));
     }
     s.push_str(&format!("rm -rf -- {}\n", quote(&work)));
+    for (role, file) in &on_server.roles {
+        s.push_str(&format!(
+            "sh -c {} sh {r} {f}\nsay 'imported\\tpassword of role %s\\n' {r}\n",
+            quote(crate::resource::postgres::SET_ROLE_PASSWORD),
+            r = quote(role),
+            f = quote(file)
+        ));
+    }
     if !data.resume.is_empty() {
         s.push_str(&format!("{} >/dev/null\n", data.resume));
     }
@@ -187,11 +216,11 @@ pub fn import(data: &DataSet, units: &[String], paths: &[String], archive: &[u8]
 pub fn purge(paths: &[String], databases: &[String]) -> String {
     let mut s = prologue();
     for p in paths.iter().filter(|p| is_replaceable(p)) {
-        s.push_str(&format!("rm -rf -- {p}\nprintf 'deleted\\t%s\\n' {p}\n", p = quote(p)));
+        s.push_str(&format!("rm -rf -- {p}\nsay 'deleted\\t%s\\n' {p}\n", p = quote(p)));
     }
     for db in databases {
         s.push_str(&format!(
-            "runuser -u postgres -- dropdb --if-exists -- {d}\nprintf 'deleted\\tdatabase %s\\n' {d}\n",
+            "runuser -u postgres -- dropdb --if-exists -- {d}\nsay 'deleted\\tdatabase %s\\n' {d}\n",
             d = quote(db)
         ));
     }
@@ -210,6 +239,13 @@ mod tests {
             pause: String::new(),
             resume: String::new(),
             after_restore: "systemctl try-restart etherpad".into(),
+        }
+    }
+
+    fn on_server() -> OnServer {
+        OnServer {
+            units: vec!["etherpad".into()],
+            roles: vec![("pads".into(), "/var/lib/chaton/secrets/pads/db_password".into())],
         }
     }
 
@@ -258,11 +294,11 @@ mod tests {
         assert!(read_export(&lines[..1]).unwrap_err().contains("no archive"));
     }
 
-    const CHECKED: &str = "the data arrived damaged'; exit 1; fi\n";
+    const CHECKED: &str = "the data arrived damaged\\n'; exit 1; fi\n";
 
     #[test]
     fn the_import_script_refuses_damaged_data_before_touching_anything() {
-        let script = import(&set(), &["etherpad".into()], &["/etc/etherpad".into()], b"data", &"0".repeat(64));
+        let script = import(&set(), &on_server(), &["/etc/etherpad".into()], b"data", &"0".repeat(64));
         // Cut right after the check: a shell runs the decoding and the check, which fails.
         let check_end = script.find(CHECKED).unwrap() + CHECKED.len();
         let (ok, lines) = run(&script[..check_end]);
@@ -270,9 +306,66 @@ mod tests {
         assert_eq!(lines, vec!["the data arrived damaged"]);
         assert!(script.find("rm -rf -- /etc/etherpad").unwrap() > check_end);
         let sum = sha256_hex(b"data");
-        let script = import(&set(), &[], &[], b"data", &sum);
+        let script = import(&set(), &OnServer::default(), &[], b"data", &sum);
         let check_end = script.find(CHECKED).unwrap() + CHECKED.len();
         let (ok, lines) = run(&script[..check_end]);
         assert!(ok, "{lines:?}");
+    }
+
+    #[test]
+    fn the_import_gives_the_services_roles_the_passwords_it_brought() {
+        let dir = tempfile::tempdir().unwrap();
+        // A runuser that is psql's stand-in: what it is fed is what PostgreSQL would run.
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let fed = dir.path().join("fed.sql");
+        std::fs::write(bin.join("runuser"), format!("#!/bin/sh\necho \"$*\" > {0}.args\ncat > {0}\n", fed.display()))
+            .unwrap();
+        std::fs::set_permissions(bin.join("runuser"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let secret = dir.path().join("db_password");
+        std::fs::write(&secret, "moved-s3cret").unwrap();
+        let roles =
+            OnServer { units: vec!["etherpad".into()], roles: vec![("pads".into(), secret.display().to_string())] };
+        let script = import(&set(), &roles, &[], b"data", &sha256_hex(b"data"));
+        let line = script.lines().find(|l| l.starts_with("sh -c ")).expect("a line sets the role's password");
+        // After the databases are restored, before the service starts again.
+        let at = script.find(line).unwrap();
+        assert!(script.find("pg_restore").unwrap() < at && at < script.find("systemctl start").unwrap(), "{script}");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(line)
+            .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(std::fs::read_to_string(&fed).unwrap(), "ALTER ROLE \"pads\" PASSWORD 'moved-s3cret';\n");
+        let args = std::fs::read_to_string(fed.with_extension("sql.args")).unwrap();
+        assert_eq!(args.trim(), "-u postgres -- psql -X -q -v ON_ERROR_STOP=1");
+        // The password is read on the server: it is not in the script.
+        assert!(!script.contains("moved-s3cret"));
+    }
+
+    #[test]
+    fn a_script_cut_off_from_its_reader_still_runs_to_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("move.lock");
+        let done = dir.path().join("done");
+        let script = format!(
+            "{}say 'first\\n'\nsleep 0.5\nsay 'second, to no one\\n'\ntouch {}\n",
+            prologue().replace("/run/lock/chaton-move.lock", &lock.display().to_string()),
+            quote(&done.display().to_string())
+        );
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut first).unwrap();
+        assert_eq!(first, "first\n");
+        // The reader is gone (the reading end dropped above): the script goes on regardless.
+        let status = child.wait().unwrap();
+        assert!(done.exists(), "the script stopped half-way ({status})");
     }
 }

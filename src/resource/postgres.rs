@@ -5,7 +5,7 @@
 //! are written into SQL double-quoted without further escaping. A role's password is a
 //! generated secret: it is read from its file on the server by the shell that feeds psql,
 //! so it never travels, never shows in a process list (printf is a shell builtin), and is
-//! set once, when the role is created.
+//! set when the role is created (and again by a move's import, `SET_ROLE_PASSWORD`).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -32,6 +32,10 @@ pub struct Database {
 
 /// Creates a login role; `$1` is its name, `$2` the file holding its password (or empty).
 const CREATE_ROLE: &str = r#"if [ -n "$2" ]; then printf 'CREATE ROLE "%s" LOGIN PASSWORD '"'"'%s'"'"';\n' "$1" "$(cat -- "$2")"; else printf 'CREATE ROLE "%s" LOGIN;\n' "$1"; fi | runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1"#;
+
+/// Sets a role's password again from its file; `$1` is its name, `$2` the file. A moved
+/// service brings its own secrets: its role on the new server must take them.
+pub const SET_ROLE_PASSWORD: &str = r#"printf 'ALTER ROLE "%s" PASSWORD '"'"'%s'"'"';\n' "$1" "$(cat -- "$2")" | runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1"#;
 
 /// Whether `name` can be a role or database name chaton writes into SQL as is.
 pub fn is_sql_identifier(name: &str) -> bool {
