@@ -113,9 +113,8 @@ pub(super) fn run(args: MoveArgs) -> Result<u8, Error> {
     }
     let file = args.file.display().to_string();
     let shown = sides(&args, &current, &from, &to, KeysFrom::StandIns)?;
-    let plan =
-        moving::plan(&shown.before.description, &shown.desired_before, &shown.after.description, &args.service, &to)
-            .map_err(|d| Error::Invalid(vec![d]))?;
+    let plan = moving::plan(&shown.before, &shown.desired_before, &shown.after, &args.service, &to)
+        .map_err(|d| Error::Invalid(vec![d]))?;
     let steps = moving::describe(&plan, &file);
     let mut journal = journal.unwrap_or_else(|| Journal::new(&args.service, &from, &to));
     print_steps(&plan, &steps, &journal);
@@ -154,6 +153,12 @@ pub(super) fn run(args: MoveArgs) -> Result<u8, Error> {
         journal::write(&folder, &journal).map_err(Error::Output)?;
     }
     let _ = std::fs::remove_file(journal::data_path(&folder));
+    if let Visitors::NewEndpoint { to: endpoint, folder: configurations, .. } = &plan.visitors {
+        eprintln!(
+            "move: its peers reach it at {endpoint} now: hand each its new configuration from {}",
+            configurations.display()
+        );
+    }
     eprintln!(
         "move: {} now runs on {to}. {from} still holds its data{}; once you checked it on {to}: chaton move {file} {} --purge",
         args.service,
@@ -214,6 +219,9 @@ fn run_step(
             let Some(data) = &plan.data else { return Ok(()) };
             let lines = operate_lines(before, &plan.from, &scripts::export(data), connection)?;
             let exported = scripts::read_export(&lines)?;
+            for what in exported.paths.iter().chain(&exported.databases) {
+                eprintln!("[{}] exported  {what}", plan.from);
+            }
             journal::write_private(&journal::data_path(folder), &exported.archive)?;
             journal.paths = exported.paths;
             journal.databases = exported.databases;
@@ -288,24 +296,35 @@ fn apply(side: (&Checked, &DesiredState), servers: &[String], connection: &Conne
     if code == exit::OK { Ok(()) } else { Err(format!("the apply failed on {}", servers.join(" or "))) }
 }
 
+/// Runs `script` on `server`, what it says shown as it comes (`[server] imported  /etc/…`).
 fn operate(
     side: (&Checked, &DesiredState),
     server: &str,
     script: &str,
     connection: &ConnectionArgs,
 ) -> Result<(), String> {
-    operate_lines(side, server, script, connection).map(|_| ())
+    run_script(side, server, script, connection, true).map(|_| ())
 }
 
-/// Runs `script` on `server` and returns what it printed.
+/// Runs `script` on `server` and returns what it printed, unshown (the export's archive).
 fn operate_lines(
     side: (&Checked, &DesiredState),
     server: &str,
     script: &str,
     connection: &ConnectionArgs,
 ) -> Result<Vec<String>, String> {
+    run_script(side, server, script, connection, false)
+}
+
+fn run_script(
+    side: (&Checked, &DesiredState),
+    server: &str,
+    script: &str,
+    connection: &ConnectionArgs,
+    shown: bool,
+) -> Result<Vec<String>, String> {
     let (mut reports, _) =
-        remote::operate(side.0, side.1, &[server.to_owned()], script, connection, false).map_err(|e| e.to_string())?;
+        remote::operate(side.0, side.1, &[server.to_owned()], script, connection, shown).map_err(|e| e.to_string())?;
     let report = reports.pop().ok_or_else(|| format!("{server} was not reached"))?;
     match report.result {
         Ok(result) => Ok(result.output),
@@ -376,14 +395,8 @@ fn abandon(args: &MoveArgs, current: &Checked, folder: &Path, journal: Option<Jo
         ));
     }
     let sides = sides(args, current, &journal.from, &journal.to, KeysFrom::Kept)?;
-    let plan = moving::plan(
-        &sides.before.description,
-        &sides.desired_before,
-        &sides.after.description,
-        &args.service,
-        &journal.to,
-    )
-    .map_err(|d| Error::Invalid(vec![d]))?;
+    let plan = moving::plan(&sides.before, &sides.desired_before, &sides.after, &args.service, &journal.to)
+        .map_err(|d| Error::Invalid(vec![d]))?;
     let mut servers = vec![journal.from.clone()];
     servers.extend(plan.converge.iter().filter(|s| **s != journal.from).cloned());
     eprintln!("move: rolling back: {} runs on {} again; applying {}", args.service, journal.from, servers.join(", "));

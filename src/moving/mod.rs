@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::description::Description;
 use crate::diagnostic::{Diagnostic, quoted};
+use crate::pipeline::Checked;
 use crate::resolve::backup::DataSet;
 use crate::resolve::{DesiredState, ServerState};
 use crate::resource::Resource;
@@ -94,8 +95,12 @@ pub enum Visitors {
     /// They arrive at the same address before and after (the new server is the old one's
     /// relay, or both sit behind the same relay): applying the servers switches them.
     Switched { domain: String, address: String },
-    /// They arrive elsewhere: the domain's DNS record must change.
+    /// They arrive elsewhere: the domain's DNS record must change (a VPN's endpoint name
+    /// too: its peers keep their configurations).
     Dns { domain: String, from: String, to: String },
+    /// A VPN whose peers reach it at an address (no name): they need their configurations
+    /// again, with the new endpoint, from `folder`.
+    NewEndpoint { from: String, to: String, folder: PathBuf },
 }
 
 /// Everything a move will do, worked out before anything changes.
@@ -121,15 +126,16 @@ pub struct MovePlan {
     pub edit: Pos,
 }
 
-/// Plans moving `service` to `to`. `before` is the description as it is, `after` the same
-/// with the service on `to` (`moved_text`), each with its resolved desired state.
+/// Plans moving `service` to `to`. `before` is the description as it is, with its resolved
+/// desired state; `after` the same with the service on `to` (`moved_text`).
 pub fn plan(
-    before: &Description,
+    before_checked: &Checked,
     desired_before: &DesiredState,
-    after: &Description,
+    after_checked: &Checked,
     service: &str,
     to: &str,
 ) -> Result<MovePlan, Diagnostic> {
+    let (before, after) = (&before_checked.description, &after_checked.description);
     let hoster = &before.hoster;
     let described = hoster.services.iter().find(|s| s.name == service).expect("checked by moved_text");
     let from = described.server.clone();
@@ -148,16 +154,24 @@ pub fn plan(
         let front = s.relay.as_deref().and_then(|r| servers.iter().find(|x| x.name == r)).unwrap_or(s);
         front.address.clone()
     };
-    let visitors = match &described.domain {
-        None => Visitors::NoDomain,
-        Some(domain) => {
-            let (old, new) = (arrival(before, &from), arrival(after, to));
-            if old == new {
-                Visitors::Switched { domain: domain.clone(), address: new }
+    let (old, new) = (arrival(before, &from), arrival(after, to));
+    let visitors = match (&described.domain, vpn_endpoint(before_checked, service)) {
+        (Some(domain), _) if old == new => Visitors::Switched { domain: domain.clone(), address: new },
+        (Some(domain), _) => Visitors::Dns { domain: domain.clone(), from: old, to: new },
+        (None, Some(endpoint_before)) => {
+            let endpoint_after = vpn_endpoint(after_checked, service).unwrap_or_default();
+            let host = endpoint_host(&endpoint_before);
+            if endpoint_before != endpoint_after {
+                let folder = before.dir.join(crate::keys::FOLDER).join(to).join(format!("vpn-{service}"));
+                Visitors::NewEndpoint { from: endpoint_before, to: endpoint_after, folder }
+            } else if old != new && host.parse::<std::net::IpAddr>().is_err() {
+                // Its peers reach it by a name of the hoster's: the name's record changes.
+                Visitors::Dns { domain: host.to_owned(), from: old, to: new }
             } else {
-                Visitors::Dns { domain: domain.clone(), from: old, to: new }
+                Visitors::NoDomain
             }
         }
+        (None, None) => Visitors::NoDomain,
     };
     let relay_of = |server: &str| hoster.servers.iter().find(|s| s.name == server).and_then(|s| s.relay.clone());
     let mut converge = vec![to.to_owned()];
@@ -210,6 +224,18 @@ pub fn roles_of(state: &ServerState, service: &str) -> Vec<(String, String)> {
 
 fn resources_of<'a>(state: &'a ServerState, service: &'a str) -> impl Iterator<Item = &'a Resource> + 'a {
     state.resources.iter().filter(move |d| d.origin == service).map(|d| &d.resource)
+}
+
+/// Where the peers of `service` reach it (`host:port`), when it is a VPN.
+fn vpn_endpoint(checked: &Checked, service: &str) -> Option<String> {
+    let needs = crate::resolve::vpn::needs(&checked.description, &checked.catalogue);
+    needs.into_iter().find(|n| n.service == service).map(|n| n.endpoint)
+}
+
+/// The host of a `host:port` endpoint (an IPv6 address in brackets without them).
+fn endpoint_host(endpoint: &str) -> &str {
+    let host = endpoint.rsplit_once(':').map_or(endpoint, |(host, _)| host);
+    host.trim_start_matches('[').trim_end_matches(']')
 }
 
 fn server_state<'a>(desired: &'a DesiredState, name: &str) -> &'a ServerState {
@@ -306,6 +332,10 @@ pub fn describe(plan: &MovePlan, file: &str) -> Vec<(Step, String)> {
     }
     let switched = match &plan.visitors {
         Visitors::Switched { domain, address } => format!("; visitors of {domain} arrive there through {address}"),
+        Visitors::NewEndpoint { from: old, to: new, folder } => format!(
+            "; its peers reach it at {new} instead of {old} from now: hand each its new configuration from {}",
+            folder.display()
+        ),
         _ => String::new(),
     };
     lines.push((Step::Converge, format!("apply {} with {service} on {to}{switched}", plan.converge.join(" and "))));
@@ -343,7 +373,7 @@ mod tests {
         let path = checked.description.dir.join("hoster.yml");
         let text = super::moved_text(&checked.description, service, to).unwrap();
         let moved = crate::pipeline::check_text(&path, text, None).unwrap();
-        super::plan(&checked.description, &desired, &moved.description, service, to).unwrap()
+        super::plan(checked, &desired, &moved, service, to).unwrap()
     }
 
     #[test]
@@ -433,5 +463,42 @@ mod tests {
         let lines = super::describe(&plan, "hoster.yml");
         let dns = lines.iter().find(|(s, _)| *s == super::Step::Dns).unwrap();
         assert!(dns.1.contains("(agenda.amipo.example. A 203.0.113.10)"), "{}", dns.1);
+    }
+
+    #[test]
+    fn a_vpns_peers_keep_their_configuration_unless_its_address_changes() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/amipo/hoster.yml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Home, behind pangolin: its peers still reach it at pangolin's address.
+        let plan = planned(&example(), "vpn", "loutre");
+        assert_eq!(plan.visitors, super::Visitors::NoDomain);
+        // loutre reached at its own address: the peers need new configurations.
+        let alone = text.replace("    relay: pangolin\n", "");
+        let checked = crate::pipeline::check_text(&path, alone.clone(), None).unwrap();
+        let plan = planned(&checked, "vpn", "loutre");
+        let folder = checked.description.dir.join(crate::keys::FOLDER).join("loutre/vpn-vpn");
+        assert_eq!(
+            plan.visitors,
+            super::Visitors::NewEndpoint { from: "203.0.113.10:51820".into(), to: "192.168.1.20:51820".into(), folder }
+        );
+        let lines = super::describe(&plan, "hoster.yml");
+        let converge = lines.iter().find(|(s, _)| *s == super::Step::Converge).unwrap();
+        assert!(
+            converge.1.contains("its peers reach it at 192.168.1.20:51820 instead of 203.0.113.10:51820"),
+            "{}",
+            converge.1
+        );
+        // Reached by a name: the peers keep their configurations, the name's record changes.
+        let named = alone.replacen("      peers:\n", "      endpoint: vpn.amipo.example\n      peers:\n", 1);
+        let checked = crate::pipeline::check_text(&path, named, None).unwrap();
+        let plan = planned(&checked, "vpn", "loutre");
+        assert_eq!(
+            plan.visitors,
+            super::Visitors::Dns {
+                domain: "vpn.amipo.example".into(),
+                from: "203.0.113.10".into(),
+                to: "192.168.1.20".into()
+            }
+        );
     }
 }
