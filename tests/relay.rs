@@ -129,44 +129,14 @@ fn chaton_at_home(router: &chaton::lab::HomeRouter, args: &[&str]) -> support::l
 /// The home server's first apply alone, from the home's network; its relay's apply starts
 /// only once the home server has come to its certificates. Returns the home server's run
 /// (after the relay's has ended, which must succeed) and whether the relay's was started.
-/// Starts `command` (chaton) with its progress read line by line: the receiver hears once
-/// each time a line starts with `mark`, and loses its sender when the run ends; the thread
-/// gives back everything it said.
-fn spawn_watching(
-    mut command: Command,
-    mark: String,
-) -> (std::process::Child, std::sync::mpsc::Receiver<()>, std::thread::JoinHandle<String>) {
-    use std::io::BufRead as _;
-    let mut run = command
-        .env_remove("SSH_AUTH_SOCK")
-        .env("LC_ALL", "C")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let progress = run.stderr.take().unwrap();
-    let (seen, heard) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut said = String::new();
-        for line in std::io::BufReader::new(progress).lines().map_while(Result::ok) {
-            if line.starts_with(&mark) {
-                let _ = seen.send(());
-            }
-            said.push_str(&line);
-            said.push('\n');
-        }
-        said
-    });
-    (run, heard, reader)
-}
-
 fn home_then_relay(router: &chaton::lab::HomeRouter, file: &str) -> (support::lab::Out, bool) {
     let mut command = in_netns(Some(&router.netns), assert_cmd::cargo::cargo_bin("chaton"));
     command.args(["apply", file, "--server", "home"]);
-    let (mut home, reached, reader) = spawn_watching(command, "[home] handler: obtain certificates".to_owned());
+    let (mut home, lines, reader) = support::lab::spawn_watching(command);
     // The sender goes when the home server's run ends: a run that failed before its
     // certificates ends the wait too.
-    let started = reached.recv_timeout(std::time::Duration::from_secs(900)).is_ok();
+    let started =
+        support::lab::heard_line(&lines, "[home] handler: obtain certificates", std::time::Duration::from_secs(900));
     if started {
         let relay = chaton_at_home(router, &["apply", file, "--server", "vps"]);
         assert_eq!(relay.code, 0, "the relay's first apply:\n{}", relay.stderr);
@@ -257,8 +227,8 @@ fn a_home_server_behind_nat_is_reached_through_its_relays_tunnel_on_debian_12_an
     let member = state.dir.join("secrets/home/vpn-vpn-home/member.conf");
     let conf = std::fs::read_to_string(&member).unwrap();
     assert!(conf.contains(&format!("Endpoint = {vps_address}:51820")), "{conf}");
-    let client = concat!(env!("CARGO_MANIFEST_DIR"), "/recipes/wireguard/proof-client.sh");
-    let joined = Command::new("bash").arg(client).arg(&member).arg(&vps_address).output().unwrap();
+    let client_script = concat!(env!("CARGO_MANIFEST_DIR"), "/recipes/wireguard/proof-client.sh");
+    let joined = Command::new("bash").arg(client_script).arg(&member).arg(&vps_address).output().unwrap();
     let said = String::from_utf8_lossy(&joined.stdout);
     assert!(
         joined.status.success() && said.contains("handshake done, the server answered through the tunnel"),
@@ -353,6 +323,33 @@ fn a_home_server_behind_nat_is_reached_through_its_relays_tunnel_on_debian_12_an
         support::lab::ssh_status(&state, "vps", through_tunnel).0 == 0
     });
     assert!(back.is_some(), "the tunnel did not come back within 75 s of the relay's return");
+
+    // The VPN moves to its relay: the member's device reached it at the relay's address
+    // before and does after, so its configuration stays good (its keys move with the
+    // service); it joins again with the new copy, which differs only in its comment.
+    let moved = support::lab::chaton(&["move", file, "vpn-home", "--to", "vps", "--yes"]);
+    assert_eq!(moved.code, 0, "{}", moved.stderr);
+    assert!(moved.stderr.contains("move: vpn-home now runs on vps."), "{}", moved.stderr);
+    assert!(!moved.stderr.contains("its peers reach it at"), "{}", moved.stderr);
+    let moved_conf = std::fs::read_to_string(state.dir.join("secrets/vps/vpn-vpn-home/member.conf")).unwrap();
+    let without_comment = |text: &str| text.lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join("\n");
+    assert_eq!(without_comment(&moved_conf), without_comment(&conf));
+    let rejoined = Command::new("bash")
+        .arg(client_script)
+        .arg(state.dir.join("secrets/vps/vpn-vpn-home/member.conf"))
+        .arg(&vps_address)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&rejoined.stdout);
+    assert!(
+        rejoined.status.success() && said.contains("handshake done, the server answered through the tunnel"),
+        "{said}{}",
+        String::from_utf8_lossy(&rejoined.stderr)
+    );
+    ssh_ok(&state, "vps", "wg show wg-vpn-home peers | grep -q .");
+    let (code, _, _) = ssh_status(&state, "home", "ip link show wg-vpn-home");
+    assert_ne!(code, 0, "the VPN's interface is still up at home");
+    let (_, _, _) = support::lab::converged_idempotent_verified(file);
 
     support::lab::record(
         "a_home_server_behind_nat_is_reached_through_its_relays_tunnel_on_debian_12_and_13",
@@ -462,8 +459,8 @@ fn the_examples_home_server_is_served_and_reached_through_pangolin() {
 fn move_killed_in_step(args: &[&str], step: usize, after: std::time::Duration) -> (String, bool) {
     let mut command = Command::new(assert_cmd::cargo::cargo_bin("chaton"));
     command.arg("move").args(args);
-    let (mut run, reached, reader) = spawn_watching(command, format!("move: ({step}/"));
-    let killed = if reached.recv_timeout(std::time::Duration::from_secs(600)).is_ok() {
+    let (mut run, lines, reader) = support::lab::spawn_watching(command);
+    let killed = if support::lab::heard_line(&lines, &format!("move: ({step}/"), std::time::Duration::from_secs(600)) {
         std::thread::sleep(after);
         run.kill().is_ok() && run.try_wait().map(|s| s.is_none_or(|s| s.code().is_none())).unwrap_or(true)
     } else {

@@ -99,6 +99,23 @@ impl Client {
         Self { hosts: dir.join("client-hosts"), certs, ca }
     }
 
+    /// Points `name` at lab host `host` for this client from now on (its hosts file is
+    /// rewritten in place: a program running with it sees the change at once).
+    fn point(&self, state: &LabState, name: &str, host: &str) {
+        let text = std::fs::read_to_string(&self.hosts).unwrap();
+        let mut kept: String =
+            text.lines().filter(|l| !l.ends_with(&format!(" {name}"))).map(|l| format!("{l}\n")).collect();
+        kept.push_str(&format!("{} {name}\n", state.host(host).unwrap().address));
+        std::fs::write(&self.hosts, kept).unwrap();
+    }
+
+    /// chaton with `args`, seeing the lab's names as this client does.
+    fn chaton(&self, args: &[&str]) -> Command {
+        let program = assert_cmd::cargo::cargo_bin("chaton");
+        let argv: Vec<&str> = std::iter::once(program.to_str().unwrap()).chain(args.iter().copied()).collect();
+        with_binds(&[(&self.hosts, "/etc/hosts")], &argv)
+    }
+
     /// Runs `program` seeing the lab's names and trusting its CA: exit status and output.
     fn run(&self, program: &str, args: &[&str]) -> (i32, String) {
         let argv: Vec<&str> = std::iter::once(program).chain(args.iter().copied()).collect();
@@ -124,9 +141,13 @@ fn secret(state: &LabState, host: &str, service: &str, name: &str) -> String {
 
 /// A call of Etherpad's HTTP API on d13 (`getText?padID=NAME`), with its API key: the answer.
 fn etherpad_api(state: &LabState, call: &str) -> String {
+    etherpad_api_on(state, "d13", call)
+}
+
+fn etherpad_api_on(state: &LabState, host: &str, call: &str) -> String {
     ssh_ok(
         state,
-        "d13",
+        host,
         &format!("curl -fsS \"http://127.0.0.1:9001/api/1/{call}&apikey=$(cat /var/lib/etherpad/APIKEY.txt)\""),
     )
 }
@@ -144,7 +165,11 @@ fn nextcloud_and_etherpad_from_their_real_releases_answer_real_clients() {
     let _one = LAB.lock().unwrap_or_else(|e| e.into_inner());
     let artifacts = artifacts();
     let dir = tempfile::tempdir().unwrap();
-    let guard = lab_up(dir.path(), &[("d12", Distribution::Debian12), ("d13", Distribution::Debian13)]);
+    // m13: the server d13's cloud and pads move to at the end.
+    let guard = lab_up(
+        dir.path(),
+        &[("d12", Distribution::Debian12), ("d13", Distribution::Debian13), ("m13", Distribution::Debian13)],
+    );
     let state = guard.state.clone();
     let description = lab::write_description(&state).unwrap();
     let file = description.to_str().unwrap();
@@ -153,7 +178,7 @@ fn nextcloud_and_etherpad_from_their_real_releases_answer_real_clients() {
     assert_eq!(sites.code, 0, "{}", sites.stderr);
     let d13 = state.host("d13").unwrap().address.clone();
     let ca = state.acme.as_ref().unwrap().ca_certificate.replace('\'', "");
-    for host in ["d12", "d13"] {
+    for host in ["d12", "d13", "m13"] {
         // The servers trust the lab's CA and find d13, as they would a private mirror.
         ssh_ok(
             &state,
@@ -164,15 +189,22 @@ fn nextcloud_and_etherpad_from_their_real_releases_answer_real_clients() {
         );
     }
     // The npm registry is reached through this machine, whose route to it re-signs TLS:
-    // d13 trusts the authorities this machine trusts of its own (test-only).
-    for entry in std::fs::read_dir("/usr/local/share/ca-certificates").into_iter().flatten().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".crt") {
-            let pem = std::fs::read_to_string(entry.path()).unwrap().replace('\'', "");
-            ssh_ok(&state, "d13", &format!("printf '%s' '{pem}' > '/usr/local/share/ca-certificates/host-{name}'"));
+    // d13 and m13 (which build Etherpad) trust the authorities this machine trusts of its
+    // own (test-only).
+    for builder in ["d13", "m13"] {
+        for entry in std::fs::read_dir("/usr/local/share/ca-certificates").into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".crt") {
+                let pem = std::fs::read_to_string(entry.path()).unwrap().replace('\'', "");
+                ssh_ok(
+                    &state,
+                    builder,
+                    &format!("printf '%s' '{pem}' > '/usr/local/share/ca-certificates/host-{name}'"),
+                );
+            }
         }
+        ssh_ok(&state, builder, "update-ca-certificates >/dev/null");
     }
-    ssh_ok(&state, "d13", "update-ca-certificates >/dev/null");
 
     // The releases, on d13's website. Nextcloud's is signed by a key the test makes; a
     // second key stands for someone else's.
@@ -274,6 +306,7 @@ fn nextcloud_and_etherpad_from_their_real_releases_answer_real_clients() {
     }
     upgrades_keep_data_and_a_failed_one_rolls_back(&state, &client, &description, &site);
     backups_bring_back_a_deleted_file_a_deleted_calendar_and_a_pad(&state, &client, file);
+    moves_take_the_cloud_and_the_pads_to_another_server(&state, &client, &description, dir.path());
 
     let test = "nextcloud_and_etherpad_from_their_real_releases_answer_real_clients";
     let restored = [CONVERGED, &[Level::BackedUp, Level::Restored]].concat();
@@ -774,4 +807,113 @@ fn backups_bring_back_a_deleted_file_a_deleted_calendar_and_a_pad(state: &LabSta
         "for i in $(seq 1 60); do curl -fs -o /dev/null http://127.0.0.1:9001/health && exit 0; sleep 1; done; exit 1",
     );
     assert!(api("getText?padID=assemblee").contains("Ordre du jour : budget 2027"), "the pad is back");
+}
+
+/// `chaton move`: d13's cloud and pads go to m13 with their data. The cloud's move waits at
+/// its DNS step until the name points at m13 (the lab's DNS, which the CA asks, and the
+/// clients' names change then, as a hoster's record would), is killed (kill -9) while its
+/// data is put in place on m13, and resumed by the same command; the pads move in one go.
+/// Then the sync client, a CalDAV query and the pad's export find everything on m13, with
+/// the moved passwords; d13 serves neither but keeps their data until `--purge`.
+fn moves_take_the_cloud_and_the_pads_to_another_server(
+    state: &LabState,
+    client: &Client,
+    description: &Path,
+    dir: &Path,
+) {
+    let file = description.to_str().unwrap();
+    let admin = secret(state, "d13", "cloud-d13", "admin_password");
+    let args = ["move", file, "cloud-d13", "--to", "m13", "--yes", "--dns-wait", "600"];
+
+    let start = Instant::now();
+    let (mut run, lines, reader) = spawn_watching(client.chaton(&args));
+    let patience = std::time::Duration::from_secs(900);
+    assert!(heard_line(&lines, "move: (4/10) dns", patience), "the move never came to its DNS step");
+    // It waits for the name: the hoster changes the record.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(run.try_wait().unwrap().is_none(), "the move did not wait for the name to point at m13");
+    lab::point_name(state, "cloud.d13.lab.test", "m13").unwrap();
+    client.point(state, "cloud.d13.lab.test", "m13");
+    let importing = heard_line(&lines, "move: (6/10) import", patience);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    run.kill().unwrap();
+    let status = run.wait().unwrap();
+    let said = reader.join().unwrap();
+    assert!(importing && status.code().is_none(), "not killed in its import: {said}");
+    assert!(said.contains("move: cloud.d13.lab.test points at "), "{said}");
+
+    // Resumed by the same command: on from the import, nothing exported or installed again.
+    let resumed = client.chaton(&args).env("LC_ALL", "C").output().unwrap();
+    let resumed_said = String::from_utf8_lossy(&resumed.stderr).into_owned();
+    assert!(resumed.status.success(), "{resumed_said}");
+    eprintln!("move of the cloud from d13 to m13, killed and resumed: {:.0} s", start.elapsed().as_secs_f64());
+    for step in ["move: (3/10) export", "move: (5/10) converge"] {
+        assert!(!resumed_said.contains(step), "{step} ran again: {resumed_said}");
+    }
+    assert!(resumed_said.contains("move: (6/10) import"), "{resumed_said}");
+    assert!(resumed_said.contains("[m13] imported  password of role cloud_d13"), "{resumed_said}");
+    assert!(resumed_said.contains("move: cloud-d13 now runs on m13."), "{resumed_said}");
+
+    // The pads: their name points at m13 first, so the move goes through in one go.
+    lab::point_name(state, "pads.d13.lab.test", "m13").unwrap();
+    client.point(state, "pads.d13.lab.test", "m13");
+    let start = Instant::now();
+    let pads = client.chaton(&["move", file, "pads-d13", "--to", "m13", "--yes"]).env("LC_ALL", "C").output().unwrap();
+    let pads_said = String::from_utf8_lossy(&pads.stderr).into_owned();
+    assert!(pads.status.success(), "{pads_said}");
+    eprintln!("move of the pads from d13 to m13: {:.0} s", start.elapsed().as_secs_f64());
+
+    // What the clients find there now, through the names that point at m13.
+    let down = dir.join("down-after-move");
+    std::fs::create_dir_all(&down).unwrap();
+    let url = "https://cloud.d13.lab.test";
+    let (code, out) =
+        client.run("nextcloudcmd", &["--non-interactive", "-u", "admin", "-p", &admin, down.to_str().unwrap(), url]);
+    assert_eq!(code, 0, "nextcloudcmd after the move: {out}");
+    let sent = std::fs::read(dir.join("up-d13/members.bin")).unwrap();
+    assert_eq!(std::fs::read(down.join("members.bin")).unwrap(), sent, "the file came back changed");
+    assert_eq!(std::fs::read_to_string(down.join("assemblee.txt")).unwrap(), "Assemblée générale le 1er décembre\n");
+    let (status, body) = calendar_query(client, "d13", &admin);
+    assert!(status == "207" && body.contains("Assemblée générale"), "the event moved: {status} {body}");
+    let (status, body) = client.curl(&[&format!("{url}/status.php")]);
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((status.as_str(), answer["maintenance"].as_bool()), ("200", Some(false)), "{body}");
+    // Served by m13: its own PostgreSQL has the database, on the moved password.
+    assert_eq!(secret(state, "m13", "cloud-d13", "admin_password"), admin);
+    ssh_ok(
+        state,
+        "m13",
+        "PGPASSWORD=\"$(cat /var/lib/chaton/secrets/cloud-d13/db_password)\" psql -X -q -h localhost -U cloud_d13 -d cloud_d13 -c 'select 1' >/dev/null",
+    );
+    let (status, body) = client.curl(&["https://pads.d13.lab.test/p/assemblee/export/txt"]);
+    assert!(status == "200" && body.contains("Ordre du jour : budget 2027"), "the pad moved: {status} {body}");
+    assert!(etherpad_api_on(state, "m13", "getText?padID=assemblee").contains("Ordre du jour : budget 2027"));
+
+    // d13 serves neither any more, and still holds their data.
+    ssh_ok(
+        state,
+        "d13",
+        "test ! -e /etc/nginx/chaton/sites/cloud-d13.conf && test ! -e /etc/nginx/chaton/sites/pads-d13.conf && test -d /var/lib/nextcloud/data && test -d /var/lib/etherpad/var",
+    );
+    let (code, _, _) = ssh_status(state, "d13", "systemctl is-active --quiet etherpad");
+    assert_ne!(code, 0, "Etherpad still runs on d13");
+    let text = std::fs::read_to_string(description).unwrap();
+    for name in ["cloud", "pads"] {
+        assert!(text.contains(&format!("    server: m13\n    domain: {name}.d13.lab.test")), "{text}");
+    }
+    // Every server agrees with the description: nothing to change, and verify passes.
+    converged_idempotent_verified(file);
+
+    // --purge: d13's copies and databases go.
+    for service in ["cloud-d13", "pads-d13"] {
+        let purged = chaton(&["move", file, service, "--purge"]);
+        assert_eq!(purged.code, 0, "{}", purged.stderr);
+    }
+    ssh_ok(state, "d13", "test ! -e /var/lib/nextcloud/data && test ! -e /var/lib/etherpad/var");
+    let left = ssh_ok(
+        state,
+        "d13",
+        "runuser -u postgres -- psql -XAt -c \"select count(*) from pg_database where datname in ('cloud_d13', 'pads_d13')\"",
+    );
+    assert_eq!(left.trim(), "0", "the databases are still on d13");
 }

@@ -172,21 +172,33 @@ fn wait_for_port(address: &str, port: u16) -> Result<(), LabError> {
 
 /// Tells the mock DNS that `name` has the address `ip`.
 fn add_record(address: &str, name: &str, ip: &str) -> Result<(), LabError> {
+    manage(address, "/add-a", &serde_json::json!({ "host": name, "addresses": [ip] }), name)
+}
+
+/// Points `name` at `ip` in the mock DNS, its earlier record replaced: what a hoster does
+/// when a service moves to another server.
+pub(super) fn replace_record(address: &str, name: &str, ip: &str) -> Result<(), LabError> {
+    manage(address, "/clear-a", &serde_json::json!({ "host": name }), name)?;
+    add_record(address, name, ip)
+}
+
+/// One call of the mock DNS's management API.
+fn manage(address: &str, path: &str, body: &serde_json::Value, name: &str) -> Result<(), LabError> {
     use std::io::{Read as _, Write as _};
-    let body = serde_json::json!({ "host": name, "addresses": [ip] }).to_string();
+    let body = body.to_string();
     let mut stream = std::net::TcpStream::connect(format!("{address}:{DNS_MANAGEMENT_PORT}"))
         .map_err(|e| step("reaching the mock DNS", e))?;
     write!(
         stream,
-        "POST /add-a HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
-    .map_err(|e| step("adding a DNS record", e))?;
+    .map_err(|e| step("changing a DNS record", e))?;
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
     if answer.starts_with("HTTP/1.1 200") {
         Ok(())
     } else {
-        Err(step(&format!("adding a DNS record for {name}"), answer.lines().next().unwrap_or("no answer")))
+        Err(step(&format!("changing the DNS record of {name}"), answer.lines().next().unwrap_or("no answer")))
     }
 }

@@ -391,6 +391,16 @@ pub fn reboot(state: &mut LabState, name: &str) -> Result<(), LabError> {
     process::wait_for_ssh(&host)
 }
 
+/// Points `name` at lab host `host` in the lab's DNS (the one its certificate authority
+/// asks), as a hoster changes a record when a service moves to another server.
+pub fn point_name(state: &LabState, name: &str, host: &str) -> Result<(), LabError> {
+    let to = state.host(host).ok_or_else(|| LabError::Step {
+        what: format!("pointing {name} at {host}"),
+        detail: "no such lab host".into(),
+    })?;
+    acme::replace_record(&state.bridge_address, name, &to.address)
+}
+
 /// Cuts a host off the network (its link goes down), as if its connection failed; a home
 /// host loses its household's connection.
 pub fn disconnect(host: &LabHost) -> Result<(), LabError> {

@@ -325,17 +325,63 @@ pub fn lynis(state: &LabState, host: &str) -> (u32, Vec<String>) {
 /// `binds` is bind-mounted over `path` (a hosts file over /etc/hosts, say): a client on this
 /// machine sees the lab's names, and nothing of this machine changes.
 pub fn run_with_binds(binds: &[(&Path, &str)], argv: &[&str]) -> std::process::Output {
+    with_binds(binds, argv).output().unwrap()
+}
+
+/// `argv` to run in a mount namespace of its own where each file is bind-mounted over its
+/// path (a hosts file over /etc/hosts): nothing of this machine changes. A bound file
+/// rewritten in place is seen at once by the program (a DNS record changed mid-run).
+pub fn with_binds(binds: &[(&Path, &str)], argv: &[&str]) -> Command {
     let mut script = String::new();
     for (i, (_, path)) in binds.iter().enumerate() {
         script.push_str(&format!("mount --bind \"${}\" '{path}' && ", i + 1));
     }
     script.push_str(&format!("shift {} && exec \"$@\"", binds.len()));
-    Command::new("unshare")
-        .args(["--mount", "sh", "-c", &script, "sh"])
-        .args(binds.iter().map(|(file, _)| *file))
-        .args(argv)
-        .output()
-        .unwrap()
+    let mut command = Command::new("unshare");
+    command.args(["--mount", "sh", "-c", &script, "sh"]).args(binds.iter().map(|(file, _)| *file)).args(argv);
+    command
+}
+
+/// Starts `command` (chaton) with its progress (standard error) read line by line: each
+/// line is sent on the receiver as it comes, which loses its sender when the run ends; the
+/// thread gives back everything it said.
+pub fn spawn_watching(
+    mut command: Command,
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>, std::thread::JoinHandle<String>) {
+    use std::io::BufRead as _;
+    let mut run = command
+        .env_remove("SSH_AUTH_SOCK")
+        .env("LC_ALL", "C")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let progress = run.stderr.take().unwrap();
+    let (seen, heard) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut said = String::new();
+        for line in std::io::BufReader::new(progress).lines().map_while(Result::ok) {
+            let _ = seen.send(line.clone());
+            said.push_str(&line);
+            said.push('\n');
+        }
+        said
+    });
+    (run, heard, reader)
+}
+
+/// Waits up to `patience` for a line starting with `prefix`; false when the run ended or
+/// the time ran out first.
+pub fn heard_line(lines: &std::sync::mpsc::Receiver<String>, prefix: &str, patience: Duration) -> bool {
+    let until = std::time::Instant::now() + patience;
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.starts_with(prefix) => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
 }
 
 pub fn port_answers(address: &str, port: u16) -> bool {
