@@ -904,16 +904,24 @@ fn moves_take_the_cloud_and_the_pads_to_another_server(
     // Every server agrees with the description: nothing to change, and verify passes.
     converged_idempotent_verified(file);
 
-    // --purge: d13's copies and databases go.
-    for service in ["cloud-d13", "pads-d13"] {
+    // --purge: d13's copies, databases and roles go. When nothing on d13 needs PostgreSQL
+    // any more, the remove step stopped it: the purge starts it for the deletion and stops it.
+    let postgresql = |host: &str| ssh_status(state, host, "systemctl is-active --quiet postgresql").0 == 0;
+    let running_before = postgresql("d13");
+    for (service, database) in [("cloud-d13", "cloud_d13"), ("pads-d13", "pads_d13")] {
         let purged = chaton(&["move", file, service, "--purge"]);
         assert_eq!(purged.code, 0, "{}", purged.stderr);
+        for said in [format!("deleted  database {database}"), format!("deleted  role {database}")] {
+            assert!(purged.stderr.contains(&said), "{}", purged.stderr);
+        }
+        assert_eq!(purged.stderr.contains("starting PostgreSQL"), !running_before, "{}", purged.stderr);
     }
+    assert_eq!(postgresql("d13"), running_before, "the purge left PostgreSQL in another state on d13");
     ssh_ok(state, "d13", "test ! -e /var/lib/nextcloud/data && test ! -e /var/lib/etherpad/var");
     let left = ssh_ok(
         state,
         "d13",
-        "runuser -u postgres -- psql -XAt -c \"select count(*) from pg_database where datname in ('cloud_d13', 'pads_d13')\"",
+        "was=$(systemctl is-active postgresql || true); systemctl start postgresql && until pg_isready -q; do sleep 0.5; done && runuser -u postgres -- psql -XAt -c \"select (select count(*) from pg_database where datname in ('cloud_d13', 'pads_d13')) + (select count(*) from pg_roles where rolname in ('cloud_d13', 'pads_d13'))\"; [ \"$was\" = active ] || systemctl stop postgresql",
     );
-    assert_eq!(left.trim(), "0", "the databases are still on d13");
+    assert_eq!(left.trim(), "0", "the databases or their roles are still on d13");
 }

@@ -440,15 +440,19 @@ fn purge(args: &MoveArgs, current: &Checked, folder: &Path, journal: Option<Jour
         ));
     }
     let (_, desired) = super::resolved(current, args.connection.state_dir(), KeysFrom::StandIns)?;
+    // The roles are named as on the server the description now puts the service on.
+    let described_to = desired.servers.iter().find(|s| s.name == described.map_or("", |s| s.server.as_str()));
+    let roles = described_to.map(|state| moving::roles_of(state, &args.service)).unwrap_or_default();
     eprintln!("move: deleting on {}: {}", journal.from, {
         let mut what = journal.paths.clone();
         what.extend(journal.databases.iter().map(|d| format!("database {d}")));
+        what.extend(roles.iter().map(|(r, _)| format!("role {r}")));
         what.join(", ")
     });
     if let Err(why) = operate(
         (current, &desired),
         &journal.from,
-        &scripts::purge(&journal.paths, &journal.databases),
+        &scripts::purge(&journal.paths, &journal.databases, &roles),
         &args.connection,
     ) {
         eprintln!("move: the purge failed: {why}");

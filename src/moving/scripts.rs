@@ -212,16 +212,40 @@ pub fn import(data: &DataSet, on_server: &OnServer, paths: &[String], archive: &
     s
 }
 
-/// Deletes what a finished move left on the old server: the paths and databases it copied.
-pub fn purge(paths: &[String], databases: &[String]) -> String {
+/// Deletes what a finished move left on the old server: the paths it copied, its databases,
+/// and its PostgreSQL roles with their password files. A server the move left without a
+/// service that needs PostgreSQL has it stopped (the remove step stops what nothing
+/// describes): it is started for the deletion, and stopped again after.
+pub fn purge(paths: &[String], databases: &[String], roles: &[(String, String)]) -> String {
     let mut s = prologue();
     for p in paths.iter().filter(|p| is_replaceable(p)) {
         s.push_str(&format!("rm -rf -- {p}\nsay 'deleted\\t%s\\n' {p}\n", p = quote(p)));
     }
+    for (_, file) in roles.iter().filter(|(_, file)| is_replaceable(file)) {
+        s.push_str(&format!("rm -f -- {}\n", quote(file)));
+    }
+    if databases.is_empty() && roles.is_empty() {
+        return s;
+    }
+    s.push_str(
+        "if ! command -v dropdb >/dev/null; then say 'PostgreSQL is not installed here: no database to delete\\n'; exit 0; fi\n\
+         if ! pg_isready -q; then\n\
+         \x20 say 'starting PostgreSQL, stopped here since nothing needs it, to delete the databases\\n'\n\
+         \x20 systemctl start postgresql\n\
+         \x20 trap 'systemctl stop postgresql' EXIT\n\
+         \x20 tries=0; until pg_isready -q; do tries=$((tries + 1)); [ $tries -lt 60 ] || { say 'PostgreSQL did not start\\n'; exit 1; }; sleep 0.5; done\n\
+         fi\n",
+    );
     for db in databases {
         s.push_str(&format!(
             "runuser -u postgres -- dropdb --if-exists -- {d}\nsay 'deleted\\tdatabase %s\\n' {d}\n",
             d = quote(db)
+        ));
+    }
+    for (role, _) in roles {
+        s.push_str(&format!(
+            "runuser -u postgres -- dropuser --if-exists -- {r}\nsay 'deleted\\trole %s\\n' {r}\n",
+            r = quote(role)
         ));
     }
     s
@@ -262,7 +286,7 @@ mod tests {
         for bad in ["/", "/etc", "/etc/", "relative/path", "/var/../etc", ""] {
             assert!(!is_replaceable(bad), "{bad}");
         }
-        let script = purge(&["/etc".into(), "/etc/etherpad".into()], &[]);
+        let script = purge(&["/etc".into(), "/etc/etherpad".into()], &[], &[]);
         assert!(!script.contains("rm -rf -- /etc\n"), "{script}");
         assert!(script.contains("rm -rf -- /etc/etherpad\n"), "{script}");
     }
@@ -367,5 +391,68 @@ mod tests {
         // The reader is gone (the reading end dropped above): the script goes on regardless.
         let status = child.wait().unwrap();
         assert!(done.exists(), "the script stopped half-way ({status})");
+    }
+
+    #[test]
+    fn a_purge_starts_a_stopped_postgresql_for_the_databases_and_stops_it_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let calls = dir.path().join("calls");
+        let up = dir.path().join("up");
+        // Stand-ins: systemctl starts and stops a pretend PostgreSQL that pg_isready asks.
+        let stand_ins = [
+            (
+                "systemctl",
+                String::from("echo \"systemctl $*\" >> {c}\ncase $1 in start) touch {u};; stop) rm -f {u};; esac\n"),
+            ),
+            ("pg_isready", String::from("test -e {u}\n")),
+            ("runuser", String::from("test -e {u} || exit 2\necho \"runuser $*\" >> {c}\n")),
+            ("dropdb", "exit 0\n".to_owned()),
+        ];
+        for (name, body) in stand_ins {
+            let body = body.replace("{c}", &calls.display().to_string()).replace("{u}", &up.display().to_string());
+            std::fs::write(bin.join(name), format!("#!/bin/sh\n{body}")).unwrap();
+            std::fs::set_permissions(bin.join(name), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        }
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        let secret = dir.path().join("db_password");
+        std::fs::write(&secret, "s3cret").unwrap();
+        let purge_here = |up_before: bool| {
+            std::fs::write(&calls, "").unwrap();
+            if up_before {
+                std::fs::write(&up, "").unwrap();
+            }
+            let script = purge(
+                &[data.display().to_string()],
+                &["pads".into()],
+                &[("pads".into(), secret.display().to_string())],
+            )
+            .replace("/run/lock/chaton-move.lock", &dir.path().join("lock").display().to_string());
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&script)
+                .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+            (String::from_utf8_lossy(&out.stdout).into_owned(), std::fs::read_to_string(&calls).unwrap())
+        };
+
+        // Stopped before: started for the deletion, stopped after.
+        let (said, calls_made) = purge_here(false);
+        assert_eq!(
+            calls_made,
+            "systemctl start postgresql\nrunuser -u postgres -- dropdb --if-exists -- pads\nrunuser -u postgres -- dropuser --if-exists -- pads\nsystemctl stop postgresql\n"
+        );
+        assert!(said.contains("deleted\tdatabase pads\n") && said.contains("deleted\trole pads\n"), "{said}");
+        assert!(!data.exists() && !secret.exists());
+        assert!(!up.exists(), "PostgreSQL was left running");
+
+        // Running before (another service needs it): left alone.
+        let (_, calls_made) = purge_here(true);
+        assert!(!calls_made.contains("systemctl"), "{calls_made}");
+        assert!(up.exists());
     }
 }
