@@ -249,38 +249,44 @@ def markdown(results, light, first, versions, runs, started, took):
         lines += ["", "![Wall time against hosts](benchmarks.svg)", "",
                   "![Tool CPU per host against hosts](benchmarks-cpu.svg)", ""]
     if first:
-        lines += ["## The first apply against its floor", "",
-                  "The shipped example (examples/amipo) on fresh lab servers: "
-                  + ", ".join(f"{name} on {release}" for name, release in sorted(first["releases"].items()))
-                  + ", both at once. Its cloud (Nextcloud) and pads (Etherpad) are left out: they install from "
-                  "upstream releases with their own installers, which have no apt floor; so is loutre's relay "
-                  "(through it, loutre's certificates wait for pangolin's apply, a wait no floor has). The floor is what the "
-                  "same servers cannot do with less: one `apt-get update` and one `apt-get install` of exactly the "
-                  "packages chaton's run installed or upgraded, at the same versions, then the restart of the "
-                  "services. Both start from the same apt cache (downloaded once beforehand), so the figures are "
-                  "about installing, not this machine's network (benches/first_apply.py).", "",
-                  f"Median of {first['runs']} run(s) each: chaton **{first['chaton_seconds']:.1f} s**, floor "
-                  f"**{first['floor_seconds']:.1f} s**, {first['chaton_seconds'] / first['floor_seconds']:.2f}× "
-                  f"the floor; chaton's own CPU {first['tool_cpu']:.2f} s and {first['peak_mb']:.0f} MB.", "",
-                  "| host | release | packages installed or upgraded | chaton (s) | floor (s) | ratio |",
-                  "|---|---|---:|---:|---:|---:|"]
-        for name, r in sorted(first["per_host"].items()):
-            lines.append(f"| {name} | {first['releases'][name]} | {first['packages'][name]} | {r['chaton']:.1f} | "
-                         f"{r['floor']:.1f} | {r['chaton'] / r['floor']:.2f}× |")
-        split = first["phases_of_median_run"]
-        names = sorted({p for host in split.values() for p in host if p != "total"},
-                       key=lambda p: -max(h.get(p, 0) for h in split.values()))
-        lines += ["", "Where chaton's time goes, per host, in its median run (seconds, from its own progress "
-                  "events; hosts run in parallel):", "",
-                  "| host | " + " | ".join(names) + " | total |",
-                  "|---|" + "---:|" * (len(names) + 1)]
-        for name, host in sorted(split.items()):
-            lines.append(f"| {name} | " + " | ".join(f"{host.get(p, 0):.1f}" for p in names)
-                         + f" | {host['total']:.1f} |")
-        lines += ["", "Packages include the pending security updates, in the same apt run; certificates are "
-                  "obtained from the lab's ACME CA (pebble) for every site, which the floor does not do at all.", ""]
+        lines += first_apply_section(first)
     lines += ["Raw samples: `target/bench/results.json` after a run.", ""]
     return "\n".join(lines)
+
+
+def first_apply_section(first):
+    """The page's section on the first apply against its floor, as lines."""
+    lines = ["## The first apply against its floor", "",
+              "The shipped example (examples/amipo) on fresh lab servers: "
+              + ", ".join(f"{name} on {release}" for name, release in sorted(first["releases"].items()))
+              + ", both at once. Its cloud (Nextcloud) and pads (Etherpad) are left out: they install from "
+              "upstream releases with their own installers, which have no apt floor; so is loutre's relay "
+              "(through it, loutre's certificates wait for pangolin's apply, a wait no floor has). The floor is what the "
+              "same servers cannot do with less: one `apt-get update` and one `apt-get install` of exactly the "
+              "packages chaton's run installed or upgraded, at the same versions, then the restart of the "
+              "services. Both start from the same apt cache (downloaded once beforehand), so the figures are "
+              "about installing, not this machine's network (benches/first_apply.py).", "",
+              f"Median of {first['runs']} run(s) each: chaton **{first['chaton_seconds']:.1f} s**, floor "
+              f"**{first['floor_seconds']:.1f} s**, {first['chaton_seconds'] / first['floor_seconds']:.2f}× "
+              f"the floor; chaton's own CPU {first['tool_cpu']:.2f} s and {first['peak_mb']:.0f} MB.", "",
+              "| host | release | packages installed or upgraded | chaton (s) | floor (s) | ratio |",
+              "|---|---|---:|---:|---:|---:|"]
+    for name, r in sorted(first["per_host"].items()):
+        lines.append(f"| {name} | {first['releases'][name]} | {first['packages'][name]} | {r['chaton']:.1f} | "
+                     f"{r['floor']:.1f} | {r['chaton'] / r['floor']:.2f}× |")
+    split = first["phases_of_median_run"]
+    names = sorted({p for host in split.values() for p in host if p != "total"},
+                   key=lambda p: -max(h.get(p, 0) for h in split.values()))
+    lines += ["", "Where chaton's time goes, per host, in its median run (seconds, from its own progress "
+              "events; hosts run in parallel):", "",
+              "| host | " + " | ".join(names) + " | total |",
+              "|---|" + "---:|" * (len(names) + 1)]
+    for name, host in sorted(split.items()):
+        lines.append(f"| {name} | " + " | ".join(f"{host.get(p, 0):.1f}" for p in names)
+                     + f" | {host['total']:.1f} |")
+    lines += ["", "Packages include the pending security updates, in the same apt run; certificates are "
+              "obtained from the lab's ACME CA (pebble) for every site, which the floor does not do at all.", ""]
+    return lines
 
 
 COLOURS = {"chaton": "#0b4f8a", "pyinfra": "#8a5a00", "ansible": "#9b1c1c"}
@@ -328,6 +334,8 @@ def main():
     parser.add_argument("--first-apply-runs", type=int, default=3, help="runs of the first apply and its floor (0: none)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--tools", default=",".join(TOOLS), help="a subset of chaton,pyinfra,ansible (for quick looks)")
+    parser.add_argument("--first-apply-only", action="store_true",
+                        help="measure only the first apply against its floor, and rewrite only its section of the page")
     args = parser.parse_args()
     TOOLS[:] = [t for t in TOOLS if t in args.tools.split(",")]
     if os.geteuid() != 0:
@@ -354,6 +362,17 @@ def main():
         run([os.path.join(VENV, "bin", "ansible"), "--version"]).stdout.splitlines()[0].replace("[", "").replace("]", ""),
         run(["ssh", "-V"]).stderr.strip().split(",")[0],
     ])
+    if args.first_apply_only:
+        first = first_apply.bench(ROOT, CHATON, WORK, args.first_apply_runs)
+        with open(os.path.join(WORK, "first-apply.json"), "w") as f:
+            json.dump(first, f, indent=2)
+        page = os.path.join(ROOT, "docs", "benchmarks.md")
+        text = open(page).read()
+        start, end = text.index("## The first apply against its floor"), text.index("Raw samples: ")
+        with open(page, "w") as f:
+            f.write(text[:start] + "\n".join(first_apply_section(first)) + "\n" + text[end:])
+        print(f"done in {first['minutes']} minutes: the first apply's section of docs/benchmarks.md")
+        return
     sizes = lambda text: [int(c) for c in text.split(",") if c.strip()]
     results, light, first = {}, {}, None
     if args.first_apply_runs > 0 and "chaton" in TOOLS:

@@ -40,6 +40,8 @@ pub mod resource;
 pub mod shell;
 pub mod site;
 pub(crate) mod source;
+#[cfg(test)]
+pub(crate) mod stand_ins;
 pub mod transport;
 pub(crate) mod validate;
 pub mod vocab;

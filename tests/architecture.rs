@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// circles: the layer numbers order them.
 const LAYERS: &[&[&str]] = &[
     // The shared vocabulary and the leaves that know nothing of chaton's stages.
-    &["vocab", "i18n", "source", "command", "http", "keys"],
+    &["vocab", "i18n", "source", "command", "http", "keys", "stand_ins"],
     &["shell", "diagnostic"],
     &["yaml"],
     // What a server has, and the resource kinds: each kind's spec (what recipes write), its

@@ -433,15 +433,15 @@ fn purge(args: &MoveArgs, current: &Checked, folder: &Path, journal: Option<Jour
         ));
     };
     let described = current.description.hoster.services.iter().find(|s| s.name == args.service);
-    if described.is_none_or(|s| s.server == journal.from) {
+    let Some(described) = described.filter(|s| s.server != journal.from) else {
         return Err(refused(
             format!("the description has {} on {} again", quoted(&args.service), journal.from),
             "its data there is in use: nothing was deleted".into(),
         ));
-    }
+    };
     let (_, desired) = super::resolved(current, args.connection.state_dir(), KeysFrom::StandIns)?;
     // The roles are named as on the server the description now puts the service on.
-    let described_to = desired.servers.iter().find(|s| s.name == described.map_or("", |s| s.server.as_str()));
+    let described_to = desired.servers.iter().find(|s| s.name == described.server);
     let roles = described_to.map(|state| moving::roles_of(state, &args.service)).unwrap_or_default();
     eprintln!("move: deleting on {}: {}", journal.from, {
         let mut what = journal.paths.clone();

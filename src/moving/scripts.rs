@@ -254,6 +254,7 @@ pub fn purge(paths: &[String], databases: &[String], roles: &[(String, String)])
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stand_ins::StandIns;
 
     fn set() -> DataSet {
         DataSet {
@@ -338,15 +339,11 @@ mod tests {
 
     #[test]
     fn the_import_gives_the_services_roles_the_passwords_it_brought() {
-        let dir = tempfile::tempdir().unwrap();
+        let here = StandIns::new();
         // A runuser that is psql's stand-in: what it is fed is what PostgreSQL would run.
-        let bin = dir.path().join("bin");
-        std::fs::create_dir(&bin).unwrap();
-        let fed = dir.path().join("fed.sql");
-        std::fs::write(bin.join("runuser"), format!("#!/bin/sh\necho \"$*\" > {0}.args\ncat > {0}\n", fed.display()))
-            .unwrap();
-        std::fs::set_permissions(bin.join("runuser"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        let secret = dir.path().join("db_password");
+        let fed = here.path("fed.sql");
+        here.program("runuser", &format!("echo \"$*\" > {0}.args\ncat > {0}\n", fed.display()));
+        let secret = here.path("db_password");
         std::fs::write(&secret, "moved-s3cret").unwrap();
         let roles =
             OnServer { units: vec!["etherpad".into()], roles: vec![("pads".into(), secret.display().to_string())] };
@@ -355,12 +352,7 @@ mod tests {
         // After the databases are restored, before the service starts again.
         let at = script.find(line).unwrap();
         assert!(script.find("pg_restore").unwrap() < at && at < script.find("systemctl start").unwrap(), "{script}");
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(line)
-            .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()))
-            .output()
-            .unwrap();
+        let out = here.run(line);
         assert!(out.status.success(), "{out:?}");
         assert_eq!(std::fs::read_to_string(&fed).unwrap(), "ALTER ROLE \"pads\" PASSWORD 'moved-s3cret';\n");
         let args = std::fs::read_to_string(fed.with_extension("sql.args")).unwrap();
@@ -395,29 +387,25 @@ mod tests {
 
     #[test]
     fn a_purge_starts_a_stopped_postgresql_for_the_databases_and_stops_it_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let bin = dir.path().join("bin");
-        std::fs::create_dir(&bin).unwrap();
-        let calls = dir.path().join("calls");
-        let up = dir.path().join("up");
+        let here = StandIns::new();
+        let calls = here.path("calls");
+        let up = here.path("up");
         // Stand-ins: systemctl starts and stops a pretend PostgreSQL that pg_isready asks.
         let stand_ins = [
-            (
-                "systemctl",
-                String::from("echo \"systemctl $*\" >> {c}\ncase $1 in start) touch {u};; stop) rm -f {u};; esac\n"),
-            ),
-            ("pg_isready", String::from("test -e {u}\n")),
-            ("runuser", String::from("test -e {u} || exit 2\necho \"runuser $*\" >> {c}\n")),
-            ("dropdb", "exit 0\n".to_owned()),
+            ("systemctl", "echo \"systemctl $*\" >> {c}\ncase $1 in start) touch {u};; stop) rm -f {u};; esac\n"),
+            ("pg_isready", "test -e {u}\n"),
+            ("runuser", "test -e {u} || exit 2\necho \"runuser $*\" >> {c}\n"),
+            ("dropdb", "exit 0\n"),
         ];
         for (name, body) in stand_ins {
-            let body = body.replace("{c}", &calls.display().to_string()).replace("{u}", &up.display().to_string());
-            std::fs::write(bin.join(name), format!("#!/bin/sh\n{body}")).unwrap();
-            std::fs::set_permissions(bin.join(name), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+            here.program(
+                name,
+                &body.replace("{c}", &calls.display().to_string()).replace("{u}", &up.display().to_string()),
+            );
         }
-        let data = dir.path().join("data");
+        let data = here.path("data");
         std::fs::create_dir(&data).unwrap();
-        let secret = dir.path().join("db_password");
+        let secret = here.path("db_password");
         std::fs::write(&secret, "s3cret").unwrap();
         let purge_here = |up_before: bool| {
             std::fs::write(&calls, "").unwrap();
@@ -429,13 +417,8 @@ mod tests {
                 &["pads".into()],
                 &[("pads".into(), secret.display().to_string())],
             )
-            .replace("/run/lock/chaton-move.lock", &dir.path().join("lock").display().to_string());
-            let out = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(&script)
-                .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()))
-                .output()
-                .unwrap();
+            .replace("/run/lock/chaton-move.lock", &here.path("lock").display().to_string());
+            let out = here.run(&script);
             assert!(out.status.success(), "{out:?}");
             (String::from_utf8_lossy(&out.stdout).into_owned(), std::fs::read_to_string(&calls).unwrap())
         };

@@ -3,6 +3,7 @@
 //! JSON, and applied; applying never does more than the plan.
 
 mod installs;
+mod reloads;
 pub mod removal;
 
 use std::collections::BTreeMap;
@@ -194,6 +195,7 @@ pub fn plan_server(server: &ServerState, source: FactsSource, facts: &HostFacts)
         })
         .unwrap_or(changes.len());
     changes.splice(record_at..record_at, late_removals);
+    reloads::join(&mut changes);
     // Fresh package lists before the first install, once per run.
     if let Some(first) =
         changes.iter_mut().find(|c| c.change.resource.kind == "package" && c.change.action != Action::Delete)
