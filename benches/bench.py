@@ -269,6 +269,10 @@ def first_apply_section(first):
               f"Median of {first['runs']} run(s) each: chaton **{first['chaton_seconds']:.1f} s**, floor "
               f"**{first['floor_seconds']:.1f} s**, {first['chaton_seconds'] / first['floor_seconds']:.2f}× "
               f"the floor; chaton's own CPU {first['tool_cpu']:.2f} s and {first['peak_mb']:.0f} MB.", "",
+             "Every run, chaton against its floor (seconds): "
+             + ", ".join(f"{r['chaton']:.1f} / {r['floor']:.1f}" for r in first["all"])
+             + ". Both download the package lists anew (`apt-get update`, through the lab's proxy, from "
+             "Debian's mirrors), whose time varies from run to run and from day to day.", "",
               "| host | release | packages installed or upgraded | chaton (s) | floor (s) | ratio |",
               "|---|---|---:|---:|---:|---:|"]
     for name, r in sorted(first["per_host"].items()):
