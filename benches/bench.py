@@ -269,10 +269,10 @@ def first_apply_section(first):
               f"Median of {first['runs']} run(s) each: chaton **{first['chaton_seconds']:.1f} s**, floor "
               f"**{first['floor_seconds']:.1f} s**, {first['chaton_seconds'] / first['floor_seconds']:.2f}× "
               f"the floor; chaton's own CPU {first['tool_cpu']:.2f} s and {first['peak_mb']:.0f} MB.", "",
-             "Every run, chaton against its floor (seconds): "
-             + ", ".join(f"{r['chaton']:.1f} / {r['floor']:.1f}" for r in first["all"])
-             + ". Both download the package lists anew (`apt-get update`, through the lab's proxy, from "
-             "Debian's mirrors), whose time varies from run to run and from day to day.", "",
+              "Every run, chaton against its floor (seconds): "
+              + ", ".join(f"{r['chaton']:.1f} / {r['floor']:.1f}" for r in first["all"])
+              + ". Both download the package lists anew (`apt-get update`, through the lab's proxy, from "
+              "Debian's mirrors), whose time varies from run to run and from day to day.", "",
               "| host | release | packages installed or upgraded | chaton (s) | floor (s) | ratio |",
               "|---|---|---:|---:|---:|---:|"]
     for name, r in sorted(first["per_host"].items()):
@@ -357,15 +357,7 @@ def main():
         run(["apt-get", "update", "-q"], env=env)
         run(["apt-get", "install", "-y", "-q", "--no-install-recommends"] + missing, env=env)
     run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT)
-    if not os.path.exists(os.path.join(VENV, "bin", "ansible-playbook")):
-        run([sys.executable, "-m", "venv", VENV])
-        run([os.path.join(VENV, "bin", "pip"), "install", "--quiet", "pyinfra", "ansible-core"])
-    versions = ", ".join([
-        run([CHATON, "--version"]).stdout.strip(),
-        "pyinfra " + run([os.path.join(VENV, "bin", "pyinfra"), "--version"]).stdout.split()[-1].lstrip("v"),
-        run([os.path.join(VENV, "bin", "ansible"), "--version"]).stdout.splitlines()[0].replace("[", "").replace("]", ""),
-        run(["ssh", "-V"]).stderr.strip().split(",")[0],
-    ])
+    # A first-apply-only run measures chaton alone: pyinfra and Ansible are neither installed nor asked their versions.
     if args.first_apply_only:
         first = first_apply.bench(ROOT, CHATON, WORK, args.first_apply_runs)
         with open(os.path.join(WORK, "first-apply.json"), "w") as f:
@@ -377,6 +369,15 @@ def main():
             f.write(text[:start] + "\n".join(first_apply_section(first)) + "\n" + text[end:])
         print(f"done in {first['minutes']} minutes: the first apply's section of docs/benchmarks.md")
         return
+    if not os.path.exists(os.path.join(VENV, "bin", "ansible-playbook")):
+        run([sys.executable, "-m", "venv", VENV])
+        run([os.path.join(VENV, "bin", "pip"), "install", "--quiet", "pyinfra", "ansible-core"])
+    versions = ", ".join([
+        run([CHATON, "--version"]).stdout.strip(),
+        "pyinfra " + run([os.path.join(VENV, "bin", "pyinfra"), "--version"]).stdout.split()[-1].lstrip("v"),
+        run([os.path.join(VENV, "bin", "ansible"), "--version"]).stdout.splitlines()[0].replace("[", "").replace("]", ""),
+        run(["ssh", "-V"]).stderr.strip().split(",")[0],
+    ])
     sizes = lambda text: [int(c) for c in text.split(",") if c.strip()]
     results, light, first = {}, {}, None
     if args.first_apply_runs > 0 and "chaton" in TOOLS:
