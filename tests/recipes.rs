@@ -142,3 +142,45 @@ fn the_recipe_and_proof_schemas_accept_every_built_in_one_and_reject_a_misspelt_
         assert!(!ok && report.contains(typo), "{file}: {report}");
     }
 }
+
+/// The base recipe's first security update, as the shell runs it on a server whose state
+/// folder is `root`/var/lib, with a stand-in `unattended-upgrade` that writes down its call.
+fn base_security_update(root: &Path) -> std::process::Output {
+    let recipe =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/base/recipe.yml")).unwrap();
+    let line = recipe.lines().find(|l| l.contains("run: [sh, -c, '") && l.contains("unattended-upgrade")).unwrap();
+    // The YAML single-quoted script, whole: from the first quote to the last.
+    let script = &line[line.find('\'').unwrap() + 1..line.rfind('\'').unwrap()];
+    assert!(!script.contains("''"), "the script has no escaped quote to undo: {script}");
+    let bin = root.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(root.join("var/lib/chaton")).unwrap();
+    let stand_in = bin.join("unattended-upgrade");
+    std::fs::write(&stand_in, format!("#!/bin/sh\necho \"$APT_CONFIG\" >> {}\n", root.join("calls").display()))
+        .unwrap();
+    std::fs::set_permissions(&stand_in, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script.replace("/var/lib/", &format!("{}/var/lib/", root.display())))
+        .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_base_security_update_does_not_start_unattended_upgrade_after_an_install_that_took_them() {
+    let marked = tempfile::tempdir().unwrap();
+    // The package install of the same run left the mark (src/resource/package.rs).
+    std::fs::create_dir_all(marked.path().join("var/lib/chaton")).unwrap();
+    std::fs::write(marked.path().join("var/lib/chaton/security-updates-installed"), "").unwrap();
+    let out = base_security_update(marked.path());
+    assert!(out.status.success(), "{out:?}");
+    assert!(!marked.path().join("calls").exists(), "unattended-upgrade was started for nothing");
+
+    // No install took them: unattended-upgrade does, once, then the mark is left.
+    let unmarked = tempfile::tempdir().unwrap();
+    let out = base_security_update(unmarked.path());
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read_to_string(unmarked.path().join("calls")).unwrap().lines().count(), 1);
+    assert!(unmarked.path().join("var/lib/chaton/security-updates-installed").exists());
+}
