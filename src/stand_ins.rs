@@ -3,7 +3,7 @@
 //! down how they were called), and a run of a script with that folder first in `PATH`.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 pub(crate) struct StandIns {
@@ -20,10 +20,6 @@ impl StandIns {
     /// A path in the scratch folder, for the stand-ins' notes and the script's files.
     pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.scratch.path().join(name)
-    }
-
-    pub(crate) fn dir(&self) -> &Path {
-        self.scratch.path()
     }
 
     /// A program `name` that runs `body` with sh.

@@ -8,12 +8,26 @@ use super::{Action, Change, Conversion, Kind, Leaving, Problem, Resource, Spec, 
 use crate::command::Command;
 use crate::facts::{FactQuery, HostFacts, Undescribed, UnitFacts};
 
-/// Enables the unit `$1` unless systemd already counts it enabled, in the facts' own terms.
-fn enable_unless_enabled() -> String {
+/// Enables the unit `$1` unless systemd already counts it enabled, in the facts' own terms;
+/// `when_enabled` is what runs instead then.
+fn enable_unless_enabled(when_enabled: &str) -> String {
     format!(
-        r#"case "$(systemctl is-enabled -- "$1" 2>/dev/null)" in {}) ;; *) systemctl enable --quiet -- "$1" ;; esac"#,
+        r#"case "$(systemctl is-enabled -- "$1" 2>/dev/null)" in {}) {when_enabled};; *) systemctl enable --quiet -- "$1" ;; esac"#,
         crate::facts::ENABLED_STATES.join("|")
     )
+}
+
+/// Lets the enabling of a unit, when `change` starts with it, stand for the reload of
+/// systemd that the unit file written just before it ends with: `systemctl enable` reloads
+/// systemd itself once the unit is enabled, and where the unit was enabled already, the
+/// reload runs in its place. Returns whether it did (src/plan/reloads.rs drops that reload).
+pub(crate) fn reload_with_enable(change: &mut Change) -> bool {
+    let Some(first) = change.commands.first_mut() else { return false };
+    if change.resource.kind != Service::KIND || first.argv.get(2) != Some(&enable_unless_enabled("")) {
+        return false;
+    }
+    first.argv[2] = enable_unless_enabled("systemctl daemon-reload ");
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -54,7 +68,7 @@ impl Kind for Service {
             commands.push(if self.enabled {
                 // Installing a package often enables its unit first; `systemctl enable` would
                 // still reload systemd (0.3 s a unit on a first apply).
-                Command::new(["sh", "-c", &enable_unless_enabled(), "sh", &self.unit])
+                Command::new(["sh", "-c", &enable_unless_enabled(""), "sh", &self.unit])
             } else {
                 Command::new(["systemctl", verb, "--quiet", "--", &self.unit])
             });
@@ -142,5 +156,32 @@ mod tests {
         assert!(timesyncd.plan(&facts).is_some(), "on a machine of its own it must run");
         facts.container = Some("lxc".into());
         assert!(timesyncd.plan(&facts).is_none(), "in a container systemd never starts it");
+    }
+
+    /// The enabling script of a change for `a.timer`, run with a stand-in `systemctl` that
+    /// says the unit is `state` and writes down how it was called.
+    fn enabling_runs(reloading: bool, state: &str) -> String {
+        let here = crate::stand_ins::StandIns::new();
+        let calls = here.path("calls");
+        here.program(
+            "systemctl",
+            &format!("echo \"$*\" >> {}\n[ \"$1\" = is-enabled ] && echo {state}\nexit 0\n", calls.display()),
+        );
+        let timer = Service { unit: "a.timer".into(), enabled: true, running: true, not_in_containers: false };
+        let mut change = timer.plan(&HostFacts::default()).unwrap();
+        assert!(reload_with_enable(&mut change));
+        let script = if reloading { change.commands[0].argv[2].clone() } else { enable_unless_enabled("") };
+        let out = here.run_with_args(&script, &["a.timer"]);
+        assert!(out.status.success(), "{out:?}");
+        std::fs::read_to_string(calls).unwrap()
+    }
+
+    #[test]
+    fn an_enabling_that_stands_for_a_reload_reloads_systemd_once_either_way() {
+        // `systemctl enable` reloads systemd itself.
+        assert_eq!(enabling_runs(true, "disabled"), "is-enabled -- a.timer\nenable --quiet -- a.timer\n");
+        assert_eq!(enabling_runs(true, "enabled"), "is-enabled -- a.timer\ndaemon-reload\n");
+        // Without a unit file written before it, an enabled unit needs nothing.
+        assert_eq!(enabling_runs(false, "enabled"), "is-enabled -- a.timer\n");
     }
 }
