@@ -273,11 +273,23 @@ def first_apply_section(first):
               + ", ".join(f"{r['chaton']:.1f} / {r['floor']:.1f}" for r in first["all"])
               + ". Both download the package lists anew (`apt-get update`, through the lab's proxy, from "
               "Debian's mirrors), whose time varies from run to run and from day to day.", "",
-              "| host | release | packages installed or upgraded | chaton (s) | floor (s) | ratio |",
-              "|---|---|---:|---:|---:|---:|"]
+              "Per host, the medians of chaton's and of the floor's times, their ratio, and the median of the "
+              "runs' own ratios (each run's chaton and floor are measured one after the other, so their ratio "
+              "is the least touched by the mirrors' changing speed):", "",
+              "| host | release | packages installed or upgraded | chaton (s) | floor (s) | ratio | median of the runs' ratios |",
+              "|---|---|---:|---:|---:|---:|---:|"]
     for name, r in sorted(first["per_host"].items()):
+        ratios = [run["hosts"][name]["chaton"] / run["hosts"][name]["floor"] for run in first["all"] if "hosts" in run]
+        paired = f"{statistics.median(ratios):.3f}×" if ratios else "not recorded"
         lines.append(f"| {name} | {first['releases'][name]} | {first['packages'][name]} | {r['chaton']:.1f} | "
-                     f"{r['floor']:.1f} | {r['chaton'] / r['floor']:.2f}× |")
+                     f"{r['floor']:.1f} | {r['chaton'] / r['floor']:.3f}× | {paired} |")
+    for name in sorted(first["per_host"]):
+        runs = [run["hosts"][name] for run in first["all"] if "hosts" in run]
+        if runs:
+            lines.append("")
+            lines.append(f"{name}, every run, chaton / floor (seconds): "
+                         + ", ".join(f"{r['chaton']:.1f} / {r['floor']:.1f} ({r['chaton'] / r['floor']:.2f}×)"
+                                     for r in runs) + ".")
     split = first["phases_of_median_run"]
     names = sorted({p for host in split.values() for p in host if p != "total"},
                    key=lambda p: -max(h.get(p, 0) for h in split.values()))
@@ -331,6 +343,23 @@ def chart(title, series):
     return "\n".join(out) + "\n"
 
 
+def cargo():
+    """Cargo and its environment, also under sudo, whose PATH (Debian's secure_path) leaves
+    out the ~/.cargo/bin of whoever called it, where rustup puts it: rustup's cargo then
+    needs that user's toolchains too (RUSTUP_HOME), not root's."""
+    if shutil.which("cargo"):
+        return shutil.which("cargo"), dict(os.environ)
+    homes = [os.path.expanduser(f"~{os.environ['SUDO_USER']}")] if os.environ.get("SUDO_USER") else []
+    for home in homes + [os.path.expanduser("~")]:
+        found = os.path.join(home, ".cargo", "bin", "cargo")
+        if os.access(found, os.X_OK):
+            env = dict(os.environ, CARGO_HOME=os.path.join(home, ".cargo"))
+            if os.path.isdir(os.path.join(home, ".rustup")):
+                env["RUSTUP_HOME"] = os.path.join(home, ".rustup")
+            return found, env
+    sys.exit("cargo not found: put it in PATH (`sudo env \"PATH=$PATH\" python3 benches/bench.py`)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", default="1,10", help="numbers of full Debian lab hosts (empty: none)")
@@ -356,7 +385,8 @@ def main():
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         run(["apt-get", "update", "-q"], env=env)
         run(["apt-get", "install", "-y", "-q", "--no-install-recommends"] + missing, env=env)
-    run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT)
+    cargo_program, cargo_env = cargo()
+    run([cargo_program, "build", "--release", "--locked", "--quiet"], cwd=ROOT, env=cargo_env)
     # A first-apply-only run measures chaton alone: pyinfra and Ansible are neither installed nor asked their versions.
     if args.first_apply_only:
         first = first_apply.bench(ROOT, CHATON, WORK, args.first_apply_runs)

@@ -240,6 +240,9 @@ def bench(root, chaton, work, runs):
         "per_host": {name: {"chaton": statistics.median(s["phases"][name]["total"] for s in samples),
                             "floor": statistics.median(s["floor_hosts"][name] for s in samples)} for name in hosts},
         "phases_of_median_run": middle["phases"],
-        "all": [{"chaton": round(s["chaton"], 2), "floor": round(s["floor"], 2)} for s in samples],
+        "all": [{"chaton": round(s["chaton"], 2), "floor": round(s["floor"], 2),
+                 "hosts": {name: {"chaton": round(s["phases"][name]["total"], 2),
+                                  "floor": round(s["floor_hosts"][name], 2)} for name in hosts}}
+                for s in samples],
         "minutes": round((time.monotonic() - started) / 60, 1),
     }
