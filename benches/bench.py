@@ -24,6 +24,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -264,18 +265,19 @@ def first_apply_section(first):
               "(through it, loutre's certificates wait for pangolin's apply, a wait no floor has). The floor is what the "
               "same servers cannot do with less: one `apt-get update` and one `apt-get install` of exactly the "
               "packages chaton's run installed or upgraded, at the same versions, then the restart of the "
-              "services. Both start from the same apt cache (downloaded once beforehand), so the figures are "
-              "about installing, not this machine's network (benches/first_apply.py).", "",
+              "services. Both start from the same packages and package lists, downloaded once beforehand, so the "
+              "figures are about installing, not this machine's network: both still run `apt-get update`, which "
+              "finds the lists current (benches/first_apply.py).", "",
               f"Median of {first['runs']} run(s) each: chaton **{first['chaton_seconds']:.1f} s**, floor "
               f"**{first['floor_seconds']:.1f} s**, {first['chaton_seconds'] / first['floor_seconds']:.2f}× "
               f"the floor; chaton's own CPU {first['tool_cpu']:.2f} s and {first['peak_mb']:.0f} MB.", "",
               "Every run, chaton against its floor (seconds): "
               + ", ".join(f"{r['chaton']:.1f} / {r['floor']:.1f}" for r in first["all"])
-              + ". Both download the package lists anew (`apt-get update`, through the lab's proxy, from "
-              "Debian's mirrors), whose time varies from run to run and from day to day.", "",
+              + ".", "",
               "Per host, the medians of chaton's and of the floor's times, their ratio, and the median of the "
               "runs' own ratios (each run's chaton and floor are measured one after the other, so their ratio "
-              "is the least touched by the mirrors' changing speed):", "",
+              "is the least touched by this machine's speed, which changes from run to run by as much as a third "
+              "for the floor too):", "",
               "| host | release | packages installed or upgraded | chaton (s) | floor (s) | ratio | median of the runs' ratios |",
               "|---|---|---:|---:|---:|---:|---:|"]
     for name, r in sorted(first["per_host"].items()):
@@ -395,8 +397,17 @@ def main():
         page = os.path.join(ROOT, "docs", "benchmarks.md")
         text = open(page).read()
         start, end = text.index("## The first apply against its floor"), text.index("Raw samples: ")
+        text = text[:start] + "\n".join(first_apply_section(first)) + "\n" + text[end:]
+        # The page's "Run of …" line says when and how that section was measured apart from the rest.
+        again = (f"; its first-apply section measured again on {started:%Y-%m-%d} with `sudo python3 "
+                 f"benches/bench.py --first-apply-only --first-apply-runs {args.first_apply_runs}` "
+                 f"({first['minutes']} minutes).")
+        lines = text.split("\n")
+        for at, line in enumerate(lines):
+            if line.startswith("Run of "):
+                lines[at] = re.sub(r"(; its first-apply section measured again .*|\.)$", "", line) + again
         with open(page, "w") as f:
-            f.write(text[:start] + "\n".join(first_apply_section(first)) + "\n" + text[end:])
+            f.write("\n".join(lines))
         print(f"done in {first['minutes']} minutes: the first apply's section of docs/benchmarks.md")
         return
     if not os.path.exists(os.path.join(VENV, "bin", "ansible-playbook")):

@@ -8,9 +8,11 @@
   exactly the packages chaton's run installed or upgraded (same versions), then a restart
   of the services it runs. Nothing else: no file, no user, no certificate.
 
-Both start from the same apt cache: the packages are downloaded once (a first chaton run,
-not measured) and put in each fresh server's /var/cache/apt/archives before it is
-measured, so that the figures are about installing, not about this machine's network.
+Both start from the same apt cache: the packages and the package lists are downloaded once
+(a first chaton run, not measured) and put in each fresh server's /var/cache/apt/archives
+and /var/lib/apt/lists before it is measured, so that the figures are about installing,
+not about this machine's network: both still run `apt-get update`, which then finds the
+lists current.
 The example's cloud (Nextcloud) and pads (Etherpad) are left out: they install from
 upstream releases with their own installers, which have no apt floor to compare with.
 So is loutre's relay: through it, loutre's certificates wait until pangolin's apply passes
@@ -93,6 +95,11 @@ class Lab:
         for name in self.hosts:
             for deb in os.listdir(os.path.join(cache, name)):
                 shutil.copy(os.path.join(cache, name, deb), os.path.join(self.root(name), "var/cache/apt/archives"))
+            # The package lists of that first run too: `apt-get update` then finds them
+            # current, and the mirrors' changing speed weighs on neither side.
+            lists = os.path.join(self.root(name), "var/lib/apt/lists")
+            for entry in os.listdir(os.path.join(cache, name + ".lists")):
+                shutil.copy2(os.path.join(cache, name + ".lists", entry), lists)
         self.stop_apt_timers()
 
     def stop_apt_timers(self):
@@ -213,6 +220,11 @@ def bench(root, chaton, work, runs):
             for deb in os.listdir(archives):
                 if deb.endswith(".deb"):
                     shutil.copy(os.path.join(archives, deb), os.path.join(cache, name))
+            os.makedirs(os.path.join(cache, name + ".lists"))
+            lists = os.path.join(lab.root(name), "var/lib/apt/lists")
+            for entry in os.listdir(lists):
+                if os.path.isfile(os.path.join(lists, entry)) and entry != "lock":
+                    shutil.copy2(os.path.join(lists, entry), os.path.join(cache, name + ".lists"))
         releases = {name: lab.ssh(name, ". /etc/os-release; echo Debian $VERSION_ID").strip() for name in lab.hosts}
     samples = []
     for i in range(runs):
