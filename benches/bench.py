@@ -280,18 +280,15 @@ def first_apply_section(first):
               "for the floor too):", "",
               "| host | release | packages installed or upgraded | chaton (s) | floor (s) | ratio | median of the runs' ratios |",
               "|---|---|---:|---:|---:|---:|---:|"]
+    runs_of = {name: [run["hosts"][name] for run in first["all"]] for name in first["per_host"]}
     for name, r in sorted(first["per_host"].items()):
-        ratios = [run["hosts"][name]["chaton"] / run["hosts"][name]["floor"] for run in first["all"] if "hosts" in run]
-        paired = f"{statistics.median(ratios):.3f}×" if ratios else "not recorded"
+        paired = statistics.median(run["chaton"] / run["floor"] for run in runs_of[name])
         lines.append(f"| {name} | {first['releases'][name]} | {first['packages'][name]} | {r['chaton']:.1f} | "
-                     f"{r['floor']:.1f} | {r['chaton'] / r['floor']:.3f}× | {paired} |")
-    for name in sorted(first["per_host"]):
-        runs = [run["hosts"][name] for run in first["all"] if "hosts" in run]
-        if runs:
-            lines.append("")
-            lines.append(f"{name}, every run, chaton / floor (seconds): "
-                         + ", ".join(f"{r['chaton']:.1f} / {r['floor']:.1f} ({r['chaton'] / r['floor']:.2f}×)"
-                                     for r in runs) + ".")
+                     f"{r['floor']:.1f} | {r['chaton'] / r['floor']:.3f}× | {paired:.3f}× |")
+    for name, runs in sorted(runs_of.items()):
+        lines += ["", f"{name}, every run, chaton / floor (seconds): "
+                  + ", ".join(f"{r['chaton']:.1f} / {r['floor']:.1f} ({r['chaton'] / r['floor']:.2f}×)" for r in runs)
+                  + "."]
     split = first["phases_of_median_run"]
     names = sorted({p for host in split.values() for p in host if p != "total"},
                    key=lambda p: -max(h.get(p, 0) for h in split.values()))
